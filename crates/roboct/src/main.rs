@@ -1,0 +1,68 @@
+//! `roboct`: the command line of the robotic mobile CT scanner.
+//!
+//! This crate only parses arguments and wires the libraries together; every subcommand lives
+//! in its own module under `cmd/` and calls into the `roboct-*` crates.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod cmd;
+mod progress;
+
+/// Robotic mobile CT scanner: reconstruction, simulation, DICOM, navigation and dialogue.
+#[derive(Debug, Parser)]
+#[command(name = "roboct", version, about, long_about = None)]
+struct Cli {
+    /// Worker threads for data-parallel work (default: all cores).
+    #[arg(long, global = true)]
+    threads: Option<usize>,
+
+    /// Hide progress bars.
+    #[arg(long, short, global = true)]
+    quiet: bool,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Print the version and the build's capabilities.
+    Info,
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("ROBOCT_LOG")
+                .unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    if let Some(n) = cli.threads {
+        if n == 0 {
+            eprintln!("error: --threads must be at least 1");
+            return ExitCode::from(2);
+        }
+        if let Err(e) = rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .build_global()
+        {
+            eprintln!("error: cannot set up {n} worker threads: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
+    let ctx = cmd::Context { quiet: cli.quiet };
+    match cmd::run(cli.command, &ctx) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            for cause in e.chain().skip(1) {
+                eprintln!("  caused by: {cause}");
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
