@@ -30,7 +30,16 @@ struct Cli {
 enum Command {
     /// Print the version and the build's capabilities.
     Info,
+    /// Measure a part of the system on reference problems and print the figures.
+    Bench {
+        #[command(subcommand)]
+        which: BenchCommand,
+    },
 }
+
+/// `roboct bench <part>`: each part's reference problems.
+#[derive(Debug, Subcommand)]
+enum BenchCommand {}
 
 fn main() -> ExitCode {
     tracing_subscriber::fmt()

@@ -17,5 +17,6 @@ pub fn run(command: Command, ctx: &Context) -> Result<()> {
             println!("roboct {}", env!("CARGO_PKG_VERSION"));
             Ok(())
         }
+        Command::Bench { which } => match which {},
     }
 }
