@@ -1,0 +1,917 @@
+//! The DIMSE message layer (PS3.7) over dicom-ul associations, written once for every service:
+//! C-ECHO, C-STORE, C-FIND (worklist), N-CREATE and N-SET (MPPS).
+//!
+//! dicom-ul stops at PDUs. This module adds command sets (always implicit VR little endian,
+//! PS3.7 §6.3.1), fragmentation into P-DATA values no larger than the acceptor's maximum PDU,
+//! reassembly of responses, message IDs, statuses and timeouts. It sets `TCP_NODELAY` after the
+//! association is up: without it every request/response pair waits 40-90 ms for Nagle's
+//! algorithm and delayed ACKs.
+
+use std::collections::BTreeMap;
+use std::io::ErrorKind;
+use std::net::TcpStream;
+use std::time::Duration;
+
+use dicom_ul::association::client::ClientAssociation;
+use dicom_ul::pdu::{PDataValue, PDataValueType, Pdu, PresentationContextResultReason};
+use dicom_ul::{ClientAssociationOptions, association::Error as UlError};
+
+/// Verification SOP Class (C-ECHO).
+pub const VERIFICATION: &str = "1.2.840.10008.1.1";
+
+/// A remote application entity: AE title, host and port.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Peer {
+    /// Called AE title (at most 16 characters).
+    pub ae_title: String,
+    /// Host name or address.
+    pub host: String,
+    /// TCP port.
+    pub port: u16,
+}
+
+impl std::fmt::Display for Peer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}@{}:{}", self.ae_title, self.host, self.port)
+    }
+}
+
+/// How we open associations.
+#[derive(Clone, Debug)]
+pub struct AssociationOptions {
+    /// Our (calling) AE title.
+    pub calling_ae_title: String,
+    /// Longest wait for the TCP connection.
+    pub connect_timeout: Duration,
+    /// Longest wait for any single PDU from the peer (ARTIM / DIMSE timeout).
+    pub dimse_timeout: Duration,
+    /// The largest PDU we accept from the peer.
+    pub max_pdu_length: u32,
+}
+
+impl AssociationOptions {
+    /// Defaults: 5 s to connect, 30 s per response, 1 MiB PDUs.
+    pub fn new(calling_ae_title: impl Into<String>) -> Self {
+        Self {
+            calling_ae_title: calling_ae_title.into(),
+            connect_timeout: Duration::from_secs(5),
+            dimse_timeout: Duration::from_secs(30),
+            max_pdu_length: 1 << 20,
+        }
+    }
+
+    /// Sets the response timeout.
+    pub fn dimse_timeout(mut self, timeout: Duration) -> Self {
+        self.dimse_timeout = timeout;
+        self
+    }
+
+    /// Sets the connection timeout.
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+}
+
+/// A presentation context to propose: one abstract syntax, transfer syntaxes in preference order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProposedContext {
+    /// SOP class UID.
+    pub abstract_syntax: String,
+    /// Transfer syntax UIDs, preferred first.
+    pub transfer_syntaxes: Vec<String>,
+}
+
+impl ProposedContext {
+    /// A context for `abstract_syntax` with the given transfer syntaxes.
+    pub fn new(abstract_syntax: &str, transfer_syntaxes: &[&str]) -> Self {
+        Self {
+            abstract_syntax: abstract_syntax.to_string(),
+            transfer_syntaxes: transfer_syntaxes.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+}
+
+/// A presentation context the peer accepted.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AcceptedContext {
+    /// Presentation context ID.
+    pub id: u8,
+    /// SOP class UID.
+    pub abstract_syntax: String,
+    /// The transfer syntax the peer chose.
+    pub transfer_syntax: String,
+}
+
+/// A DIMSE status (PS3.7 Annex C).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Status(pub u16);
+
+impl Status {
+    /// 0x0000.
+    pub fn is_success(self) -> bool {
+        self.0 == 0
+    }
+    /// 0x0001 or 0xBxxx: the operation was done with a warning.
+    pub fn is_warning(self) -> bool {
+        self.0 == 0x0001 || (self.0 & 0xF000) == 0xB000 || self.0 == 0x0107 || self.0 == 0x0116
+    }
+    /// 0xFF00 / 0xFF01: more responses follow.
+    pub fn is_pending(self) -> bool {
+        self.0 == 0xFF00 || self.0 == 0xFF01
+    }
+    /// Success or warning: the instance was stored / the request done.
+    pub fn is_ok(self) -> bool {
+        self.is_success() || self.is_warning()
+    }
+    /// Failures worth retrying later: out of resources (0xA7xx, 0x0213) and processing
+    /// failure (0x0110), which SCPs also return for a full disk or a busy database.
+    pub fn is_transient_failure(self) -> bool {
+        (self.0 & 0xFF00) == 0xA700 || self.0 == 0x0213 || self.0 == 0x0110
+    }
+}
+
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let meaning = match self.0 {
+            0x0000 => "success",
+            0x0001 | 0x0107 | 0x0116 => "warning",
+            0xB000..=0xBFFF => "warning",
+            0xFF00 | 0xFF01 => "pending",
+            0xFE00 => "cancelled",
+            0x0110 => "processing failure",
+            0x0112 => "no such SOP instance",
+            0x0117 => "invalid SOP instance",
+            0x0118 => "no such SOP class",
+            0x0119 => "class-instance conflict",
+            0x0120 => "missing attribute",
+            0x0121 => "missing attribute value",
+            0x0122 => "SOP class not supported",
+            0x0124 => "not authorized",
+            0x0106 => "invalid attribute value",
+            0x0105 => "no such attribute",
+            0x0111 => "duplicate SOP instance",
+            0x0211 => "unrecognized operation",
+            0x0213 => "resource limitation",
+            0xA700..=0xA7FF => "refused: out of resources",
+            0xA900..=0xA9FF => "error: data set does not match SOP class",
+            0xC000..=0xCFFF => "error: cannot understand",
+            _ => "failure",
+        };
+        write!(f, "0x{:04X} ({meaning})", self.0)
+    }
+}
+
+/// Why a DIMSE exchange failed.
+#[derive(Debug, thiserror::Error)]
+pub enum NetError {
+    /// The TCP connection could not be made.
+    #[error("cannot connect to {peer}: {source}")]
+    Connect {
+        /// The peer.
+        peer: String,
+        /// The socket error.
+        source: std::io::Error,
+    },
+    /// The peer rejected the association (wrong AE title, unknown calling AE, busy).
+    #[error("{peer} rejected the association: {reason} (check the AE titles in the configuration and that the peer knows ours)")]
+    Rejected {
+        /// The peer.
+        peer: String,
+        /// The rejection's source and reason.
+        reason: String,
+    },
+    /// The peer accepted the association but none of the contexts we need.
+    #[error("{peer} accepted no presentation context for {abstract_syntax} with transfer syntaxes {transfer_syntaxes:?}")]
+    NoContext {
+        /// The peer.
+        peer: String,
+        /// The SOP class.
+        abstract_syntax: String,
+        /// What we proposed.
+        transfer_syntaxes: Vec<String>,
+    },
+    /// No response within the DIMSE timeout.
+    #[error("{peer} did not answer within {waited:?}")]
+    Timeout {
+        /// The peer.
+        peer: String,
+        /// How long we waited.
+        waited: Duration,
+    },
+    /// The peer aborted or closed the association.
+    #[error("{peer} closed the association: {what}")]
+    Closed {
+        /// The peer.
+        peer: String,
+        /// What happened.
+        what: String,
+    },
+    /// The peer broke the protocol (bad command set, unexpected PDU).
+    #[error("protocol error with {peer}: {what}")]
+    Protocol {
+        /// The peer.
+        peer: String,
+        /// What was wrong.
+        what: String,
+    },
+    /// The request was refused with a failure status.
+    #[error("{peer} answered {operation} with status {status}{comment}")]
+    Failed {
+        /// The peer.
+        peer: String,
+        /// The DIMSE operation.
+        operation: &'static str,
+        /// The status.
+        status: Status,
+        /// The Error Comment (0000,0902), prefixed with ": ", or empty.
+        comment: String,
+    },
+}
+
+impl NetError {
+    /// Whether retrying later may succeed (network and resource failures), as opposed to a
+    /// refusal that will repeat until something is changed (bad data, wrong SOP class).
+    pub fn is_transient(&self) -> bool {
+        match self {
+            NetError::Connect { .. }
+            | NetError::Timeout { .. }
+            | NetError::Closed { .. }
+            | NetError::Rejected { .. } => true,
+            NetError::Failed { status, .. } => status.is_transient_failure(),
+            NetError::NoContext { .. } | NetError::Protocol { .. } => false,
+        }
+    }
+}
+
+// Command field values (PS3.7 §E.1).
+const C_STORE_RQ: u16 = 0x0001;
+const C_FIND_RQ: u16 = 0x0020;
+const C_ECHO_RQ: u16 = 0x0030;
+const N_SET_RQ: u16 = 0x0120;
+const N_CREATE_RQ: u16 = 0x0140;
+const NO_DATASET: u16 = 0x0101;
+const HAS_DATASET: u16 = 0x0000;
+
+/// A decoded command set: tag (as `group << 16 | element`) to raw value.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CommandSet(BTreeMap<u32, Vec<u8>>);
+
+impl CommandSet {
+    fn put_us(&mut self, element: u16, v: u16) -> &mut Self {
+        self.0.insert(element as u32, v.to_le_bytes().to_vec());
+        self
+    }
+    fn put_uid(&mut self, element: u16, v: &str) -> &mut Self {
+        let mut b = v.as_bytes().to_vec();
+        if b.len() % 2 == 1 {
+            b.push(0);
+        }
+        self.0.insert(element as u32, b);
+        self
+    }
+    /// An unsigned short value.
+    pub fn us(&self, element: u16) -> Option<u16> {
+        let v = self.0.get(&(element as u32))?;
+        (v.len() >= 2).then(|| u16::from_le_bytes([v[0], v[1]]))
+    }
+    /// A text value with padding removed.
+    pub fn text(&self, element: u16) -> Option<String> {
+        let v = self.0.get(&(element as u32))?;
+        Some(
+            String::from_utf8_lossy(v)
+                .trim_end_matches(['\0', ' '])
+                .to_string(),
+        )
+    }
+
+    /// Implicit VR little endian, with (0000,0000) Command Group Length first.
+    fn encode(&self) -> Vec<u8> {
+        let mut body = Vec::with_capacity(256);
+        for (&tag, value) in &self.0 {
+            if tag == 0 {
+                continue;
+            }
+            body.extend_from_slice(&0u16.to_le_bytes());
+            body.extend_from_slice(&(tag as u16).to_le_bytes());
+            body.extend_from_slice(&(value.len() as u32).to_le_bytes());
+            body.extend_from_slice(value);
+        }
+        let mut out = Vec::with_capacity(body.len() + 12);
+        out.extend_from_slice(&[0, 0, 0, 0, 4, 0, 0, 0]);
+        out.extend_from_slice(&(body.len() as u32).to_le_bytes());
+        out.extend_from_slice(&body);
+        out
+    }
+
+    fn decode(bytes: &[u8]) -> Result<Self, String> {
+        let mut map = BTreeMap::new();
+        let mut pos = 0;
+        while pos < bytes.len() {
+            if pos + 8 > bytes.len() {
+                return Err(format!("command set cut short at byte {pos}"));
+            }
+            let group = u16::from_le_bytes([bytes[pos], bytes[pos + 1]]);
+            let element = u16::from_le_bytes([bytes[pos + 2], bytes[pos + 3]]);
+            let len =
+                u32::from_le_bytes([bytes[pos + 4], bytes[pos + 5], bytes[pos + 6], bytes[pos + 7]])
+                    as usize;
+            if group != 0 {
+                return Err(format!("command set holds group {group:04X}, expected 0000"));
+            }
+            let end = pos + 8 + len;
+            if end > bytes.len() {
+                return Err(format!(
+                    "command element (0000,{element:04X}) length {len} runs past the end"
+                ));
+            }
+            map.insert(element as u32, bytes[pos + 8..end].to_vec());
+            pos = end;
+        }
+        Ok(Self(map))
+    }
+
+    /// The Status (0000,0900), if any.
+    pub fn status(&self) -> Option<Status> {
+        self.us(0x0900).map(Status)
+    }
+
+    /// Error Comment (0000,0902) formatted as ": comment", or empty.
+    fn comment_suffix(&self) -> String {
+        match self.text(0x0902) {
+            Some(c) if !c.is_empty() => format!(": {c}"),
+            _ => String::new(),
+        }
+    }
+}
+
+/// A response message: its command set and, when present, its data set bytes.
+#[derive(Clone, Debug)]
+pub struct Response {
+    /// The command set.
+    pub command: CommandSet,
+    /// The data set in the context's transfer syntax.
+    pub dataset: Option<Vec<u8>>,
+}
+
+/// An established association with a peer.
+pub struct Association {
+    inner: Option<ClientAssociation<TcpStream>>,
+    peer: String,
+    accepted: Vec<AcceptedContext>,
+    max_pdv_data: usize,
+    next_message_id: u16,
+    timeout: Duration,
+}
+
+impl std::fmt::Debug for Association {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Association")
+            .field("peer", &self.peer)
+            .field("accepted", &self.accepted)
+            .finish()
+    }
+}
+
+fn map_ul_error(peer: &str, e: UlError, timeout: Duration) -> NetError {
+    let peer = peer.to_string();
+    match e {
+        UlError::Connect { source, .. } => NetError::Connect { peer, source },
+        UlError::Rejected { association_rj, .. } => NetError::Rejected {
+            peer,
+            reason: format!("{:?} / {:?}", association_rj.result, association_rj.source),
+        },
+        UlError::Aborted { .. } => NetError::Closed {
+            peer,
+            what: "association aborted (A-ABORT)".into(),
+        },
+        UlError::ConnectionClosed { .. } => NetError::Closed {
+            peer,
+            what: "connection closed".into(),
+        },
+        UlError::Timeout { .. } => NetError::Timeout {
+            peer,
+            waited: timeout,
+        },
+        UlError::WireRead { source, .. } | UlError::WireSend { source, .. } => {
+            if matches!(source.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) {
+                NetError::Timeout {
+                    peer,
+                    waited: timeout,
+                }
+            } else {
+                NetError::Closed {
+                    peer,
+                    what: source.to_string(),
+                }
+            }
+        }
+        UlError::NoAcceptedPresentationContexts { .. } => NetError::NoContext {
+            peer,
+            abstract_syntax: "any proposed SOP class".into(),
+            transfer_syntaxes: vec![],
+        },
+        other => {
+            // dicom-ul wraps read failures; a timeout shows up as an I/O error inside.
+            let text = error_chain(&other);
+            if text.contains("timed out")
+                || text.contains("Resource temporarily unavailable")
+                || text.contains("WouldBlock")
+            {
+                NetError::Timeout {
+                    peer,
+                    waited: timeout,
+                }
+            } else if text.contains("reset")
+                || text.contains("closed")
+                || text.contains("Broken pipe")
+                || text.contains("end of file")
+                || text.contains("UnexpectedEof")
+            {
+                NetError::Closed { peer, what: text }
+            } else {
+                NetError::Protocol { peer, what: text }
+            }
+        }
+    }
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s
+}
+
+impl Association {
+    /// Opens an association with `peer`, proposing `contexts`.
+    ///
+    /// Fails with [`NetError::Rejected`] when the peer refuses us and [`NetError::NoContext`]
+    /// when it accepts none of the contexts.
+    pub fn open(
+        peer: &Peer,
+        options: &AssociationOptions,
+        contexts: &[ProposedContext],
+    ) -> Result<Self, NetError> {
+        let label = peer.to_string();
+        let mut ul = ClientAssociationOptions::new()
+            .calling_ae_title(options.calling_ae_title.clone())
+            .called_ae_title(peer.ae_title.clone())
+            .max_pdu_length(options.max_pdu_length)
+            .read_timeout(options.dimse_timeout)
+            .write_timeout(options.dimse_timeout)
+            .connection_timeout(options.connect_timeout);
+        for c in contexts {
+            ul = ul.with_presentation_context(
+                c.abstract_syntax.clone(),
+                c.transfer_syntaxes.to_vec(),
+            );
+        }
+        let addr = format!("{}:{}", peer.host, peer.port);
+        let mut inner = ul
+            .establish(addr.as_str())
+            .map_err(|e| map_ul_error(&label, e, options.dimse_timeout))?;
+        // Nagle + delayed ACK would stall every request/response pair by 40-90 ms.
+        let _ = inner.inner_stream().set_nodelay(true);
+        let accepted: Vec<AcceptedContext> = inner
+            .presentation_contexts()
+            .iter()
+            .filter(|pc| pc.reason == PresentationContextResultReason::Acceptance)
+            .map(|pc| AcceptedContext {
+                id: pc.id,
+                abstract_syntax: pc.abstract_syntax.trim_end_matches('\0').to_string(),
+                transfer_syntax: pc.transfer_syntax.trim_end_matches('\0').to_string(),
+            })
+            .collect();
+        let max = inner.acceptor_max_pdu_length();
+        // A PDV item costs 6 bytes (length, context id, control header) inside the PDU.
+        let max_pdv_data = if max == 0 {
+            1 << 20
+        } else {
+            (max as usize).saturating_sub(6).max(256)
+        };
+        Ok(Self {
+            inner: Some(inner),
+            peer: label,
+            accepted,
+            max_pdv_data,
+            next_message_id: 1,
+            timeout: options.dimse_timeout,
+        })
+    }
+
+    /// The peer as `AE@host:port`.
+    pub fn peer(&self) -> &str {
+        &self.peer
+    }
+
+    /// The contexts the peer accepted.
+    pub fn accepted(&self) -> &[AcceptedContext] {
+        &self.accepted
+    }
+
+    /// The accepted context for `abstract_syntax` whose transfer syntax comes first in
+    /// `preference` (any accepted one when `preference` is empty).
+    pub fn context_for(
+        &self,
+        abstract_syntax: &str,
+        preference: &[&str],
+    ) -> Result<&AcceptedContext, NetError> {
+        let candidates = self
+            .accepted
+            .iter()
+            .filter(|c| c.abstract_syntax == abstract_syntax);
+        let found = if preference.is_empty() {
+            candidates.into_iter().next()
+        } else {
+            preference.iter().find_map(|ts| {
+                self.accepted
+                    .iter()
+                    .find(|c| c.abstract_syntax == abstract_syntax && c.transfer_syntax == *ts)
+            })
+        };
+        found.ok_or_else(|| NetError::NoContext {
+            peer: self.peer.clone(),
+            abstract_syntax: abstract_syntax.to_string(),
+            transfer_syntaxes: preference.iter().map(|s| s.to_string()).collect(),
+        })
+    }
+
+    fn ul(&mut self) -> &mut ClientAssociation<TcpStream> {
+        self.inner
+            .as_mut()
+            .expect("association used after release: a bug")
+    }
+
+    fn message_id(&mut self) -> u16 {
+        let id = self.next_message_id;
+        self.next_message_id = self.next_message_id.wrapping_add(1).max(1);
+        id
+    }
+
+    fn send_fragments(
+        &mut self,
+        pc_id: u8,
+        value_type: PDataValueType,
+        bytes: &[u8],
+    ) -> Result<(), NetError> {
+        let chunk = self.max_pdv_data;
+        let mut chunks = bytes.chunks(chunk).peekable();
+        if bytes.is_empty() {
+            let pdu = Pdu::PData {
+                data: vec![PDataValue {
+                    presentation_context_id: pc_id,
+                    value_type,
+                    is_last: true,
+                    data: Vec::new(),
+                }],
+            };
+            return self.send_pdu(&pdu);
+        }
+        while let Some(part) = chunks.next() {
+            let pdu = Pdu::PData {
+                data: vec![PDataValue {
+                    presentation_context_id: pc_id,
+                    value_type: value_type.clone(),
+                    is_last: chunks.peek().is_none(),
+                    data: part.to_vec(),
+                }],
+            };
+            self.send_pdu(&pdu)?;
+        }
+        Ok(())
+    }
+
+    fn send_pdu(&mut self, pdu: &Pdu) -> Result<(), NetError> {
+        let (peer, timeout) = (self.peer.clone(), self.timeout);
+        self.ul()
+            .send(pdu)
+            .map_err(|e| map_ul_error(&peer, e, timeout))
+    }
+
+    fn send_message(
+        &mut self,
+        pc_id: u8,
+        command: &CommandSet,
+        dataset: Option<&[u8]>,
+    ) -> Result<(), NetError> {
+        self.send_fragments(pc_id, PDataValueType::Command, &command.encode())?;
+        if let Some(data) = dataset {
+            self.send_fragments(pc_id, PDataValueType::Data, data)?;
+        }
+        Ok(())
+    }
+
+    /// Receives one whole response message (command set and its data set, if any).
+    fn receive_message(&mut self) -> Result<Response, NetError> {
+        let (peer, timeout) = (self.peer.clone(), self.timeout);
+        let mut command_bytes = Vec::new();
+        let mut command: Option<CommandSet> = None;
+        let mut data = Vec::new();
+        loop {
+            let pdu = self
+                .ul()
+                .receive()
+                .map_err(|e| map_ul_error(&peer, e, timeout))?;
+            match pdu {
+                Pdu::PData { data: values } => {
+                    for v in values {
+                        match v.value_type {
+                            PDataValueType::Command => {
+                                command_bytes.extend_from_slice(&v.data);
+                                if v.is_last {
+                                    let c = CommandSet::decode(&command_bytes).map_err(|what| {
+                                        NetError::Protocol {
+                                            peer: peer.clone(),
+                                            what,
+                                        }
+                                    })?;
+                                    if c.us(0x0800) == Some(NO_DATASET) {
+                                        return Ok(Response {
+                                            command: c,
+                                            dataset: None,
+                                        });
+                                    }
+                                    command = Some(c);
+                                }
+                            }
+                            PDataValueType::Data => {
+                                data.extend_from_slice(&v.data);
+                                if v.is_last {
+                                    let Some(c) = command.take() else {
+                                        return Err(NetError::Protocol {
+                                            peer,
+                                            what: "data set received before its command".into(),
+                                        });
+                                    };
+                                    return Ok(Response {
+                                        command: c,
+                                        dataset: Some(data),
+                                    });
+                                }
+                            }
+                        }
+                    }
+                }
+                Pdu::AbortRQ { source } => {
+                    self.inner = None;
+                    return Err(NetError::Closed {
+                        peer,
+                        what: format!("association aborted by {source:?}"),
+                    });
+                }
+                Pdu::ReleaseRQ => {
+                    return Err(NetError::Closed {
+                        peer,
+                        what: "peer asked to release the association mid-operation".into(),
+                    });
+                }
+                other => {
+                    return Err(NetError::Protocol {
+                        peer,
+                        what: format!("unexpected PDU {}", other.short_description()),
+                    });
+                }
+            }
+        }
+    }
+
+    fn check_response(
+        &self,
+        resp: &Response,
+        operation: &'static str,
+        message_id: u16,
+    ) -> Result<Status, NetError> {
+        if resp.command.us(0x0120) != Some(message_id) {
+            return Err(NetError::Protocol {
+                peer: self.peer.clone(),
+                what: format!(
+                    "{operation} response answers message {:?}, expected {message_id}",
+                    resp.command.us(0x0120)
+                ),
+            });
+        }
+        let status = resp.command.status().ok_or_else(|| NetError::Protocol {
+            peer: self.peer.clone(),
+            what: format!("{operation} response has no status"),
+        })?;
+        Ok(status)
+    }
+
+    fn fail(&self, operation: &'static str, status: Status, command: &CommandSet) -> NetError {
+        NetError::Failed {
+            peer: self.peer.clone(),
+            operation,
+            status,
+            comment: command.comment_suffix(),
+        }
+    }
+
+    /// C-ECHO: checks that the peer answers (needs a Verification context).
+    pub fn echo(&mut self) -> Result<(), NetError> {
+        let pc = self.context_for(VERIFICATION, &[])?.id;
+        let id = self.message_id();
+        let mut c = CommandSet::default();
+        c.put_uid(0x0002, VERIFICATION)
+            .put_us(0x0100, C_ECHO_RQ)
+            .put_us(0x0110, id)
+            .put_us(0x0800, NO_DATASET);
+        self.send_message(pc, &c, None)?;
+        let resp = self.receive_message()?;
+        let status = self.check_response(&resp, "C-ECHO", id)?;
+        if status.is_ok() {
+            Ok(())
+        } else {
+            Err(self.fail("C-ECHO", status, &resp.command))
+        }
+    }
+
+    /// C-STORE of one instance whose data set is already encoded in the transfer syntax of
+    /// context `pc_id`. Returns the status (success or warning); failures are errors.
+    pub fn c_store(
+        &mut self,
+        pc_id: u8,
+        sop_class_uid: &str,
+        sop_instance_uid: &str,
+        dataset: &[u8],
+    ) -> Result<Status, NetError> {
+        let id = self.message_id();
+        let mut c = CommandSet::default();
+        c.put_uid(0x0002, sop_class_uid)
+            .put_us(0x0100, C_STORE_RQ)
+            .put_us(0x0110, id)
+            .put_us(0x0700, 0)
+            .put_us(0x0800, HAS_DATASET)
+            .put_uid(0x1000, sop_instance_uid);
+        self.send_message(pc_id, &c, Some(dataset))?;
+        let resp = self.receive_message()?;
+        let status = self.check_response(&resp, "C-STORE", id)?;
+        if status.is_ok() {
+            Ok(status)
+        } else {
+            Err(self.fail("C-STORE", status, &resp.command))
+        }
+    }
+
+    /// C-FIND: sends `identifier` (encoded in the context's transfer syntax) and returns the
+    /// matches' data sets in the order received.
+    pub fn c_find(
+        &mut self,
+        pc_id: u8,
+        sop_class_uid: &str,
+        identifier: &[u8],
+    ) -> Result<Vec<Vec<u8>>, NetError> {
+        let id = self.message_id();
+        let mut c = CommandSet::default();
+        c.put_uid(0x0002, sop_class_uid)
+            .put_us(0x0100, C_FIND_RQ)
+            .put_us(0x0110, id)
+            .put_us(0x0700, 0)
+            .put_us(0x0800, HAS_DATASET);
+        self.send_message(pc_id, &c, Some(identifier))?;
+        let mut matches = Vec::new();
+        loop {
+            let resp = self.receive_message()?;
+            let status = self.check_response(&resp, "C-FIND", id)?;
+            if status.is_pending() {
+                match resp.dataset {
+                    Some(d) => matches.push(d),
+                    None => {
+                        return Err(NetError::Protocol {
+                            peer: self.peer.clone(),
+                            what: "C-FIND pending response without an identifier".into(),
+                        });
+                    }
+                }
+            } else if status.is_ok() {
+                return Ok(matches);
+            } else {
+                return Err(self.fail("C-FIND", status, &resp.command));
+            }
+        }
+    }
+
+    /// N-CREATE of `sop_instance_uid` of `sop_class_uid` with `attributes` (encoded in the
+    /// context's transfer syntax).
+    pub fn n_create(
+        &mut self,
+        pc_id: u8,
+        sop_class_uid: &str,
+        sop_instance_uid: &str,
+        attributes: &[u8],
+    ) -> Result<Response, NetError> {
+        let id = self.message_id();
+        let mut c = CommandSet::default();
+        c.put_uid(0x0002, sop_class_uid)
+            .put_us(0x0100, N_CREATE_RQ)
+            .put_us(0x0110, id)
+            .put_us(0x0800, HAS_DATASET)
+            .put_uid(0x1000, sop_instance_uid);
+        self.send_message(pc_id, &c, Some(attributes))?;
+        let resp = self.receive_message()?;
+        let status = self.check_response(&resp, "N-CREATE", id)?;
+        if status.is_ok() {
+            Ok(resp)
+        } else {
+            Err(self.fail("N-CREATE", status, &resp.command))
+        }
+    }
+
+    /// N-SET of `sop_instance_uid` with `modifications`.
+    pub fn n_set(
+        &mut self,
+        pc_id: u8,
+        sop_class_uid: &str,
+        sop_instance_uid: &str,
+        modifications: &[u8],
+    ) -> Result<Response, NetError> {
+        let id = self.message_id();
+        let mut c = CommandSet::default();
+        c.put_uid(0x0003, sop_class_uid)
+            .put_us(0x0100, N_SET_RQ)
+            .put_us(0x0110, id)
+            .put_us(0x0800, HAS_DATASET)
+            .put_uid(0x1001, sop_instance_uid);
+        self.send_message(pc_id, &c, Some(modifications))?;
+        let resp = self.receive_message()?;
+        let status = self.check_response(&resp, "N-SET", id)?;
+        if status.is_ok() {
+            Ok(resp)
+        } else {
+            Err(self.fail("N-SET", status, &resp.command))
+        }
+    }
+
+    /// Releases the association (A-RELEASE). Errors are reported but the socket is closed
+    /// either way.
+    pub fn release(mut self) -> Result<(), NetError> {
+        let (peer, timeout) = (self.peer.clone(), self.timeout);
+        match self.inner.take() {
+            Some(a) => a.release().map_err(|e| map_ul_error(&peer, e, timeout)),
+            None => Ok(()),
+        }
+    }
+
+    /// Aborts the association (A-ABORT), for use after an error.
+    pub fn abort(mut self) {
+        if let Some(a) = self.inner.take() {
+            let _ = a.abort();
+        }
+    }
+}
+
+impl Drop for Association {
+    fn drop(&mut self) {
+        if let Some(a) = self.inner.take() {
+            let _ = a.abort();
+        }
+    }
+}
+
+/// Opens an association for C-ECHO only and echoes: a connectivity check.
+pub fn echo(peer: &Peer, options: &AssociationOptions) -> Result<(), NetError> {
+    let mut a = Association::open(
+        peer,
+        options,
+        &[ProposedContext::new(VERIFICATION, &[crate::part10::IMPLICIT_VR_LE])],
+    )?;
+    a.echo()?;
+    a.release()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn command_sets_round_trip_with_group_length() {
+        let mut c = CommandSet::default();
+        c.put_uid(0x0002, "1.2.3")
+            .put_us(0x0100, C_ECHO_RQ)
+            .put_us(0x0110, 7)
+            .put_us(0x0800, NO_DATASET);
+        let bytes = c.encode();
+        // (0000,0000) UL, length 4, then the group length itself.
+        assert_eq!(&bytes[..8], &[0, 0, 0, 0, 4, 0, 0, 0]);
+        let group_len = u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize;
+        assert_eq!(group_len, bytes.len() - 12);
+        let back = CommandSet::decode(&bytes).unwrap();
+        assert_eq!(back.us(0x0110), Some(7));
+        assert_eq!(back.text(0x0002).as_deref(), Some("1.2.3"));
+        assert!(CommandSet::decode(&bytes[..bytes.len() - 1]).is_err());
+    }
+
+    #[test]
+    fn statuses_classify() {
+        assert!(Status(0).is_ok());
+        assert!(Status(0xB000).is_ok() && Status(0xB000).is_warning());
+        assert!(Status(0xFF00).is_pending());
+        assert!(Status(0xA700).is_transient_failure());
+        assert!(!Status(0xA900).is_transient_failure() && !Status(0xA900).is_ok());
+        assert!(Status(0xC123).to_string().contains("cannot understand"));
+    }
+}

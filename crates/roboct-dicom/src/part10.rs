@@ -1,0 +1,247 @@
+//! DICOM Part 10 files (PS3.10 §7): preamble, `DICM`, file meta group, data set.
+//!
+//! The outbox stores Part 10 files; the senders read only their meta group (SOP class,
+//! instance, transfer syntax) and send the data set bytes as they are, so what reaches the
+//! PACS is byte for byte what was written and fsynced.
+
+use dicom_core::{DataElement, PrimitiveValue, Tag, VR};
+use dicom_dictionary_std::tags;
+use dicom_object::{FileMetaTableBuilder, InMemDicomObject};
+use dicom_transfer_syntax_registry::TransferSyntaxRegistry;
+use dicom_encoding::TransferSyntaxIndex;
+
+use crate::uid::{IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME};
+
+/// Explicit VR Little Endian, the default transfer syntax we write and send.
+pub const EXPLICIT_VR_LE: &str = "1.2.840.10008.1.2.1";
+/// Implicit VR Little Endian, the DICOM default every peer accepts.
+pub const IMPLICIT_VR_LE: &str = "1.2.840.10008.1.2";
+/// Deflated Explicit VR Little Endian: lossless, compresses the whole data set with zlib.
+/// dicom-rs encodes and decodes it (RLE and JPEG lossless it can only decode), and Orthanc and
+/// dcmtk accept it, so it is our lossless compressed syntax.
+pub const DEFLATED_EXPLICIT_VR_LE: &str = "1.2.840.10008.1.2.1.99";
+
+/// A file or byte buffer that is not a usable Part 10 object.
+#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
+pub enum Part10Error {
+    /// No `DICM` magic after the 128-byte preamble.
+    #[error("not a DICOM Part 10 file: no `DICM` marker after the 128-byte preamble")]
+    NotDicom,
+    /// The meta group ends early or has an element we cannot read.
+    #[error("corrupt file meta group at byte {offset}: {why}")]
+    CorruptMeta {
+        /// Byte offset of the problem.
+        offset: usize,
+        /// What is wrong.
+        why: &'static str,
+    },
+    /// A required meta attribute is missing.
+    #[error("file meta group has no {name} {tag}")]
+    MissingMeta {
+        /// Attribute name.
+        name: &'static str,
+        /// Its tag, as `(gggg,eeee)`.
+        tag: &'static str,
+    },
+}
+
+/// What the file meta group says about a Part 10 object.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Part10Info {
+    /// Media Storage SOP Class UID (0002,0002).
+    pub sop_class_uid: String,
+    /// Media Storage SOP Instance UID (0002,0003).
+    pub sop_instance_uid: String,
+    /// Transfer Syntax UID (0002,0010) of the data set.
+    pub transfer_syntax_uid: String,
+    /// Byte offset where the data set starts.
+    pub dataset_offset: usize,
+}
+
+/// Reads the meta group of a Part 10 buffer (explicit VR little endian, PS3.10 §7.1).
+pub fn read_part10_info(bytes: &[u8]) -> Result<Part10Info, Part10Error> {
+    if bytes.len() < 132 || &bytes[128..132] != b"DICM" {
+        return Err(Part10Error::NotDicom);
+    }
+    let mut pos = 132;
+    let (mut class, mut instance, mut ts) = (None, None, None);
+    while pos + 8 <= bytes.len() {
+        let group = u16::from_le_bytes([bytes[pos], bytes[pos + 1]]);
+        if group != 0x0002 {
+            break;
+        }
+        let element = u16::from_le_bytes([bytes[pos + 2], bytes[pos + 3]]);
+        let vr = [bytes[pos + 4], bytes[pos + 5]];
+        let (len, header) = if matches!(
+            &vr,
+            b"OB" | b"OW" | b"OF" | b"SQ" | b"UT" | b"UN" | b"UC" | b"UR" | b"OD" | b"OL" | b"OV"
+        ) {
+            if pos + 12 > bytes.len() {
+                return Err(Part10Error::CorruptMeta {
+                    offset: pos,
+                    why: "element header cut short",
+                });
+            }
+            let l = u32::from_le_bytes([
+                bytes[pos + 8],
+                bytes[pos + 9],
+                bytes[pos + 10],
+                bytes[pos + 11],
+            ]);
+            (l as usize, 12)
+        } else if vr.iter().all(|b| b.is_ascii_uppercase()) {
+            (u16::from_le_bytes([bytes[pos + 6], bytes[pos + 7]]) as usize, 8)
+        } else {
+            return Err(Part10Error::CorruptMeta {
+                offset: pos,
+                why: "meta element without a valid explicit VR",
+            });
+        };
+        let start = pos + header;
+        let end = start.checked_add(len).filter(|&e| e <= bytes.len()).ok_or(
+            Part10Error::CorruptMeta {
+                offset: pos,
+                why: "element length runs past the end of the file",
+            },
+        )?;
+        let text = || {
+            String::from_utf8_lossy(&bytes[start..end])
+                .trim_end_matches(['\0', ' '])
+                .to_string()
+        };
+        match element {
+            0x0002 => class = Some(text()),
+            0x0003 => instance = Some(text()),
+            0x0010 => ts = Some(text()),
+            _ => {}
+        }
+        pos = end;
+    }
+    Ok(Part10Info {
+        sop_class_uid: class.ok_or(Part10Error::MissingMeta {
+            name: "Media Storage SOP Class UID",
+            tag: "(0002,0002)",
+        })?,
+        sop_instance_uid: instance.ok_or(Part10Error::MissingMeta {
+            name: "Media Storage SOP Instance UID",
+            tag: "(0002,0003)",
+        })?,
+        transfer_syntax_uid: ts.ok_or(Part10Error::MissingMeta {
+            name: "Transfer Syntax UID",
+            tag: "(0002,0010)",
+        })?,
+        dataset_offset: pos,
+    })
+}
+
+/// An object could not be encoded.
+#[derive(Debug, thiserror::Error)]
+pub enum EncodeError {
+    /// The transfer syntax is unknown to this build.
+    #[error("transfer syntax {0} is not supported for writing")]
+    UnknownTransferSyntax(String),
+    /// The object has no SOP Class UID or SOP Instance UID.
+    #[error("object has no {0}: cannot write a file meta group")]
+    MissingUid(&'static str),
+    /// dicom-rs refused to encode the data set.
+    #[error("cannot encode the data set: {0}")]
+    Encode(String),
+}
+
+/// Encodes the data set alone (no meta group) in transfer syntax `ts_uid`.
+pub fn encode_dataset(obj: &InMemDicomObject, ts_uid: &str) -> Result<Vec<u8>, EncodeError> {
+    let ts = TransferSyntaxRegistry
+        .get(ts_uid)
+        .ok_or_else(|| EncodeError::UnknownTransferSyntax(ts_uid.to_string()))?;
+    let mut out = Vec::with_capacity(4096);
+    obj.write_dataset_with_ts(&mut out, ts)
+        .map_err(|e| EncodeError::Encode(e.to_string()))?;
+    Ok(out)
+}
+
+/// Decodes a data set (no meta group) in transfer syntax `ts_uid`.
+pub fn decode_dataset(bytes: &[u8], ts_uid: &str) -> Result<InMemDicomObject, String> {
+    let ts = TransferSyntaxRegistry
+        .get(ts_uid)
+        .ok_or_else(|| format!("transfer syntax {ts_uid} is not supported"))?;
+    InMemDicomObject::read_dataset_with_ts(bytes, ts).map_err(|e| e.to_string())
+}
+
+/// Encodes `obj` as a complete Part 10 file in `ts_uid`, with our implementation UID.
+pub fn encode_part10(obj: &InMemDicomObject, ts_uid: &str) -> Result<Vec<u8>, EncodeError> {
+    let text = |tag: Tag, name| -> Result<String, EncodeError> {
+        obj.element(tag)
+            .ok()
+            .and_then(|e| e.to_str().ok())
+            .map(|s| s.trim_end_matches(['\0', ' ']).to_string())
+            .ok_or(EncodeError::MissingUid(name))
+    };
+    let class = text(tags::SOP_CLASS_UID, "SOP Class UID (0008,0016)")?;
+    let instance = text(tags::SOP_INSTANCE_UID, "SOP Instance UID (0008,0018)")?;
+    let meta = FileMetaTableBuilder::new()
+        .media_storage_sop_class_uid(class)
+        .media_storage_sop_instance_uid(instance)
+        .transfer_syntax(ts_uid)
+        .implementation_class_uid(IMPLEMENTATION_CLASS_UID)
+        .implementation_version_name(IMPLEMENTATION_VERSION_NAME)
+        .build()
+        .map_err(|e| EncodeError::Encode(e.to_string()))?;
+    let dataset = encode_dataset(obj, ts_uid)?;
+    let mut out = Vec::with_capacity(dataset.len() + 512);
+    out.extend_from_slice(&[0u8; 128]);
+    out.extend_from_slice(b"DICM");
+    meta.write(&mut out)
+        .map_err(|e| EncodeError::Encode(e.to_string()))?;
+    out.extend_from_slice(&dataset);
+    Ok(out)
+}
+
+/// Reads a Part 10 buffer into an object (meta group checked, data set decoded).
+pub fn decode_part10(bytes: &[u8]) -> Result<(Part10Info, InMemDicomObject), String> {
+    let info = read_part10_info(bytes).map_err(|e| e.to_string())?;
+    let obj = decode_dataset(&bytes[info.dataset_offset..], &info.transfer_syntax_uid)?;
+    Ok((info, obj))
+}
+
+/// Shorthand used by the object builders: put a string attribute.
+pub(crate) fn put_str(obj: &mut InMemDicomObject, tag: Tag, vr: VR, value: &str) {
+    obj.put(DataElement::new(tag, vr, PrimitiveValue::from(value)));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> InMemDicomObject {
+        let mut o = InMemDicomObject::new_empty();
+        put_str(&mut o, tags::SOP_CLASS_UID, VR::UI, "1.2.840.10008.5.1.4.1.1.7");
+        put_str(&mut o, tags::SOP_INSTANCE_UID, VR::UI, "1.2.3.4");
+        put_str(&mut o, tags::PATIENT_ID, VR::LO, "X");
+        o
+    }
+
+    #[test]
+    fn part10_round_trip_and_info() {
+        for ts in [EXPLICIT_VR_LE, IMPLICIT_VR_LE, DEFLATED_EXPLICIT_VR_LE] {
+            let bytes = encode_part10(&sample(), ts).unwrap();
+            let info = read_part10_info(&bytes).unwrap();
+            assert_eq!(info.sop_instance_uid, "1.2.3.4");
+            assert_eq!(info.sop_class_uid, "1.2.840.10008.5.1.4.1.1.7");
+            assert_eq!(info.transfer_syntax_uid, ts);
+            let (_, back) = decode_part10(&bytes).unwrap();
+            assert_eq!(back.element(tags::PATIENT_ID).unwrap().to_str().unwrap(), "X");
+        }
+    }
+
+    #[test]
+    fn broken_files_are_named_errors() {
+        assert_eq!(read_part10_info(b"hello"), Err(Part10Error::NotDicom));
+        let bytes = encode_part10(&sample(), EXPLICIT_VR_LE).unwrap();
+        let cut = &bytes[..150];
+        assert!(matches!(
+            read_part10_info(cut),
+            Err(Part10Error::CorruptMeta { .. } | Part10Error::MissingMeta { .. })
+        ));
+        assert!(encode_part10(&InMemDicomObject::new_empty(), EXPLICIT_VR_LE).is_err());
+    }
+}
