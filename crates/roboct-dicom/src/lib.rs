@@ -6,3 +6,4 @@ pub mod part10;
 pub mod sr;
 pub mod study;
 pub mod uid;
+pub mod worklist;
