@@ -1,0 +1,629 @@
+//! The scanner's interlocks: when X-ray and motion are allowed, and what "stop" does.
+//!
+//! This crate is deliberately tiny and pure (no I/O, no clock, no allocation beyond the list
+//! of reasons) so that every caller (the dialogue, the mission, the server) asks the same
+//! rules and every rule can be tested over every combination of the machine's state.
+//!
+//! The machine is described by a [`State`] of seven flags. A caller asks [`check`] whether a
+//! [`Request`] from an [`Origin`] may be granted; [`apply`] also returns the state after it.
+//! [`enforce`] is the continuous watchdog: given any state (for example right after a sensor
+//! changed: the exposure switch was released, the base started rolling), it returns the state
+//! with the beam and the motion cut wherever a rule no longer holds. It only ever turns things
+//! off.
+//!
+//! # The rules
+//!
+//! | rule | statement | covered by |
+//! | --- | --- | --- |
+//! | R1 | X-ray (`Expose`) only when: the base is still, the gantry is out of its parked position, the patient is verified against the order, an explicit confirmation was given, the exposure switch is held, and no stop is latched | `tests::r1_expose_exactly_when_every_condition_holds` |
+//! | R2 | Voice may prepare and arm a scan, never expose: `Expose` from [`Origin::Voice`] is always refused | `tests::r2_voice_never_exposes`, `tests::prop_voice_alone_never_turns_the_beam_on` |
+//! | R3 | `Stop` is granted in every state, cuts motion and beam at once, drops the confirmation and latches | `tests::r3_stop_is_always_granted_and_latches` |
+//! | R4 | While the stop is latched, everything but `Stop` and `Pause` is refused; only an operator's explicit `Reset` clears it, never voice | `tests::r4_latch_refuses_everything_until_an_operator_reset` |
+//! | R5 | Base motion (`Drive`) is refused while the beam is on, the gantry is not parked, or a stop is latched; driving away drops the identity check and the confirmation | `tests::r5_drive_exactly_when_beam_off_gantry_parked_and_unlatched` |
+//! | R6 | Gantry moves (`PositionGantry`, `ParkGantry`) are refused while the base moves, the beam is on or a stop is latched | `tests::r6_gantry_moves_exactly_when_still_beam_off_and_unlatched` |
+//! | R7 | Arming (`Arm`, the recorded confirmation) needs a verified patient, a still base and no latched stop | `tests::r7_arm_needs_verified_patient_still_base_no_latch` |
+//! | R8 | [`enforce`] cuts the beam the moment any R1 condition fails (releasing the switch stops the beam) and stops the base the moment any R5 condition fails; it never turns anything on | `tests::r8_enforce_makes_every_state_safe_and_only_turns_off`, `tests::prop_random_sequences_keep_the_invariants` |
+//!
+//! A granted request never produces an unsafe state: `tests::granted_requests_keep_safe_states_safe`.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// What the interlocks know about the machine: seven flags, set by the machine's sensors and
+/// by granted [`Request`]s.
+///
+/// The default is the rest state: everything still, gantry parked, beam off, no patient
+/// verified, nothing confirmed, switch released, no stop latched.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct State {
+    /// The drive base is moving.
+    pub base_moving: bool,
+    /// The gantry is in its parked (transport) position.
+    pub gantry_parked: bool,
+    /// The X-ray beam is on.
+    pub beam_on: bool,
+    /// The patient in the gantry was checked against the order (wristband ID or spoken ID).
+    pub patient_verified: bool,
+    /// An explicit confirmation of the current scan plan was given (the scan is armed).
+    pub confirmed: bool,
+    /// The operator holds the exposure switch (dead-man switch: releasing it stops the beam).
+    pub exposure_switch_held: bool,
+    /// A stop was given and not yet reset.
+    pub stop_latched: bool,
+}
+
+impl State {
+    /// The rest state (see [`State`]).
+    pub const REST: State = State {
+        base_moving: false,
+        gantry_parked: true,
+        beam_on: false,
+        patient_verified: false,
+        confirmed: false,
+        exposure_switch_held: false,
+        stop_latched: false,
+    };
+
+    /// Every one of the 128 states, for exhaustive tests here and in the callers.
+    pub fn all() -> impl Iterator<Item = State> {
+        (0u8..128).map(|bits| State {
+            base_moving: bits & 1 != 0,
+            gantry_parked: bits & 2 != 0,
+            beam_on: bits & 4 != 0,
+            patient_verified: bits & 8 != 0,
+            confirmed: bits & 16 != 0,
+            exposure_switch_held: bits & 32 != 0,
+            stop_latched: bits & 64 != 0,
+        })
+    }
+
+    /// Whether the state breaks none of the rules (no beam or motion where R1/R5 forbid it).
+    pub fn is_safe(&self) -> bool {
+        !(self.beam_on && !beam_conditions(self, Origin::Operator).is_empty())
+            && !(self.base_moving && !drive_conditions(self).is_empty())
+    }
+}
+
+impl Default for State {
+    fn default() -> Self {
+        State::REST
+    }
+}
+
+/// Who asks. The distinction matters because speech and typed dialogue can be misheard or
+/// mistyped, while an operator action is deliberate and physical.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Origin {
+    /// The dialogue: spoken or typed commands.
+    Voice,
+    /// A deliberate operator action: the held exposure switch, a console or dashboard button.
+    Operator,
+}
+
+/// What a caller wants the machine to do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Request {
+    /// Start driving the base.
+    Drive,
+    /// Move the gantry out of its parked position onto the patient.
+    PositionGantry,
+    /// Move the gantry back into its parked position.
+    ParkGantry,
+    /// Record the explicit confirmation of the scan plan (arm the scan).
+    Arm,
+    /// Turn the X-ray beam on.
+    Expose,
+    /// Halt motion and beam without latching (a pause).
+    Pause,
+    /// Emergency stop: halt motion and beam at once and latch.
+    Stop,
+    /// Clear a latched stop.
+    Reset,
+}
+
+impl Request {
+    /// Every request, for exhaustive tests.
+    pub const ALL: [Request; 8] = [
+        Request::Drive,
+        Request::PositionGantry,
+        Request::ParkGantry,
+        Request::Arm,
+        Request::Expose,
+        Request::Pause,
+        Request::Stop,
+        Request::Reset,
+    ];
+}
+
+/// Why a request was refused. The `Display` text is a short sentence fit to be spoken.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Refusal {
+    /// A stop is latched.
+    StopLatched,
+    /// Voice may not turn the beam on (R2).
+    VoiceCannotExpose,
+    /// Voice may not clear a latched stop (R4).
+    VoiceCannotReset,
+    /// The base is moving.
+    BaseMoving,
+    /// The beam is on.
+    BeamOn,
+    /// The gantry is not in its parked position.
+    GantryNotParked,
+    /// The gantry is still parked, so there is nothing to scan.
+    GantryParked,
+    /// The patient was not verified against the order.
+    PatientNotVerified,
+    /// No explicit confirmation was given.
+    NotConfirmed,
+    /// The exposure switch is not held.
+    SwitchNotHeld,
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Refusal::StopLatched => "the stop is latched; reset it at the console first",
+            Refusal::VoiceCannotExpose => {
+                "voice cannot start the X-ray; hold the exposure switch to expose"
+            }
+            Refusal::VoiceCannotReset => "voice cannot reset a stop; reset it at the console",
+            Refusal::BaseMoving => "the base is moving",
+            Refusal::BeamOn => "the X-ray beam is on",
+            Refusal::GantryNotParked => "the gantry is not parked",
+            Refusal::GantryParked => "the gantry is parked, not on the patient",
+            Refusal::PatientNotVerified => "the patient is not verified against the order",
+            Refusal::NotConfirmed => "the scan is not confirmed",
+            Refusal::SwitchNotHeld => "the exposure switch is not held",
+        })
+    }
+}
+
+/// The reasons a request was refused, most important first (never empty).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Refused(Vec<Refusal>);
+
+impl Refused {
+    /// The most important reason.
+    pub fn first(&self) -> Refusal {
+        self.0[0]
+    }
+
+    /// Every reason, most important first.
+    pub fn reasons(&self) -> &[Refusal] {
+        &self.0
+    }
+
+    /// Whether `r` is among the reasons.
+    pub fn contains(&self, r: Refusal) -> bool {
+        self.0.contains(&r)
+    }
+}
+
+impl fmt::Display for Refused {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, r) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str("; ")?;
+            }
+            write!(f, "{r}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Refused {}
+
+/// The R1 conditions that fail in `s` for a beam asked by `origin` (empty: the beam may be on).
+fn beam_conditions(s: &State, origin: Origin) -> Vec<Refusal> {
+    let mut out = Vec::new();
+    if s.stop_latched {
+        out.push(Refusal::StopLatched);
+    }
+    if origin == Origin::Voice {
+        out.push(Refusal::VoiceCannotExpose);
+    }
+    if s.base_moving {
+        out.push(Refusal::BaseMoving);
+    }
+    if s.gantry_parked {
+        out.push(Refusal::GantryParked);
+    }
+    if !s.patient_verified {
+        out.push(Refusal::PatientNotVerified);
+    }
+    if !s.confirmed {
+        out.push(Refusal::NotConfirmed);
+    }
+    if !s.exposure_switch_held {
+        out.push(Refusal::SwitchNotHeld);
+    }
+    out
+}
+
+/// The R5 conditions that fail in `s` (empty: the base may move).
+fn drive_conditions(s: &State) -> Vec<Refusal> {
+    let mut out = Vec::new();
+    if s.stop_latched {
+        out.push(Refusal::StopLatched);
+    }
+    if s.beam_on {
+        out.push(Refusal::BeamOn);
+    }
+    if !s.gantry_parked {
+        out.push(Refusal::GantryNotParked);
+    }
+    out
+}
+
+/// Whether `request` from `origin` may be granted in state `s`, and if not, why.
+pub fn check(s: &State, origin: Origin, request: Request) -> Result<(), Refused> {
+    let reasons = match request {
+        Request::Stop | Request::Pause => Vec::new(),
+        Request::Reset => {
+            if origin == Origin::Voice {
+                vec![Refusal::VoiceCannotReset]
+            } else {
+                Vec::new()
+            }
+        }
+        Request::Expose => beam_conditions(s, origin),
+        Request::Drive => drive_conditions(s),
+        Request::PositionGantry | Request::ParkGantry => {
+            let mut out = Vec::new();
+            if s.stop_latched {
+                out.push(Refusal::StopLatched);
+            }
+            if s.base_moving {
+                out.push(Refusal::BaseMoving);
+            }
+            if s.beam_on {
+                out.push(Refusal::BeamOn);
+            }
+            out
+        }
+        Request::Arm => {
+            let mut out = Vec::new();
+            if s.stop_latched {
+                out.push(Refusal::StopLatched);
+            }
+            if s.base_moving {
+                out.push(Refusal::BaseMoving);
+            }
+            if !s.patient_verified {
+                out.push(Refusal::PatientNotVerified);
+            }
+            out
+        }
+    };
+    if reasons.is_empty() {
+        Ok(())
+    } else {
+        Err(Refused(reasons))
+    }
+}
+
+/// [`check`]s the request and, when granted, returns the state right after it.
+///
+/// Effects: `Drive` sets the base moving and drops the identity check and the confirmation
+/// (they hold for one stay at one bed); `PositionGantry`/`ParkGantry` set the gantry
+/// position; `Arm` records the confirmation; `Expose` turns the beam on; `Pause` halts base
+/// and beam; `Stop` halts base and beam, drops the confirmation and latches; `Reset` clears
+/// the latch (the confirmation stays dropped, so X-ray needs a new one).
+pub fn apply(s: &State, origin: Origin, request: Request) -> Result<State, Refused> {
+    check(s, origin, request)?;
+    let mut n = *s;
+    match request {
+        Request::Drive => {
+            n.base_moving = true;
+            n.patient_verified = false;
+            n.confirmed = false;
+        }
+        Request::PositionGantry => n.gantry_parked = false,
+        Request::ParkGantry => n.gantry_parked = true,
+        Request::Arm => n.confirmed = true,
+        Request::Expose => n.beam_on = true,
+        Request::Pause => {
+            n.base_moving = false;
+            n.beam_on = false;
+        }
+        Request::Stop => {
+            n.base_moving = false;
+            n.beam_on = false;
+            n.confirmed = false;
+            n.stop_latched = true;
+        }
+        Request::Reset => n.stop_latched = false,
+    }
+    Ok(n)
+}
+
+/// The watchdog: `s` with the beam cut if any R1 condition fails for it, and the base stopped
+/// if any R5 condition fails. It only turns things off; a safe state comes back unchanged.
+///
+/// The beam is judged first, so that a state with both beam and motion on keeps neither:
+/// motion is then judged on the state with the beam already off.
+pub fn enforce(s: &State) -> State {
+    let mut n = *s;
+    if n.beam_on && !beam_conditions(&n, Origin::Operator).is_empty() {
+        n.beam_on = false;
+    }
+    if n.base_moving && !drive_conditions(&n).is_empty() {
+        n.base_moving = false;
+    }
+    n
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const ORIGINS: [Origin; 2] = [Origin::Voice, Origin::Operator];
+
+    #[test]
+    fn all_enumerates_128_distinct_states() {
+        let states: std::collections::HashSet<State> = State::all().collect();
+        assert_eq!(states.len(), 128);
+        assert!(states.contains(&State::REST));
+        assert!(State::REST.is_safe());
+    }
+
+    #[test]
+    fn r1_expose_exactly_when_every_condition_holds() {
+        for s in State::all() {
+            let ok = check(&s, Origin::Operator, Request::Expose).is_ok();
+            let expected = !s.base_moving
+                && !s.gantry_parked
+                && s.patient_verified
+                && s.confirmed
+                && s.exposure_switch_held
+                && !s.stop_latched;
+            assert_eq!(ok, expected, "{s:?}");
+            if let Err(r) = check(&s, Origin::Operator, Request::Expose) {
+                assert_eq!(r.contains(Refusal::BaseMoving), s.base_moving);
+                assert_eq!(r.contains(Refusal::GantryParked), s.gantry_parked);
+                assert_eq!(r.contains(Refusal::PatientNotVerified), !s.patient_verified);
+                assert_eq!(r.contains(Refusal::NotConfirmed), !s.confirmed);
+                assert_eq!(r.contains(Refusal::SwitchNotHeld), !s.exposure_switch_held);
+                assert_eq!(r.contains(Refusal::StopLatched), s.stop_latched);
+            }
+        }
+    }
+
+    #[test]
+    fn r2_voice_never_exposes() {
+        for s in State::all() {
+            let r = check(&s, Origin::Voice, Request::Expose).unwrap_err();
+            assert!(r.contains(Refusal::VoiceCannotExpose), "{s:?}");
+        }
+    }
+
+    #[test]
+    fn r3_stop_is_always_granted_and_latches() {
+        for s in State::all() {
+            for o in ORIGINS {
+                let n = apply(&s, o, Request::Stop).unwrap();
+                assert!(!n.base_moving && !n.beam_on && !n.confirmed && n.stop_latched);
+                assert!(n.is_safe());
+                // Nothing else about the machine is changed by a stop.
+                assert_eq!(n.gantry_parked, s.gantry_parked);
+                assert_eq!(n.patient_verified, s.patient_verified);
+                assert_eq!(n.exposure_switch_held, s.exposure_switch_held);
+            }
+        }
+    }
+
+    #[test]
+    fn r4_latch_refuses_everything_until_an_operator_reset() {
+        for s in State::all().filter(|s| s.stop_latched) {
+            for o in ORIGINS {
+                for r in Request::ALL {
+                    let res = check(&s, o, r);
+                    match r {
+                        Request::Stop | Request::Pause => assert!(res.is_ok()),
+                        Request::Reset => assert_eq!(res.is_ok(), o == Origin::Operator),
+                        _ => {
+                            let e = res.unwrap_err();
+                            assert_eq!(e.first(), Refusal::StopLatched, "{r:?} {s:?}");
+                        }
+                    }
+                }
+            }
+            let n = apply(&s, Origin::Operator, Request::Reset).unwrap();
+            assert!(!n.stop_latched);
+            assert_eq!(
+                apply(&s, Origin::Voice, Request::Reset)
+                    .unwrap_err()
+                    .first(),
+                Refusal::VoiceCannotReset
+            );
+        }
+    }
+
+    #[test]
+    fn r5_drive_exactly_when_beam_off_gantry_parked_and_unlatched() {
+        for s in State::all() {
+            for o in ORIGINS {
+                let res = apply(&s, o, Request::Drive);
+                let expected = !s.beam_on && s.gantry_parked && !s.stop_latched;
+                assert_eq!(res.is_ok(), expected, "{s:?}");
+                if let Ok(n) = res {
+                    assert!(n.base_moving && !n.patient_verified && !n.confirmed);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn r6_gantry_moves_exactly_when_still_beam_off_and_unlatched() {
+        for s in State::all() {
+            for o in ORIGINS {
+                for r in [Request::PositionGantry, Request::ParkGantry] {
+                    let res = apply(&s, o, r);
+                    let expected = !s.base_moving && !s.beam_on && !s.stop_latched;
+                    assert_eq!(res.is_ok(), expected, "{r:?} {s:?}");
+                    if let Ok(n) = res {
+                        assert_eq!(n.gantry_parked, r == Request::ParkGantry);
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn r7_arm_needs_verified_patient_still_base_no_latch() {
+        for s in State::all() {
+            for o in ORIGINS {
+                let res = apply(&s, o, Request::Arm);
+                let expected = s.patient_verified && !s.base_moving && !s.stop_latched;
+                assert_eq!(res.is_ok(), expected, "{s:?}");
+                if let Ok(n) = res {
+                    assert!(n.confirmed);
+                    assert_eq!(n.beam_on, s.beam_on, "arming never touches the beam");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn r8_enforce_makes_every_state_safe_and_only_turns_off() {
+        for s in State::all() {
+            let n = enforce(&s);
+            assert!(n.is_safe(), "{s:?} -> {n:?}");
+            assert_eq!(enforce(&n), n, "idempotent");
+            assert!(!n.beam_on || s.beam_on);
+            assert!(!n.base_moving || s.base_moving);
+            let mut others = n;
+            others.beam_on = s.beam_on;
+            others.base_moving = s.base_moving;
+            assert_eq!(others, s, "only beam and base are touched");
+            if s.is_safe() {
+                assert_eq!(n, s);
+            }
+        }
+        // The dead-man switch: releasing it cuts the beam.
+        let exposing = State {
+            gantry_parked: false,
+            beam_on: true,
+            patient_verified: true,
+            confirmed: true,
+            exposure_switch_held: true,
+            ..State::REST
+        };
+        assert!(exposing.is_safe());
+        let released = State {
+            exposure_switch_held: false,
+            ..exposing
+        };
+        assert!(!enforce(&released).beam_on);
+    }
+
+    #[test]
+    fn granted_requests_keep_safe_states_safe() {
+        for s in State::all().filter(State::is_safe) {
+            for o in ORIGINS {
+                for r in Request::ALL {
+                    if let Ok(n) = apply(&s, o, r) {
+                        assert!(n.is_safe(), "{s:?} {o:?} {r:?} -> {n:?}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn refusals_read_as_sentences() {
+        let s = State {
+            base_moving: true,
+            stop_latched: true,
+            ..State::REST
+        };
+        let e = check(&s, Origin::Voice, Request::Expose).unwrap_err();
+        assert_eq!(e.first(), Refusal::StopLatched);
+        let text = e.to_string();
+        assert!(text.contains("stop is latched") && text.contains("base is moving"));
+    }
+
+    /// Things that happen to the machine: a request, or a sensor changing on its own.
+    #[derive(Clone, Copy, Debug)]
+    enum Event {
+        Ask(Origin, Request),
+        SwitchPressed,
+        SwitchReleased,
+        PatientVerified,
+        BaseArrived,
+    }
+
+    fn event() -> impl Strategy<Value = Event> {
+        let origin = prop_oneof![Just(Origin::Voice), Just(Origin::Operator)];
+        let request = proptest::sample::select(Request::ALL.to_vec());
+        prop_oneof![
+            4 => (origin, request).prop_map(|(o, r)| Event::Ask(o, r)),
+            1 => Just(Event::SwitchPressed),
+            1 => Just(Event::SwitchReleased),
+            1 => Just(Event::PatientVerified),
+            1 => Just(Event::BaseArrived),
+        ]
+    }
+
+    fn step(s: State, e: Event) -> State {
+        let n = match e {
+            Event::Ask(o, r) => apply(&s, o, r).unwrap_or(s),
+            Event::SwitchPressed => State {
+                exposure_switch_held: true,
+                ..s
+            },
+            Event::SwitchReleased => State {
+                exposure_switch_held: false,
+                ..s
+            },
+            Event::PatientVerified => State {
+                patient_verified: true,
+                ..s
+            },
+            Event::BaseArrived => State {
+                base_moving: false,
+                ..s
+            },
+        };
+        enforce(&n)
+    }
+
+    proptest! {
+        #[test]
+        fn prop_random_sequences_keep_the_invariants(events in proptest::collection::vec(event(), 0..60)) {
+            let mut s = State::REST;
+            for e in events {
+                let before = s;
+                s = step(s, e);
+                prop_assert!(s.is_safe(), "{before:?} {e:?} -> {s:?}");
+                if s.beam_on && !before.beam_on {
+                    prop_assert!(matches!(e, Event::Ask(Origin::Operator, Request::Expose)));
+                }
+                if before.stop_latched && !s.stop_latched {
+                    prop_assert!(matches!(e, Event::Ask(Origin::Operator, Request::Reset)));
+                }
+                if matches!(e, Event::Ask(_, Request::Stop)) {
+                    prop_assert!(s.stop_latched && !s.beam_on && !s.base_moving);
+                }
+            }
+        }
+
+        #[test]
+        fn prop_voice_alone_never_turns_the_beam_on(
+            start in proptest::sample::select(State::all().collect::<Vec<_>>()),
+            requests in proptest::collection::vec(proptest::sample::select(Request::ALL.to_vec()), 0..40),
+        ) {
+            let mut s = enforce(&State { beam_on: false, ..start });
+            for r in requests {
+                s = enforce(&apply(&s, Origin::Voice, r).unwrap_or(s));
+                prop_assert!(!s.beam_on);
+            }
+        }
+    }
+}
