@@ -156,7 +156,9 @@ pub struct Instance {
 #[derive(Debug, thiserror::Error)]
 pub enum CtError {
     /// A voxel value was NaN or infinite.
-    #[error("slice {slice} holds a non-finite value {value} at (x {x}, y {y}): refusing to store it as HU")]
+    #[error(
+        "slice {slice} holds a non-finite value {value} at (x {x}, y {y}): refusing to store it as HU"
+    )]
     NonFinite {
         /// Slice index in the volume.
         slice: usize,
@@ -305,13 +307,28 @@ impl CtSeriesWriter {
         // SOP Common
         put_str(&mut o, tags::SOP_CLASS_UID, VR::UI, CT_IMAGE_STORAGE);
         put_str(&mut o, tags::SOP_INSTANCE_UID, VR::UI, sop_instance_uid);
-        put_str(&mut o, tags::INSTANCE_CREATION_DATE, VR::DA, &self.content_date);
-        put_str(&mut o, tags::INSTANCE_CREATION_TIME, VR::TM, &self.content_time);
+        put_str(
+            &mut o,
+            tags::INSTANCE_CREATION_DATE,
+            VR::DA,
+            &self.content_date,
+        );
+        put_str(
+            &mut o,
+            tags::INSTANCE_CREATION_TIME,
+            VR::TM,
+            &self.content_time,
+        );
         // Patient, General Study, General Equipment
         self.study.write_common(&mut o);
         // General Series
         put_str(&mut o, tags::MODALITY, VR::CS, "CT");
-        put_str(&mut o, tags::SERIES_INSTANCE_UID, VR::UI, &s.series_instance_uid);
+        put_str(
+            &mut o,
+            tags::SERIES_INSTANCE_UID,
+            VR::UI,
+            &s.series_instance_uid,
+        );
         put_is(&mut o, tags::SERIES_NUMBER, s.series_number);
         put_str(&mut o, tags::SERIES_DATE, VR::DA, &self.study.study_date);
         put_str(&mut o, tags::SERIES_TIME, VR::TM, &self.study.study_time);
@@ -321,17 +338,37 @@ impl CtSeriesWriter {
         put_str(&mut o, tags::PROTOCOL_NAME, VR::LO, &a.protocol_name);
         put_str(&mut o, tags::PATIENT_POSITION, VR::CS, &s.patient_position);
         if !self.study.body_part.is_empty() {
-            put_str(&mut o, tags::BODY_PART_EXAMINED, VR::CS, &self.study.body_part);
+            put_str(
+                &mut o,
+                tags::BODY_PART_EXAMINED,
+                VR::CS,
+                &self.study.body_part,
+            );
         }
         self.study.write_request_attributes(&mut o);
         self.study.write_mpps_reference(&mut o, false);
         // Frame of Reference
-        put_str(&mut o, tags::FRAME_OF_REFERENCE_UID, VR::UI, &s.frame_of_reference_uid);
+        put_str(
+            &mut o,
+            tags::FRAME_OF_REFERENCE_UID,
+            VR::UI,
+            &s.frame_of_reference_uid,
+        );
         put_str(&mut o, tags::POSITION_REFERENCE_INDICATOR, VR::LO, "");
         // General Acquisition / General Image
         put_is(&mut o, tags::ACQUISITION_NUMBER, 1);
-        put_str(&mut o, tags::ACQUISITION_DATE, VR::DA, &self.study.study_date);
-        put_str(&mut o, tags::ACQUISITION_TIME, VR::TM, &self.study.study_time);
+        put_str(
+            &mut o,
+            tags::ACQUISITION_DATE,
+            VR::DA,
+            &self.study.study_date,
+        );
+        put_str(
+            &mut o,
+            tags::ACQUISITION_TIME,
+            VR::TM,
+            &self.study.study_time,
+        );
         put_is(&mut o, tags::INSTANCE_NUMBER, k as i64 + 1);
         put_str(&mut o, tags::CONTENT_DATE, VR::DA, &self.content_date);
         put_str(&mut o, tags::CONTENT_TIME, VR::TM, &self.content_time);
@@ -364,11 +401,27 @@ impl CtSeriesWriter {
             tags::RECONSTRUCTION_DIAMETER,
             &[spacing[0] * grid.size()[0] as f64],
         );
-        put_ds(&mut o, tags::DISTANCE_SOURCE_TO_DETECTOR, &[a.source_to_detector_mm]);
-        put_ds(&mut o, tags::DISTANCE_SOURCE_TO_PATIENT, &[a.source_to_isocenter_mm]);
+        put_ds(
+            &mut o,
+            tags::DISTANCE_SOURCE_TO_DETECTOR,
+            &[a.source_to_detector_mm],
+        );
+        put_ds(
+            &mut o,
+            tags::DISTANCE_SOURCE_TO_PATIENT,
+            &[a.source_to_isocenter_mm],
+        );
         put_ds(&mut o, tags::GANTRY_DETECTOR_TILT, &[0.0]);
-        put_is(&mut o, tags::EXPOSURE_TIME, (a.exposure_time_s * 1000.0).round() as i64);
-        put_is(&mut o, tags::X_RAY_TUBE_CURRENT, a.tube_current_ma.round() as i64);
+        put_is(
+            &mut o,
+            tags::EXPOSURE_TIME,
+            (a.exposure_time_s * 1000.0).round() as i64,
+        );
+        put_is(
+            &mut o,
+            tags::X_RAY_TUBE_CURRENT,
+            a.tube_current_ma.round() as i64,
+        );
         put_is(
             &mut o,
             tags::EXPOSURE,
@@ -400,11 +453,21 @@ impl CtSeriesWriter {
                 .map(|w| w.name.as_str())
                 .collect::<Vec<_>>()
                 .join("\\");
-            put_str(&mut o, tags::WINDOW_CENTER_WIDTH_EXPLANATION, VR::LO, &names);
+            put_str(
+                &mut o,
+                tags::WINDOW_CENTER_WIDTH_EXPLANATION,
+                VR::LO,
+                &names,
+            );
         }
         // Image Pixel
         put_us(&mut o, tags::SAMPLES_PER_PIXEL, 1);
-        put_str(&mut o, tags::PHOTOMETRIC_INTERPRETATION, VR::CS, "MONOCHROME2");
+        put_str(
+            &mut o,
+            tags::PHOTOMETRIC_INTERPRETATION,
+            VR::CS,
+            "MONOCHROME2",
+        );
         put_us(&mut o, tags::ROWS, ny as u16);
         put_us(&mut o, tags::COLUMNS, nx as u16);
         put_us(&mut o, tags::BITS_ALLOCATED, 16);

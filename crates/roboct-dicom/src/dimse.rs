@@ -174,7 +174,9 @@ pub enum NetError {
         source: std::io::Error,
     },
     /// The peer rejected the association (wrong AE title, unknown calling AE, busy).
-    #[error("{peer} rejected the association: {reason} (check the AE titles in the configuration and that the peer knows ours)")]
+    #[error(
+        "{peer} rejected the association: {reason} (check the AE titles in the configuration and that the peer knows ours)"
+    )]
     Rejected {
         /// The peer.
         peer: String,
@@ -182,7 +184,9 @@ pub enum NetError {
         reason: String,
     },
     /// The peer accepted the association but none of the contexts we need.
-    #[error("{peer} accepted no presentation context for {abstract_syntax} with transfer syntaxes {transfer_syntaxes:?}")]
+    #[error(
+        "{peer} accepted no presentation context for {abstract_syntax} with transfer syntaxes {transfer_syntaxes:?}"
+    )]
     NoContext {
         /// The peer.
         peer: String,
@@ -313,11 +317,16 @@ impl CommandSet {
             }
             let group = u16::from_le_bytes([bytes[pos], bytes[pos + 1]]);
             let element = u16::from_le_bytes([bytes[pos + 2], bytes[pos + 3]]);
-            let len =
-                u32::from_le_bytes([bytes[pos + 4], bytes[pos + 5], bytes[pos + 6], bytes[pos + 7]])
-                    as usize;
+            let len = u32::from_le_bytes([
+                bytes[pos + 4],
+                bytes[pos + 5],
+                bytes[pos + 6],
+                bytes[pos + 7],
+            ]) as usize;
             if group != 0 {
-                return Err(format!("command set holds group {group:04X}, expected 0000"));
+                return Err(format!(
+                    "command set holds group {group:04X}, expected 0000"
+                ));
             }
             let end = pos + 8 + len;
             if end > bytes.len() {
@@ -466,10 +475,8 @@ impl Association {
             .write_timeout(options.dimse_timeout)
             .connection_timeout(options.connect_timeout);
         for c in contexts {
-            ul = ul.with_presentation_context(
-                c.abstract_syntax.clone(),
-                c.transfer_syntaxes.to_vec(),
-            );
+            ul = ul
+                .with_presentation_context(c.abstract_syntax.clone(), c.transfer_syntaxes.to_vec());
         }
         let addr = format!("{}:{}", peer.host, peer.port);
         let mut inner = ul
@@ -877,7 +884,10 @@ pub fn echo(peer: &Peer, options: &AssociationOptions) -> Result<(), NetError> {
     let mut a = Association::open(
         peer,
         options,
-        &[ProposedContext::new(VERIFICATION, &[crate::part10::IMPLICIT_VR_LE])],
+        &[ProposedContext::new(
+            VERIFICATION,
+            &[crate::part10::IMPLICIT_VR_LE],
+        )],
     )?;
     a.echo()?;
     a.release()

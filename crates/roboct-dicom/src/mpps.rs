@@ -95,7 +95,10 @@ fn send(
     let mut assoc = Association::open(
         peer,
         options,
-        &[ProposedContext::new(MPPS_SOP_CLASS, &[EXPLICIT_VR_LE, IMPLICIT_VR_LE])],
+        &[ProposedContext::new(
+            MPPS_SOP_CLASS,
+            &[EXPLICIT_VR_LE, IMPLICIT_VR_LE],
+        )],
     )
     .map_err(net)?;
     let pc = assoc.context_for(MPPS_SOP_CLASS, &[]).map_err(net)?.clone();
@@ -112,23 +115,47 @@ fn send(
 }
 
 /// The N-CREATE attributes (PS3.4 Table F.7.2-1) for a step of `study` starting now.
-pub fn create_attributes(study: &StudyContext, step_id: &str, station_ae: &str) -> InMemDicomObject {
+pub fn create_attributes(
+    study: &StudyContext,
+    step_id: &str,
+    station_ae: &str,
+) -> InMemDicomObject {
     let (date, time) = now_date_time();
     let mut o = InMemDicomObject::new_empty();
     // Performed Procedure Step Relationship
     let mut sched = InMemDicomObject::new_empty();
-    put_str(&mut sched, tags::STUDY_INSTANCE_UID, VR::UI, &study.study_instance_uid);
+    put_str(
+        &mut sched,
+        tags::STUDY_INSTANCE_UID,
+        VR::UI,
+        &study.study_instance_uid,
+    );
     put_seq(&mut sched, tags::REFERENCED_STUDY_SEQUENCE, vec![]);
     let order = study.order.clone().unwrap_or_default();
-    put_str(&mut sched, tags::ACCESSION_NUMBER, VR::SH, order.accession_number.expose());
-    put_str(&mut sched, tags::REQUESTED_PROCEDURE_ID, VR::SH, &order.requested_procedure_id);
+    put_str(
+        &mut sched,
+        tags::ACCESSION_NUMBER,
+        VR::SH,
+        order.accession_number.expose(),
+    );
+    put_str(
+        &mut sched,
+        tags::REQUESTED_PROCEDURE_ID,
+        VR::SH,
+        &order.requested_procedure_id,
+    );
     put_str(
         &mut sched,
         tags::REQUESTED_PROCEDURE_DESCRIPTION,
         VR::LO,
         &order.requested_procedure_description,
     );
-    put_str(&mut sched, tags::SCHEDULED_PROCEDURE_STEP_ID, VR::SH, &order.scheduled_procedure_step_id);
+    put_str(
+        &mut sched,
+        tags::SCHEDULED_PROCEDURE_STEP_ID,
+        VR::SH,
+        &order.scheduled_procedure_step_id,
+    );
     put_str(
         &mut sched,
         tags::SCHEDULED_PROCEDURE_STEP_DESCRIPTION,
@@ -136,31 +163,65 @@ pub fn create_attributes(study: &StudyContext, step_id: &str, station_ae: &str) 
         &order.scheduled_procedure_step_description,
     );
     put_seq(&mut sched, tags::SCHEDULED_PROTOCOL_CODE_SEQUENCE, vec![]);
-    put_seq(&mut o, tags::SCHEDULED_STEP_ATTRIBUTES_SEQUENCE, vec![sched]);
+    put_seq(
+        &mut o,
+        tags::SCHEDULED_STEP_ATTRIBUTES_SEQUENCE,
+        vec![sched],
+    );
     let p = &study.patient;
     if !p.name.expose().is_ascii() {
         put_str(&mut o, tags::SPECIFIC_CHARACTER_SET, VR::CS, "ISO_IR 192");
     }
     put_str(&mut o, tags::PATIENT_NAME, VR::PN, p.name.expose());
     put_str(&mut o, tags::PATIENT_ID, VR::LO, p.id.expose());
-    put_str(&mut o, tags::PATIENT_BIRTH_DATE, VR::DA, p.birth_date.expose());
+    put_str(
+        &mut o,
+        tags::PATIENT_BIRTH_DATE,
+        VR::DA,
+        p.birth_date.expose(),
+    );
     put_str(&mut o, tags::PATIENT_SEX, VR::CS, &p.sex);
     put_seq(&mut o, tags::REFERENCED_PATIENT_SEQUENCE, vec![]);
     // Performed Procedure Step Information
     put_str(&mut o, tags::PERFORMED_STATION_AE_TITLE, VR::AE, station_ae);
-    put_str(&mut o, tags::PERFORMED_STATION_NAME, VR::SH, &study.equipment.station_name);
+    put_str(
+        &mut o,
+        tags::PERFORMED_STATION_NAME,
+        VR::SH,
+        &study.equipment.station_name,
+    );
     put_str(&mut o, tags::PERFORMED_LOCATION, VR::SH, "");
-    put_str(&mut o, tags::PERFORMED_PROCEDURE_STEP_START_DATE, VR::DA, &date);
-    put_str(&mut o, tags::PERFORMED_PROCEDURE_STEP_START_TIME, VR::TM, &time);
+    put_str(
+        &mut o,
+        tags::PERFORMED_PROCEDURE_STEP_START_DATE,
+        VR::DA,
+        &date,
+    );
+    put_str(
+        &mut o,
+        tags::PERFORMED_PROCEDURE_STEP_START_TIME,
+        VR::TM,
+        &time,
+    );
     put_str(&mut o, tags::PERFORMED_PROCEDURE_STEP_ID, VR::SH, step_id);
-    put_str(&mut o, tags::PERFORMED_PROCEDURE_STEP_STATUS, VR::CS, "IN PROGRESS");
+    put_str(
+        &mut o,
+        tags::PERFORMED_PROCEDURE_STEP_STATUS,
+        VR::CS,
+        "IN PROGRESS",
+    );
     put_str(
         &mut o,
         tags::PERFORMED_PROCEDURE_STEP_DESCRIPTION,
         VR::LO,
         &order.requested_procedure_description,
     );
-    put_str(&mut o, tags::PERFORMED_PROCEDURE_TYPE_DESCRIPTION, VR::LO, "");
+    put_str(
+        &mut o,
+        tags::PERFORMED_PROCEDURE_TYPE_DESCRIPTION,
+        VR::LO,
+        "",
+    );
     put_seq(&mut o, tags::PROCEDURE_CODE_SEQUENCE, vec![]);
     put_str(&mut o, tags::PERFORMED_PROCEDURE_STEP_END_DATE, VR::DA, "");
     put_str(&mut o, tags::PERFORMED_PROCEDURE_STEP_END_TIME, VR::TM, "");
@@ -187,9 +248,24 @@ pub fn set_attributes(result: &StepResult) -> InMemDicomObject {
             "DISCONTINUED"
         }
     };
-    put_str(&mut o, tags::PERFORMED_PROCEDURE_STEP_STATUS, VR::CS, status);
-    put_str(&mut o, tags::PERFORMED_PROCEDURE_STEP_END_DATE, VR::DA, &date);
-    put_str(&mut o, tags::PERFORMED_PROCEDURE_STEP_END_TIME, VR::TM, &time);
+    put_str(
+        &mut o,
+        tags::PERFORMED_PROCEDURE_STEP_STATUS,
+        VR::CS,
+        status,
+    );
+    put_str(
+        &mut o,
+        tags::PERFORMED_PROCEDURE_STEP_END_DATE,
+        VR::DA,
+        &date,
+    );
+    put_str(
+        &mut o,
+        tags::PERFORMED_PROCEDURE_STEP_END_TIME,
+        VR::TM,
+        &time,
+    );
     let series = result
         .series
         .iter()
@@ -198,9 +274,19 @@ pub fn set_attributes(result: &StepResult) -> InMemDicomObject {
             put_str(&mut item, tags::PERFORMING_PHYSICIAN_NAME, VR::PN, "");
             put_str(&mut item, tags::PROTOCOL_NAME, VR::LO, &s.protocol_name);
             put_str(&mut item, tags::OPERATORS_NAME, VR::PN, "");
-            put_str(&mut item, tags::SERIES_INSTANCE_UID, VR::UI, &s.series_instance_uid);
+            put_str(
+                &mut item,
+                tags::SERIES_INSTANCE_UID,
+                VR::UI,
+                &s.series_instance_uid,
+            );
             put_str(&mut item, tags::SERIES_DESCRIPTION, VR::LO, &s.description);
-            put_str(&mut item, tags::RETRIEVE_AE_TITLE, VR::AE, &s.retrieve_ae_title);
+            put_str(
+                &mut item,
+                tags::RETRIEVE_AE_TITLE,
+                VR::AE,
+                &s.retrieve_ae_title,
+            );
             let (images, others): (Vec<&ImageRef>, Vec<&ImageRef>) = s
                 .instances
                 .iter()
@@ -209,8 +295,18 @@ pub fn set_attributes(result: &StepResult) -> InMemDicomObject {
                 v.into_iter()
                     .map(|r| {
                         let mut i = InMemDicomObject::new_empty();
-                        put_str(&mut i, tags::REFERENCED_SOP_CLASS_UID, VR::UI, &r.sop_class_uid);
-                        put_str(&mut i, tags::REFERENCED_SOP_INSTANCE_UID, VR::UI, &r.sop_instance_uid);
+                        put_str(
+                            &mut i,
+                            tags::REFERENCED_SOP_CLASS_UID,
+                            VR::UI,
+                            &r.sop_class_uid,
+                        );
+                        put_str(
+                            &mut i,
+                            tags::REFERENCED_SOP_INSTANCE_UID,
+                            VR::UI,
+                            &r.sop_instance_uid,
+                        );
                         i
                     })
                     .collect()
@@ -245,7 +341,10 @@ pub fn set_attributes(result: &StepResult) -> InMemDicomObject {
             &mut o,
             tags::COMMENTS_ON_RADIATION_DOSE,
             VR::ST,
-            &format!("{comment}; total DLP {} mGy.cm", format_ds(dose.total_dlp().0)),
+            &format!(
+                "{comment}; total DLP {} mGy.cm",
+                format_ds(dose.total_dlp().0)
+            ),
         );
     }
     o
@@ -276,5 +375,11 @@ pub fn end_step(
     step: &PerformedStep,
     result: &StepResult,
 ) -> Result<(), MppsError> {
-    send(peer, options, "N-SET", &set_attributes(result), &step.sop_instance_uid)
+    send(
+        peer,
+        options,
+        "N-SET",
+        &set_attributes(result),
+        &step.sop_instance_uid,
+    )
 }

@@ -6,9 +6,9 @@
 
 use dicom_core::{DataElement, PrimitiveValue, Tag, VR};
 use dicom_dictionary_std::tags;
+use dicom_encoding::TransferSyntaxIndex;
 use dicom_object::{FileMetaTableBuilder, InMemDicomObject};
 use dicom_transfer_syntax_registry::TransferSyntaxRegistry;
-use dicom_encoding::TransferSyntaxIndex;
 
 use crate::uid::{IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME};
 
@@ -90,7 +90,10 @@ pub fn read_part10_info(bytes: &[u8]) -> Result<Part10Info, Part10Error> {
             ]);
             (l as usize, 12)
         } else if vr.iter().all(|b| b.is_ascii_uppercase()) {
-            (u16::from_le_bytes([bytes[pos + 6], bytes[pos + 7]]) as usize, 8)
+            (
+                u16::from_le_bytes([bytes[pos + 6], bytes[pos + 7]]) as usize,
+                8,
+            )
         } else {
             return Err(Part10Error::CorruptMeta {
                 offset: pos,
@@ -149,14 +152,189 @@ pub enum EncodeError {
 }
 
 /// Encodes the data set alone (no meta group) in transfer syntax `ts_uid`.
+///
+/// In the explicit VR syntaxes, sequences and items get explicit lengths: dcmtk-based
+/// archives (Orthanc among them) store them so, and writing them so ourselves makes the
+/// stored file byte-identical to the one in our outbox.
 pub fn encode_dataset(obj: &InMemDicomObject, ts_uid: &str) -> Result<Vec<u8>, EncodeError> {
-    let ts = TransferSyntaxRegistry
-        .get(ts_uid)
-        .ok_or_else(|| EncodeError::UnknownTransferSyntax(ts_uid.to_string()))?;
-    let mut out = Vec::with_capacity(4096);
-    obj.write_dataset_with_ts(&mut out, ts)
-        .map_err(|e| EncodeError::Encode(e.to_string()))?;
+    let encode_with = |uid: &str| -> Result<Vec<u8>, EncodeError> {
+        let ts = TransferSyntaxRegistry
+            .get(uid)
+            .ok_or_else(|| EncodeError::UnknownTransferSyntax(uid.to_string()))?;
+        let mut out = Vec::with_capacity(4096);
+        obj.write_dataset_with_ts(&mut out, ts)
+            .map_err(|e| EncodeError::Encode(e.to_string()))?;
+        Ok(out)
+    };
+    match ts_uid {
+        EXPLICIT_VR_LE => {
+            to_explicit_lengths(&encode_with(EXPLICIT_VR_LE)?).map_err(EncodeError::Encode)
+        }
+        DEFLATED_EXPLICIT_VR_LE => {
+            let plain =
+                to_explicit_lengths(&encode_with(EXPLICIT_VR_LE)?).map_err(EncodeError::Encode)?;
+            // PS3.5 §A.5: the whole data set, raw deflate (RFC 1951) without zlib header.
+            let mut enc = flate2::write::DeflateEncoder::new(
+                Vec::with_capacity(plain.len() / 2),
+                flate2::Compression::default(),
+            );
+            std::io::Write::write_all(&mut enc, &plain)
+                .map_err(|e| EncodeError::Encode(e.to_string()))?;
+            let mut out = enc
+                .finish()
+                .map_err(|e| EncodeError::Encode(e.to_string()))?;
+            if out.len() % 2 == 1 {
+                out.push(0);
+            }
+            Ok(out)
+        }
+        other => encode_with(other),
+    }
+}
+
+const UNDEFINED: u32 = 0xFFFF_FFFF;
+
+fn le16(d: &[u8], p: usize) -> Result<u16, String> {
+    d.get(p..p + 2)
+        .map(|b| u16::from_le_bytes([b[0], b[1]]))
+        .ok_or_else(|| format!("data set ends inside an element header at byte {p}"))
+}
+
+fn le32(d: &[u8], p: usize) -> Result<u32, String> {
+    d.get(p..p + 4)
+        .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .ok_or_else(|| format!("data set ends inside an element header at byte {p}"))
+}
+
+/// Rewrites an explicit VR little endian data set so that every sequence and item has an
+/// explicit length (encapsulated pixel data keeps its undefined length, as it must).
+pub fn to_explicit_lengths(data: &[u8]) -> Result<Vec<u8>, String> {
+    let mut out = Vec::with_capacity(data.len() + 64);
+    let mut pos = 0;
+    rewrite_elements(data, &mut pos, data.len(), false, &mut out)?;
     Ok(out)
+}
+
+fn rewrite_elements(
+    d: &[u8],
+    pos: &mut usize,
+    end: usize,
+    until_item_end: bool,
+    out: &mut Vec<u8>,
+) -> Result<(), String> {
+    while *pos < end {
+        let (g, e) = (le16(d, *pos)?, le16(d, *pos + 2)?);
+        if g == 0xFFFE && e == 0xE00D {
+            *pos += 8;
+            return if until_item_end {
+                Ok(())
+            } else {
+                Err(format!("unexpected item delimiter at byte {}", *pos - 8))
+            };
+        }
+        let vr = d
+            .get(*pos + 4..*pos + 6)
+            .ok_or("data set ends inside a header")?;
+        let long = matches!(
+            vr,
+            b"OB"
+                | b"OD"
+                | b"OF"
+                | b"OL"
+                | b"OV"
+                | b"OW"
+                | b"SQ"
+                | b"SV"
+                | b"UC"
+                | b"UN"
+                | b"UR"
+                | b"UT"
+                | b"UV"
+        );
+        let (len, hdr) = if long {
+            (le32(d, *pos + 8)?, 12)
+        } else {
+            (le16(d, *pos + 6)? as u32, 8)
+        };
+        let header_start = *pos;
+        *pos += hdr;
+        if vr == b"SQ" {
+            let mut body = Vec::new();
+            let stop = if len == UNDEFINED {
+                None
+            } else {
+                Some(*pos + len as usize)
+            };
+            rewrite_items(d, pos, stop, &mut body)?;
+            out.extend_from_slice(&d[header_start..header_start + 8]);
+            out.extend_from_slice(&(body.len() as u32).to_le_bytes());
+            out.extend_from_slice(&body);
+        } else if len == UNDEFINED {
+            // Encapsulated pixel data: fragments up to the sequence delimiter, copied as is.
+            loop {
+                let (ig, ie, il) = (le16(d, *pos)?, le16(d, *pos + 2)?, le32(d, *pos + 4)?);
+                *pos += 8;
+                if ig == 0xFFFE && ie == 0xE0DD {
+                    break;
+                }
+                *pos += il as usize;
+                if *pos > d.len() {
+                    return Err("encapsulated fragment runs past the end".into());
+                }
+            }
+            out.extend_from_slice(&d[header_start..*pos]);
+        } else {
+            let value_end = *pos + len as usize;
+            if value_end > d.len() {
+                return Err(format!("element ({g:04X},{e:04X}) runs past the end"));
+            }
+            out.extend_from_slice(&d[header_start..value_end]);
+            *pos = value_end;
+        }
+    }
+    if until_item_end {
+        Err("item without its delimiter".into())
+    } else {
+        Ok(())
+    }
+}
+
+fn rewrite_items(
+    d: &[u8],
+    pos: &mut usize,
+    stop: Option<usize>,
+    out: &mut Vec<u8>,
+) -> Result<(), String> {
+    loop {
+        if stop.is_some_and(|s| *pos >= s) {
+            return Ok(());
+        }
+        let (g, e, len) = (le16(d, *pos)?, le16(d, *pos + 2)?, le32(d, *pos + 4)?);
+        *pos += 8;
+        if g == 0xFFFE && e == 0xE0DD {
+            return if stop.is_none() {
+                Ok(())
+            } else {
+                Err("sequence delimiter in a sequence of explicit length".into())
+            };
+        }
+        if !(g == 0xFFFE && e == 0xE000) {
+            return Err(format!(
+                "expected an item at byte {}, found ({g:04X},{e:04X})",
+                *pos - 8
+            ));
+        }
+        let mut item = Vec::new();
+        if len == UNDEFINED {
+            rewrite_elements(d, pos, d.len(), true, &mut item)?;
+        } else {
+            let item_end = *pos + len as usize;
+            rewrite_elements(d, pos, item_end, false, &mut item)?;
+        }
+        out.extend_from_slice(&[0xFE, 0xFF, 0x00, 0xE0]);
+        out.extend_from_slice(&(item.len() as u32).to_le_bytes());
+        out.extend_from_slice(&item);
+    }
 }
 
 /// Decodes a data set (no meta group) in transfer syntax `ts_uid`.
@@ -214,10 +392,33 @@ mod tests {
 
     fn sample() -> InMemDicomObject {
         let mut o = InMemDicomObject::new_empty();
-        put_str(&mut o, tags::SOP_CLASS_UID, VR::UI, "1.2.840.10008.5.1.4.1.1.7");
+        put_str(
+            &mut o,
+            tags::SOP_CLASS_UID,
+            VR::UI,
+            "1.2.840.10008.5.1.4.1.1.7",
+        );
         put_str(&mut o, tags::SOP_INSTANCE_UID, VR::UI, "1.2.3.4");
         put_str(&mut o, tags::PATIENT_ID, VR::LO, "X");
+        let mut item = InMemDicomObject::new_empty();
+        put_str(&mut item, tags::REFERENCED_SOP_CLASS_UID, VR::UI, "1.2");
+        let mut nested = InMemDicomObject::new_empty();
+        put_str(&mut nested, tags::CODE_VALUE, VR::SH, "A");
+        crate::study::put_seq(&mut item, tags::CONCEPT_NAME_CODE_SEQUENCE, vec![nested]);
+        crate::study::put_seq(
+            &mut o,
+            tags::REFERENCED_SOP_SEQUENCE,
+            vec![item, InMemDicomObject::new_empty()],
+        );
         o
+    }
+
+    #[test]
+    fn sequences_get_explicit_lengths() {
+        let bytes = encode_dataset(&sample(), EXPLICIT_VR_LE).unwrap();
+        // No undefined length (FFFFFFFF) anywhere: our sample has no encapsulated pixel data.
+        assert!(!bytes.windows(4).any(|w| w == [0xFF; 4]));
+        assert!(to_explicit_lengths(&bytes[..bytes.len() - 3]).is_err());
     }
 
     #[test]
@@ -229,7 +430,12 @@ mod tests {
             assert_eq!(info.sop_class_uid, "1.2.840.10008.5.1.4.1.1.7");
             assert_eq!(info.transfer_syntax_uid, ts);
             let (_, back) = decode_part10(&bytes).unwrap();
-            assert_eq!(back.element(tags::PATIENT_ID).unwrap().to_str().unwrap(), "X");
+            assert_eq!(
+                back.element(tags::PATIENT_ID).unwrap().to_str().unwrap(),
+                "X"
+            );
+            let seq = back.element(tags::REFERENCED_SOP_SEQUENCE).unwrap();
+            assert_eq!(seq.items().unwrap().len(), 2);
         }
     }
 

@@ -1,8 +1,8 @@
 //! Structured reports: the CT radiation dose report (TID 10011), the findings report
 //! (Comprehensive SR, TID 2000 layout) and the key-object selection (TID 2010).
 
-use dicom_dictionary_std::tags;
 use dicom_core::VR;
+use dicom_dictionary_std::tags;
 use dicom_object::InMemDicomObject;
 use roboct_core::units::{Mgy, MgyCm};
 
@@ -147,15 +147,29 @@ impl Item {
             Value::Code(c) => put_seq(o, tags::CONCEPT_CODE_SEQUENCE, vec![c.item()]),
             Value::Num(v, unit) => {
                 let mut mv = InMemDicomObject::new_empty();
-                put_seq(&mut mv, tags::MEASUREMENT_UNITS_CODE_SEQUENCE, vec![unit.item()]);
+                put_seq(
+                    &mut mv,
+                    tags::MEASUREMENT_UNITS_CODE_SEQUENCE,
+                    vec![unit.item()],
+                );
                 put_str(&mut mv, tags::NUMERIC_VALUE, VR::DS, &format_ds(*v));
                 put_seq(o, tags::MEASURED_VALUE_SEQUENCE, vec![mv]);
             }
             Value::UidRef(u) => put_str(o, tags::UID, VR::UI, u),
             Value::Image(r) => {
                 let mut s = InMemDicomObject::new_empty();
-                put_str(&mut s, tags::REFERENCED_SOP_CLASS_UID, VR::UI, &r.sop_class_uid);
-                put_str(&mut s, tags::REFERENCED_SOP_INSTANCE_UID, VR::UI, &r.sop_instance_uid);
+                put_str(
+                    &mut s,
+                    tags::REFERENCED_SOP_CLASS_UID,
+                    VR::UI,
+                    &r.sop_class_uid,
+                );
+                put_str(
+                    &mut s,
+                    tags::REFERENCED_SOP_INSTANCE_UID,
+                    VR::UI,
+                    &r.sop_instance_uid,
+                );
                 put_seq(o, tags::REFERENCED_SOP_SEQUENCE, vec![s]);
             }
         }
@@ -325,12 +339,37 @@ impl ReportWriter {
     fn referenced_request(&self, o: &mut InMemDicomObject) {
         if let Some(r) = &self.study.order {
             let mut item = InMemDicomObject::new_empty();
-            put_str(&mut item, tags::STUDY_INSTANCE_UID, VR::UI, &self.study.study_instance_uid);
+            put_str(
+                &mut item,
+                tags::STUDY_INSTANCE_UID,
+                VR::UI,
+                &self.study.study_instance_uid,
+            );
             put_seq(&mut item, tags::REFERENCED_STUDY_SEQUENCE, vec![]);
-            put_str(&mut item, tags::ACCESSION_NUMBER, VR::SH, r.accession_number.expose());
-            put_str(&mut item, tags::PLACER_ORDER_NUMBER_IMAGING_SERVICE_REQUEST, VR::LO, "");
-            put_str(&mut item, tags::FILLER_ORDER_NUMBER_IMAGING_SERVICE_REQUEST, VR::LO, "");
-            put_str(&mut item, tags::REQUESTED_PROCEDURE_ID, VR::SH, &r.requested_procedure_id);
+            put_str(
+                &mut item,
+                tags::ACCESSION_NUMBER,
+                VR::SH,
+                r.accession_number.expose(),
+            );
+            put_str(
+                &mut item,
+                tags::PLACER_ORDER_NUMBER_IMAGING_SERVICE_REQUEST,
+                VR::LO,
+                "",
+            );
+            put_str(
+                &mut item,
+                tags::FILLER_ORDER_NUMBER_IMAGING_SERVICE_REQUEST,
+                VR::LO,
+                "",
+            );
+            put_str(
+                &mut item,
+                tags::REQUESTED_PROCEDURE_ID,
+                VR::SH,
+                &r.requested_procedure_id,
+            );
             put_str(
                 &mut item,
                 tags::REQUESTED_PROCEDURE_DESCRIPTION,
@@ -346,7 +385,10 @@ impl ReportWriter {
     fn evidence(&self, refs: &[ImageRef]) -> Vec<InMemDicomObject> {
         let mut series: Vec<(String, Vec<&ImageRef>)> = Vec::new();
         for r in refs {
-            match series.iter_mut().find(|(uid, _)| *uid == r.series_instance_uid) {
+            match series
+                .iter_mut()
+                .find(|(uid, _)| *uid == r.series_instance_uid)
+            {
                 Some((_, v)) => v.push(r),
                 None => series.push((r.series_instance_uid.clone(), vec![r])),
             }
@@ -360,7 +402,12 @@ impl ReportWriter {
                     .iter()
                     .map(|r| {
                         let mut i = InMemDicomObject::new_empty();
-                        put_str(&mut i, tags::REFERENCED_SOP_CLASS_UID, VR::UI, &r.sop_class_uid);
+                        put_str(
+                            &mut i,
+                            tags::REFERENCED_SOP_CLASS_UID,
+                            VR::UI,
+                            &r.sop_class_uid,
+                        );
                         put_str(
                             &mut i,
                             tags::REFERENCED_SOP_INSTANCE_UID,
@@ -375,7 +422,12 @@ impl ReportWriter {
             })
             .collect();
         let mut study = InMemDicomObject::new_empty();
-        put_str(&mut study, tags::STUDY_INSTANCE_UID, VR::UI, &self.study.study_instance_uid);
+        put_str(
+            &mut study,
+            tags::STUDY_INSTANCE_UID,
+            VR::UI,
+            &self.study.study_instance_uid,
+        );
         put_seq(&mut study, tags::REFERENCED_SERIES_SEQUENCE, series_items);
         vec![study]
     }
@@ -416,7 +468,13 @@ impl ReportWriter {
         ]
     }
 
-    fn finish(&self, o: &InMemDicomObject, sop_class: &str, uid: String, series: String) -> Result<Instance, SrError> {
+    fn finish(
+        &self,
+        o: &InMemDicomObject,
+        sop_class: &str,
+        uid: String,
+        series: String,
+    ) -> Result<Instance, SrError> {
         Ok(Instance {
             sop_class_uid: sop_class.into(),
             sop_instance_uid: uid,
@@ -428,7 +486,9 @@ impl ReportWriter {
     /// The X-Ray Radiation Dose SR (CT Radiation Dose, TID 10011).
     pub fn dose_report(&self, dose: &DoseReport) -> Result<Instance, SrError> {
         if dose.events.is_empty() {
-            return Err(SrError::Empty("a dose report needs at least one irradiation event"));
+            return Err(SrError::Empty(
+                "a dose report needs at least one irradiation event",
+            ));
         }
         for e in &dose.events {
             for (field, value) in [
@@ -460,16 +520,18 @@ impl ReportWriter {
             )]),
         ];
         children.extend(self.device_observer());
-        children.push(Item::new(
-            "HAS OBS CONTEXT",
-            dcm("113705", "Scope of Accumulation"),
-            Value::Code(dcm("113014", "Study")),
-        )
-        .with(vec![Item::new(
-            "HAS PROPERTIES",
-            dcm("110180", "Study Instance UID"),
-            Value::UidRef(self.study.study_instance_uid.clone()),
-        )]));
+        children.push(
+            Item::new(
+                "HAS OBS CONTEXT",
+                dcm("113705", "Scope of Accumulation"),
+                Value::Code(dcm("113014", "Study")),
+            )
+            .with(vec![Item::new(
+                "HAS PROPERTIES",
+                dcm("110180", "Study Instance UID"),
+                Value::UidRef(self.study.study_instance_uid.clone()),
+            )]),
+        );
         children.push(Item::container(
             "CONTAINS",
             dcm("113811", "CT Accumulated Dose Data"),
@@ -494,7 +556,11 @@ impl ReportWriter {
             dcm("113854", "Source of Dose Information"),
             Value::Code(dcm("113856", "Automated Data Collection")),
         ));
-        let mut root = Item::container("CONTAINS", dcm("113701", "X-Ray Radiation Dose Report"), children);
+        let mut root = Item::container(
+            "CONTAINS",
+            dcm("113701", "X-Ray Radiation Dose Report"),
+            children,
+        );
         root.relationship = None;
         root.template = Some("10011");
         root.write(&mut o);
@@ -520,14 +586,34 @@ impl ReportWriter {
                     Value::Text("1".into()),
                 ),
                 num("113733", "KVP", e.kvp, ucum("kV", "kV")),
-                num("113833", "Maximum X-Ray Tube Current", e.max_tube_current_ma, ucum("mA", "mA")),
-                num("113734", "X-Ray Tube Current", e.tube_current_ma, ucum("mA", "mA")),
-                num("113834", "Exposure Time per Rotation", e.rotation_time_s, ucum("s", "s")),
+                num(
+                    "113833",
+                    "Maximum X-Ray Tube Current",
+                    e.max_tube_current_ma,
+                    ucum("mA", "mA"),
+                ),
+                num(
+                    "113734",
+                    "X-Ray Tube Current",
+                    e.tube_current_ma,
+                    ucum("mA", "mA"),
+                ),
+                num(
+                    "113834",
+                    "Exposure Time per Rotation",
+                    e.rotation_time_s,
+                    ucum("s", "s"),
+                ),
             ],
         );
         let mut params = vec![
             num("113824", "Exposure Time", e.exposure_time_s, ucum("s", "s")),
-            num("113825", "Scanning Length", e.scanning_length_mm, ucum("mm", "mm")),
+            num(
+                "113825",
+                "Scanning Length",
+                e.scanning_length_mm,
+                ucum("mm", "mm"),
+            ),
             num(
                 "113826",
                 "Nominal Single Collimation Width",
@@ -545,7 +631,12 @@ impl ReportWriter {
             // Pitch Factor is required for spiral and sequenced acquisitions (TID 10014).
             params.push(num("113828", "Pitch Factor", 1.0, ucum("{ratio}", "ratio")));
         }
-        params.push(num("113823", "Number of X-Ray Sources", 1.0, ucum("{X-Ray sources}", "X-Ray sources")));
+        params.push(num(
+            "113823",
+            "Number of X-Ray Sources",
+            1.0,
+            ucum("{X-Ray sources}", "X-Ray sources"),
+        ));
         params.push(source);
         let phantom = e.phantom.code();
         Item::container(
@@ -562,19 +653,31 @@ impl ReportWriter {
                     dcm("123014", "Target Region"),
                     Value::Code(e.target_region.clone()),
                 ),
-                Item::new("CONTAINS", dcm("113820", "CT Acquisition Type"), Value::Code(acquisition_type)),
+                Item::new(
+                    "CONTAINS",
+                    dcm("113820", "CT Acquisition Type"),
+                    Value::Code(acquisition_type),
+                ),
                 Item::new(
                     "CONTAINS",
                     dcm("113769", "Irradiation Event UID"),
                     Value::UidRef(e.event_uid.clone()),
                 ),
-                Item::container("CONTAINS", dcm("113822", "CT Acquisition Parameters"), params),
+                Item::container(
+                    "CONTAINS",
+                    dcm("113822", "CT Acquisition Parameters"),
+                    params,
+                ),
                 Item::container(
                     "CONTAINS",
                     dcm("113829", "CT Dose"),
                     vec![
                         num("113830", "Mean CTDIvol", e.ctdi_vol.0, ucum("mGy", "mGy")),
-                        Item::new("CONTAINS", dcm("113835", "CTDIw Phantom Type"), Value::Code(phantom)),
+                        Item::new(
+                            "CONTAINS",
+                            dcm("113835", "CTDIw Phantom Type"),
+                            Value::Code(phantom),
+                        ),
                         num("113838", "DLP", e.dlp.0, ucum("mGy.cm", "mGy.cm")),
                     ],
                 ),
@@ -633,8 +736,12 @@ impl ReportWriter {
                         ),
                     );
                 }
-                Item::new("CONTAINS", dcm("121071", "Finding"), Value::Text(f.text.clone()))
-                    .with(refs)
+                Item::new(
+                    "CONTAINS",
+                    dcm("121071", "Finding"),
+                    Value::Text(f.text.clone()),
+                )
+                .with(refs)
             })
             .collect();
         if findings.is_empty() {
@@ -644,12 +751,20 @@ impl ReportWriter {
                 Value::Text("No automated findings available.".into()),
             ));
         }
-        children.push(Item::container("CONTAINS", dcm("121070", "Findings"), findings));
+        children.push(Item::container(
+            "CONTAINS",
+            dcm("121070", "Findings"),
+            findings,
+        ));
         if let Some(c) = &report.conclusion {
             children.push(Item::container(
                 "CONTAINS",
                 dcm("121076", "Conclusions"),
-                vec![Item::new("CONTAINS", dcm("121077", "Conclusion"), Value::Text(c.clone()))],
+                vec![Item::new(
+                    "CONTAINS",
+                    dcm("121077", "Conclusion"),
+                    Value::Text(c.clone()),
+                )],
             ));
         }
         let mut root = Item::container(
@@ -666,7 +781,9 @@ impl ReportWriter {
     /// The key-object selection (TID 2010, "Of Interest") pointing at `images`.
     pub fn key_images(&self, images: &[ImageRef], description: &str) -> Result<Instance, SrError> {
         if images.is_empty() {
-            return Err(SrError::Empty("a key-object selection needs at least one image"));
+            return Err(SrError::Empty(
+                "a key-object selection needs at least one image",
+            ));
         }
         let (mut o, uid, series) = self.document(KEY_OBJECT_SELECTION, "KO", 999, "Key Images");
         put_seq(

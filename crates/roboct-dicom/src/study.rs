@@ -136,7 +136,12 @@ impl StudyContext {
         put_str(o, tags::PATIENT_ID, VR::LO, p.id.expose());
         put_str(o, tags::PATIENT_BIRTH_DATE, VR::DA, p.birth_date.expose());
         put_str(o, tags::PATIENT_SEX, VR::CS, &p.sex);
-        put_str(o, tags::STUDY_INSTANCE_UID, VR::UI, &self.study_instance_uid);
+        put_str(
+            o,
+            tags::STUDY_INSTANCE_UID,
+            VR::UI,
+            &self.study_instance_uid,
+        );
         put_str(o, tags::STUDY_DATE, VR::DA, &self.study_date);
         put_str(o, tags::STUDY_TIME, VR::TM, &self.study_time);
         put_str(
@@ -170,8 +175,18 @@ impl StudyContext {
     pub(crate) fn write_request_attributes(&self, o: &mut InMemDicomObject) {
         if let Some(r) = &self.order {
             let mut item = InMemDicomObject::new_empty();
-            put_str(&mut item, tags::ACCESSION_NUMBER, VR::SH, r.accession_number.expose());
-            put_str(&mut item, tags::REQUESTED_PROCEDURE_ID, VR::SH, &r.requested_procedure_id);
+            put_str(
+                &mut item,
+                tags::ACCESSION_NUMBER,
+                VR::SH,
+                r.accession_number.expose(),
+            );
+            put_str(
+                &mut item,
+                tags::REQUESTED_PROCEDURE_ID,
+                VR::SH,
+                &r.requested_procedure_id,
+            );
             put_str(
                 &mut item,
                 tags::REQUESTED_PROCEDURE_DESCRIPTION,
@@ -207,9 +222,17 @@ impl StudyContext {
                     crate::mpps::MPPS_SOP_CLASS,
                 );
                 put_str(&mut item, tags::REFERENCED_SOP_INSTANCE_UID, VR::UI, uid);
-                put_seq(o, tags::REFERENCED_PERFORMED_PROCEDURE_STEP_SEQUENCE, vec![item]);
+                put_seq(
+                    o,
+                    tags::REFERENCED_PERFORMED_PROCEDURE_STEP_SEQUENCE,
+                    vec![item],
+                );
             }
-            None if always => put_seq(o, tags::REFERENCED_PERFORMED_PROCEDURE_STEP_SEQUENCE, vec![]),
+            None if always => put_seq(
+                o,
+                tags::REFERENCED_PERFORMED_PROCEDURE_STEP_SEQUENCE,
+                vec![],
+            ),
             None => {}
         }
     }
@@ -227,7 +250,11 @@ pub(crate) fn put_us(o: &mut InMemDicomObject, tag: Tag, v: u16) {
 
 /// Puts a DS attribute with one or more values, formatted to fit 16 characters each.
 pub(crate) fn put_ds(o: &mut InMemDicomObject, tag: Tag, values: &[f64]) {
-    let s = values.iter().map(|&v| format_ds(v)).collect::<Vec<_>>().join("\\");
+    let s = values
+        .iter()
+        .map(|&v| format_ds(v))
+        .collect::<Vec<_>>()
+        .join("\\");
     put_str(o, tag, VR::DS, &s);
 }
 

@@ -63,7 +63,9 @@ impl UidGenerator {
             why,
         };
         if root.len() > MAX_ROOT_LEN {
-            return Err(bad("longer than 44 characters, leaving too few digits to be unique"));
+            return Err(bad(
+                "longer than 44 characters, leaving too few digits to be unique",
+            ));
         }
         if !is_valid_uid(root) {
             return Err(bad("not a valid UID"));
@@ -118,7 +120,8 @@ fn fill_random(buf: &mut [u8]) {
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_nanos())
             .unwrap_or(0);
-        let mixed = now ^ ((COUNTER.fetch_add(1, Ordering::Relaxed) as u128) << 64)
+        let mixed = now
+            ^ ((COUNTER.fetch_add(1, Ordering::Relaxed) as u128) << 64)
             ^ ((std::process::id() as u128) << 96);
         for (i, b) in buf.iter_mut().enumerate() {
             *b = (mixed >> ((i % 16) * 8)) as u8;

@@ -140,10 +140,25 @@ pub fn query_identifier(q: &WorklistQuery) -> InMemDicomObject {
         VR::DA,
         q.date.as_deref().unwrap_or(""),
     );
-    put_str(&mut step, tags::SCHEDULED_PROCEDURE_STEP_START_TIME, VR::TM, "");
+    put_str(
+        &mut step,
+        tags::SCHEDULED_PROCEDURE_STEP_START_TIME,
+        VR::TM,
+        "",
+    );
     put_str(&mut step, tags::MODALITY, VR::CS, &q.modality);
-    put_str(&mut step, tags::SCHEDULED_PERFORMING_PHYSICIAN_NAME, VR::PN, "");
-    put_str(&mut step, tags::SCHEDULED_PROCEDURE_STEP_DESCRIPTION, VR::LO, "");
+    put_str(
+        &mut step,
+        tags::SCHEDULED_PERFORMING_PHYSICIAN_NAME,
+        VR::PN,
+        "",
+    );
+    put_str(
+        &mut step,
+        tags::SCHEDULED_PROCEDURE_STEP_DESCRIPTION,
+        VR::LO,
+        "",
+    );
     put_str(&mut step, tags::SCHEDULED_PROCEDURE_STEP_ID, VR::SH, "");
     put_str(&mut step, tags::SCHEDULED_STATION_NAME, VR::SH, "");
     let mut o = InMemDicomObject::new_empty();
@@ -195,7 +210,9 @@ pub fn parse_item(o: &InMemDicomObject) -> Result<WorklistItem, String> {
     }
     let sex = text(o, tags::PATIENT_SEX).unwrap_or_default();
     if !matches!(sex.as_str(), "" | "M" | "F" | "O") {
-        return Err(format!("Patient's Sex (0010,0040) is `{sex}`, expected M, F, O or empty"));
+        return Err(format!(
+            "Patient's Sex (0010,0040) is `{sex}`, expected M, F, O or empty"
+        ));
     }
     let steps = o
         .element_opt(tags::SCHEDULED_PROCEDURE_STEP_SEQUENCE)
@@ -239,8 +256,7 @@ pub fn parse_item(o: &InMemDicomObject) -> Result<WorklistItem, String> {
         current_patient_location: text(o, tags::CURRENT_PATIENT_LOCATION).unwrap_or_default(),
         step: ScheduledStep {
             id: step_id,
-            description: text(step, tags::SCHEDULED_PROCEDURE_STEP_DESCRIPTION)
-                .unwrap_or_default(),
+            description: text(step, tags::SCHEDULED_PROCEDURE_STEP_DESCRIPTION).unwrap_or_default(),
             start_date,
             start_time: text(step, tags::SCHEDULED_PROCEDURE_STEP_START_TIME).unwrap_or_default(),
             modality: text(step, tags::MODALITY).unwrap_or_default(),
@@ -280,15 +296,16 @@ pub fn query_worklist(
     let mut assoc = Association::open(
         peer,
         options,
-        &[ProposedContext::new(MWL_FIND, &[EXPLICIT_VR_LE, IMPLICIT_VR_LE])],
+        &[ProposedContext::new(
+            MWL_FIND,
+            &[EXPLICIT_VR_LE, IMPLICIT_VR_LE],
+        )],
     )
     .map_err(net)?;
     let pc = assoc.context_for(MWL_FIND, &[]).map_err(net)?.clone();
     let identifier = encode_dataset(&query_identifier(query), &pc.transfer_syntax)
         .map_err(|e| WorklistError::BadQuery(e.to_string()))?;
-    let answers = assoc
-        .c_find(pc.id, MWL_FIND, &identifier)
-        .map_err(net)?;
+    let answers = assoc.c_find(pc.id, MWL_FIND, &identifier).map_err(net)?;
     let _ = assoc.release();
     let mut report = WorklistReport::default();
     for (index, bytes) in answers.iter().enumerate() {

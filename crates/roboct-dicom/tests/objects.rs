@@ -41,8 +41,8 @@ fn oblique_volume() -> Volume {
     // Rotated 30 degrees about z, 3 slices of 6 rows x 8 columns, anisotropic voxels.
     let (c, s) = (30f64.to_radians().cos(), 30f64.to_radians().sin());
     let dir = [[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]];
-    let grid = VolumeGrid::with_direction([8, 6, 3], [0.5, 0.75, 2.0], [-10.0, 20.0, 35.0], dir)
-        .unwrap();
+    let grid =
+        VolumeGrid::with_direction([8, 6, 3], [0.5, 0.75, 2.0], [-10.0, 20.0, 35.0], dir).unwrap();
     let data = Array3::from_shape_fn((3, 6, 8), |(z, y, x)| {
         (z as f32) * 100.0 - 1000.0 + (y as f32) * 10.0 + x as f32
     });
@@ -132,7 +132,11 @@ for p in sys.argv[4:]:
         let p = grid.world_from_index([0.0, 0.0, k as f64]);
         for a in 0..3 {
             let got: f64 = f[1 + a].parse().unwrap();
-            assert!((got - p[a]).abs() < 1e-3, "slice {k} axis {a}: {got} vs {}", p[a]);
+            assert!(
+                (got - p[a]).abs() < 1e-3,
+                "slice {k} axis {a}: {got} vs {}",
+                p[a]
+            );
         }
         let d = grid.direction();
         let iop = [d[0][0], d[1][0], d[2][0], d[0][1], d[1][1], d[2][1]];
@@ -162,7 +166,8 @@ fn the_validator_check_can_fail() {
     let (_, mut obj) = roboct_dicom::part10::decode_part10(&inst[0].bytes).unwrap();
     obj.remove_element(dicom_dictionary_std::tags::MODALITY);
     obj.remove_element(dicom_dictionary_std::tags::IMAGE_POSITION_PATIENT);
-    let bytes = roboct_dicom::part10::encode_part10(&obj, roboct_dicom::part10::EXPLICIT_VR_LE).unwrap();
+    let bytes =
+        roboct_dicom::part10::encode_part10(&obj, roboct_dicom::part10::EXPLICIT_VR_LE).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("broken.dcm");
     std::fs::write(&p, bytes).unwrap();
@@ -180,11 +185,19 @@ fn mu_volumes_become_hu_at_one_place() {
     );
     let grid = VolumeGrid::centered([2, 2, 1], [1.0; 3], [0.0; 3]).unwrap();
     let mu_w = roboct_core::units::MU_WATER_70KEV_PER_MM;
-    let data = Array3::from_shape_vec((1, 2, 2), vec![0.0, mu_w as f32, 2.0 * mu_w as f32, 0.5 * mu_w as f32])
-        .unwrap();
+    let data = Array3::from_shape_vec(
+        (1, 2, 2),
+        vec![0.0, mu_w as f32, 2.0 * mu_w as f32, 0.5 * mu_w as f32],
+    )
+    .unwrap();
     let v = Volume::from_array(grid, data).unwrap();
     let inst = writer
-        .volume(&v, VoxelUnits::MuPerMm { mu_water_per_mm: mu_w })
+        .volume(
+            &v,
+            VoxelUnits::MuPerMm {
+                mu_water_per_mm: mu_w,
+            },
+        )
         .unwrap();
     let (_, obj) = roboct_dicom::part10::decode_part10(&inst[0].bytes).unwrap();
     let px = obj
@@ -192,7 +205,10 @@ fn mu_volumes_become_hu_at_one_place() {
         .unwrap()
         .to_bytes()
         .unwrap();
-    let values: Vec<i16> = px.chunks(2).map(|c| i16::from_le_bytes([c[0], c[1]])).collect();
+    let values: Vec<i16> = px
+        .chunks(2)
+        .map(|c| i16::from_le_bytes([c[0], c[1]]))
+        .collect();
     assert_eq!(values, vec![-1000, 0, 1000, -500]);
 }
 

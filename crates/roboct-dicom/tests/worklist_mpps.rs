@@ -19,7 +19,13 @@ use roboct_dicom::worklist::{WorklistError, WorklistQuery, query_worklist};
 
 const STUDY_UID: &str = "1.2.826.0.1.3680043.2.1125.1.1";
 
-fn order_dump(patient_id: Option<&str>, station: &str, date: &str, sps: &str, study: &str) -> String {
+fn order_dump(
+    patient_id: Option<&str>,
+    station: &str,
+    date: &str,
+    sps: &str,
+    study: &str,
+) -> String {
     let pid = patient_id
         .map(|p| format!("(0010,0020) LO [{p}]\n"))
         .unwrap_or_default();
@@ -39,12 +45,27 @@ fn order_dump(patient_id: Option<&str>, station: &str, date: &str, sps: &str, st
 fn write_orders(dir: &Path) {
     std::fs::create_dir_all(dir).unwrap();
     let orders = [
-        ("a", order_dump(Some("PID-1"), "ROBOCT", "20261129", "SPS1", STUDY_UID)),
-        ("b", order_dump(Some("PID-2"), "OTHER", "20261129", "SPS2", "1.2.3.4.2")),
-        ("c", order_dump(Some("PID-3"), "ROBOCT", "20261130", "SPS3", "1.2.3.4.3")),
+        (
+            "a",
+            order_dump(Some("PID-1"), "ROBOCT", "20261129", "SPS1", STUDY_UID),
+        ),
+        (
+            "b",
+            order_dump(Some("PID-2"), "OTHER", "20261129", "SPS2", "1.2.3.4.2"),
+        ),
+        (
+            "c",
+            order_dump(Some("PID-3"), "ROBOCT", "20261130", "SPS3", "1.2.3.4.3"),
+        ),
         // Malformed: no Patient ID, and a Study Instance UID with a leading zero.
-        ("d", order_dump(None, "ROBOCT", "20261129", "SPS4", "1.2.3.4.4")),
-        ("e", order_dump(Some("PID-5"), "ROBOCT", "20261129", "SPS5", "1.2.03.5")),
+        (
+            "d",
+            order_dump(None, "ROBOCT", "20261129", "SPS4", "1.2.3.4.4"),
+        ),
+        (
+            "e",
+            order_dump(Some("PID-5"), "ROBOCT", "20261129", "SPS5", "1.2.03.5"),
+        ),
     ];
     for (name, dump) in orders {
         let txt = dir.join(format!("{name}.dump"));
@@ -87,15 +108,31 @@ fn check_orders(peer: &Peer, returns_items_without_patient_id: bool) {
     assert_eq!(item.study_instance_uid, STUDY_UID);
     // The two malformed orders for this station and day are reported, not returned.
     // (wlmscpfs itself drops worklist files without a Patient ID; Orthanc passes them on.)
-    let expected = if returns_items_without_patient_id { 2 } else { 1 };
-    assert_eq!(all_robot.rejected.len(), expected, "{:?}", all_robot.rejected);
-    let reasons: Vec<&str> = all_robot.rejected.iter().map(|r| r.reason.as_str()).collect();
+    let expected = if returns_items_without_patient_id {
+        2
+    } else {
+        1
+    };
+    assert_eq!(
+        all_robot.rejected.len(),
+        expected,
+        "{:?}",
+        all_robot.rejected
+    );
+    let reasons: Vec<&str> = all_robot
+        .rejected
+        .iter()
+        .map(|r| r.reason.as_str())
+        .collect();
     assert!(
         !returns_items_without_patient_id
             || reasons.iter().any(|r| r.contains("Patient ID (0010,0020)")),
         "{reasons:?}"
     );
-    assert!(reasons.iter().any(|r| r.contains("not a valid UID")), "{reasons:?}");
+    assert!(
+        reasons.iter().any(|r| r.contains("not a valid UID")),
+        "{reasons:?}"
+    );
     // No patient data in the reasons.
     assert!(!format!("{reasons:?}").contains("DOE"));
     // Any station, date range: three valid orders.
@@ -253,7 +290,8 @@ fn received(dir: &Path) -> Vec<(String, serde_json::Value)> {
         .map(|p| {
             let v: serde_json::Value = serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap();
             let name = p.file_name().unwrap().to_string_lossy().to_string();
-            let ds: serde_json::Value = serde_json::from_str(v["dataset"].to_string().as_str()).unwrap();
+            let ds: serde_json::Value =
+                serde_json::from_str(v["dataset"].to_string().as_str()).unwrap();
             (name, ds)
         })
         .collect()

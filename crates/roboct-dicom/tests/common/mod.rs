@@ -49,10 +49,9 @@ pub struct Proc {
 
 impl Proc {
     pub fn spawn(name: &'static str, cmd: &mut Command) -> Self {
-        let child = cmd
-            .stdin(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {name}: {e} (is it installed? ./scripts/deps)"));
+        let child = cmd.stdin(Stdio::null()).spawn().unwrap_or_else(|e| {
+            panic!("cannot start {name}: {e} (is it installed? ./scripts/deps)")
+        });
         Self {
             child: Some(child),
             name,
@@ -202,7 +201,10 @@ impl Orthanc {
             let tags = self.get_json(&format!("/instances/{id}/simplified-tags"));
             let uid = tags["SOPInstanceUID"].as_str().unwrap().to_string();
             let bytes = self.get(&format!("/instances/{id}/file"));
-            assert!(out.insert(uid, bytes).is_none(), "duplicate instance in Orthanc");
+            assert!(
+                out.insert(uid, bytes).is_none(),
+                "duplicate instance in Orthanc"
+            );
         }
         out
     }
@@ -236,7 +238,8 @@ pub fn dciodvfy_errors(path: &Path) -> Vec<String> {
         .arg(path)
         .output()
         .expect("dciodvfy (dicom3tools) is not installed: run ./scripts/deps");
-    let text = String::from_utf8_lossy(&out.stderr).to_string() + &String::from_utf8_lossy(&out.stdout);
+    let text =
+        String::from_utf8_lossy(&out.stderr).to_string() + &String::from_utf8_lossy(&out.stdout);
     text.lines()
         .filter(|l| l.starts_with("Error"))
         .map(|l| l.to_string())

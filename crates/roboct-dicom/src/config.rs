@@ -1,0 +1,608 @@
+//! PACS and RIS endpoints from a TOML file. Credentials come from the environment or a file
+//! named in it, are held as [`Secret`]s and never printed.
+//!
+//! ```toml
+//! [station]
+//! ae_title = "ROBOCT"          # our AE title
+//! station_name = "ROBOCT-1"
+//! uid_root = "2.25"            # or the site's registered root
+//! outbox = "/var/lib/roboct/outbox"
+//!
+//! [worklist]                   # the RIS's Modality Worklist SCP
+//! ae_title = "RIS"
+//! host = "ris.example.org"
+//! port = 104
+//!
+//! [mpps]                       # optional; defaults to the worklist peer
+//! ae_title = "RIS"
+//! host = "ris.example.org"
+//! port = 104
+//!
+//! [pacs.main]
+//! protocol = "dimse"           # or "stow"
+//! ae_title = "PACS"
+//! host = "pacs.example.org"
+//! port = 104
+//! transfer_syntax = "explicit" # or "deflated"
+//!
+//! [pacs.web]
+//! protocol = "stow"
+//! dicomweb_url = "https://pacs.example.org/dicom-web"
+//! username = "robot"
+//! password_env = "ROBOCT_PACS_PASSWORD"  # or password_file = "/etc/roboct/pacs.pw"
+//! # token_env / token_file for a bearer token instead
+//! ca_file = "/etc/roboct/hospital-ca.pem"
+//! ```
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::dimse::{AssociationOptions, Peer};
+use crate::part10::{DEFLATED_EXPLICIT_VR_LE, EXPLICIT_VR_LE};
+use crate::uid::{UidError, UidGenerator};
+
+/// A credential: `Debug` and `Display` print `<secret>`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a credential.
+    pub fn new(s: impl Into<String>) -> Self {
+        Self(s.into())
+    }
+    /// The value, for the one place that sends it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<secret>")
+    }
+}
+
+impl std::fmt::Display for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<secret>")
+    }
+}
+
+/// Why the configuration was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read PACS configuration {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// TOML syntax or an unknown/mistyped field.
+    #[error("PACS configuration {path}: {why}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// The parser's message (names the field and line).
+        why: String,
+    },
+    /// A field has a bad value.
+    #[error("PACS configuration {path}: {field}: {why}")]
+    Field {
+        /// The file.
+        path: PathBuf,
+        /// The field, e.g. `pacs.main.port`.
+        field: String,
+        /// What is wrong and what is expected.
+        why: String,
+    },
+    /// A credential could not be read.
+    #[error("credential for {field}: {why}")]
+    Credential {
+        /// The field, e.g. `pacs.web.password_env`.
+        field: String,
+        /// What is wrong (names the variable or file, never the value).
+        why: String,
+    },
+    /// The UID root is invalid.
+    #[error(transparent)]
+    Uid(#[from] UidError),
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    station: RawStation,
+    worklist: Option<RawPeer>,
+    mpps: Option<RawPeer>,
+    #[serde(default)]
+    pacs: BTreeMap<String, RawPacs>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStation {
+    ae_title: String,
+    #[serde(default)]
+    station_name: Option<String>,
+    #[serde(default)]
+    uid_root: Option<String>,
+    #[serde(default)]
+    outbox: Option<PathBuf>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPeer {
+    ae_title: String,
+    host: String,
+    port: u16,
+    #[serde(default)]
+    timeout_s: Option<f64>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPacs {
+    #[serde(default)]
+    protocol: Option<String>,
+    ae_title: Option<String>,
+    host: Option<String>,
+    port: Option<u16>,
+    dicomweb_url: Option<String>,
+    username: Option<String>,
+    password_env: Option<String>,
+    password_file: Option<PathBuf>,
+    token_env: Option<String>,
+    token_file: Option<PathBuf>,
+    ca_file: Option<PathBuf>,
+    transfer_syntax: Option<String>,
+    timeout_s: Option<f64>,
+    batch: Option<usize>,
+}
+
+/// How to reach a PACS.
+#[derive(Clone, Debug, PartialEq)]
+pub enum PacsEndpoint {
+    /// DICOM C-STORE.
+    Dimse {
+        /// The storage SCP.
+        peer: Peer,
+        /// Transfer syntax to write and prefer.
+        transfer_syntax: String,
+    },
+    /// DICOMweb STOW-RS.
+    Stow {
+        /// Base URL of the DICOMweb service (`.../dicom-web`).
+        url: String,
+        /// Credentials.
+        auth: HttpAuth,
+        /// Extra trusted CA certificate (PEM), for a hospital CA.
+        ca_file: Option<PathBuf>,
+        /// Instances per request.
+        batch: usize,
+    },
+}
+
+/// HTTP credentials, resolved lazily from the environment or files.
+#[derive(Clone, Debug, PartialEq)]
+pub enum HttpAuth {
+    /// None.
+    None,
+    /// Basic auth.
+    Basic {
+        /// User name.
+        username: String,
+        /// Where the password comes from.
+        password: CredentialSource,
+    },
+    /// Bearer token.
+    Bearer(CredentialSource),
+}
+
+/// Where a credential is read from.
+#[derive(Clone, Debug, PartialEq)]
+pub enum CredentialSource {
+    /// An environment variable.
+    Env(String),
+    /// A file (first line, surrounding whitespace trimmed).
+    File(PathBuf),
+    /// Given directly (tests, API callers).
+    Value(Secret),
+}
+
+impl CredentialSource {
+    /// Reads the credential now.
+    pub fn resolve(&self, field: &str) -> Result<Secret, ConfigError> {
+        let err = |why: String| ConfigError::Credential {
+            field: field.to_string(),
+            why,
+        };
+        match self {
+            CredentialSource::Env(var) => std::env::var(var)
+                .map(Secret::new)
+                .map_err(|_| err(format!("environment variable {var} is not set"))),
+            CredentialSource::File(p) => std::fs::read_to_string(p)
+                .map(|s| Secret::new(s.lines().next().unwrap_or("").trim()))
+                .map_err(|e| err(format!("cannot read {}: {e}", p.display()))),
+            CredentialSource::Value(s) => Ok(s.clone()),
+        }
+    }
+}
+
+/// A named PACS.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PacsConfig {
+    /// Its name in the configuration (`[pacs.<name>]`), also the outbox folder.
+    pub name: String,
+    /// How to reach it.
+    pub endpoint: PacsEndpoint,
+    /// Longest wait for one response.
+    pub timeout: Duration,
+}
+
+/// The whole DICOM configuration.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DicomConfig {
+    /// Our AE title.
+    pub ae_title: String,
+    /// Station Name written in objects and MPPS.
+    pub station_name: String,
+    /// UIDs are made under this root.
+    pub uid_root: String,
+    /// The outbox folder.
+    pub outbox: PathBuf,
+    /// The worklist SCP.
+    pub worklist: Option<(Peer, Duration)>,
+    /// The MPPS SCP (the worklist peer when not given).
+    pub mpps: Option<(Peer, Duration)>,
+    /// The PACSs by name.
+    pub pacs: BTreeMap<String, PacsConfig>,
+}
+
+fn check_ae(path: &Path, field: &str, ae: &str) -> Result<(), ConfigError> {
+    if ae.is_empty() || ae.len() > 16 || !ae.is_ascii() || ae.contains('\\') {
+        return Err(ConfigError::Field {
+            path: path.to_path_buf(),
+            field: field.into(),
+            why: format!("AE title `{ae}` must be 1 to 16 ASCII characters without `\\`"),
+        });
+    }
+    Ok(())
+}
+
+fn timeout(
+    path: &Path,
+    field: &str,
+    t: Option<f64>,
+    default_s: f64,
+) -> Result<Duration, ConfigError> {
+    let t = t.unwrap_or(default_s);
+    if !(t.is_finite() && t > 0.0 && t <= 3600.0) {
+        return Err(ConfigError::Field {
+            path: path.to_path_buf(),
+            field: field.into(),
+            why: format!("{t} is not a timeout in seconds (0 < t <= 3600)"),
+        });
+    }
+    Ok(Duration::from_secs_f64(t))
+}
+
+impl DicomConfig {
+    /// Reads and checks the configuration file.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::parse(path, &text)
+    }
+
+    /// Parses configuration text (`path` is only for messages and relative paths).
+    pub fn parse(path: &Path, text: &str) -> Result<Self, ConfigError> {
+        let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: path.to_path_buf(),
+            why: e.to_string(),
+        })?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        let rel = |p: PathBuf| if p.is_absolute() { p } else { base.join(p) };
+        check_ae(path, "station.ae_title", &raw.station.ae_title)?;
+        let uid_root = raw
+            .station
+            .uid_root
+            .clone()
+            .unwrap_or_else(|| "2.25".into());
+        UidGenerator::new(&uid_root)?;
+        let peer = |name: &str, p: &RawPeer| -> Result<(Peer, Duration), ConfigError> {
+            check_ae(path, &format!("{name}.ae_title"), &p.ae_title)?;
+            if p.host.is_empty() || p.port == 0 {
+                return Err(ConfigError::Field {
+                    path: path.to_path_buf(),
+                    field: format!("{name}.host/port"),
+                    why: "a host and a port > 0 are required".into(),
+                });
+            }
+            Ok((
+                Peer {
+                    ae_title: p.ae_title.clone(),
+                    host: p.host.clone(),
+                    port: p.port,
+                },
+                timeout(path, &format!("{name}.timeout_s"), p.timeout_s, 30.0)?,
+            ))
+        };
+        let worklist = raw
+            .worklist
+            .as_ref()
+            .map(|p| peer("worklist", p))
+            .transpose()?;
+        let mpps = match &raw.mpps {
+            Some(p) => Some(peer("mpps", p)?),
+            None => worklist.clone(),
+        };
+        let mut pacs = BTreeMap::new();
+        for (name, p) in raw.pacs {
+            let field = |f: &str| format!("pacs.{name}.{f}");
+            if name.is_empty()
+                || !name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            {
+                return Err(ConfigError::Field {
+                    path: path.to_path_buf(),
+                    field: format!("pacs.{name}"),
+                    why: "PACS names must be letters, digits, `-` or `_`".into(),
+                });
+            }
+            let protocol = p.protocol.clone().unwrap_or_else(|| {
+                if p.dicomweb_url.is_some() && p.host.is_none() {
+                    "stow".into()
+                } else {
+                    "dimse".into()
+                }
+            });
+            let endpoint = match protocol.as_str() {
+                "dimse" => {
+                    let (Some(ae), Some(host), Some(port)) = (&p.ae_title, &p.host, p.port) else {
+                        return Err(ConfigError::Field {
+                            path: path.to_path_buf(),
+                            field: field("ae_title/host/port"),
+                            why: "protocol \"dimse\" needs ae_title, host and port".into(),
+                        });
+                    };
+                    let raw_peer = RawPeer {
+                        ae_title: ae.clone(),
+                        host: host.clone(),
+                        port,
+                        timeout_s: None,
+                    };
+                    let transfer_syntax = match p.transfer_syntax.as_deref().unwrap_or("explicit") {
+                        "explicit" => EXPLICIT_VR_LE.to_string(),
+                        "deflated" => DEFLATED_EXPLICIT_VR_LE.to_string(),
+                        other => {
+                            return Err(ConfigError::Field {
+                                path: path.to_path_buf(),
+                                field: field("transfer_syntax"),
+                                why: format!("`{other}`: expected \"explicit\" or \"deflated\""),
+                            });
+                        }
+                    };
+                    PacsEndpoint::Dimse {
+                        peer: peer(&format!("pacs.{name}"), &raw_peer)?.0,
+                        transfer_syntax,
+                    }
+                }
+                "stow" => {
+                    let Some(url) = &p.dicomweb_url else {
+                        return Err(ConfigError::Field {
+                            path: path.to_path_buf(),
+                            field: field("dicomweb_url"),
+                            why: "protocol \"stow\" needs dicomweb_url".into(),
+                        });
+                    };
+                    if !(url.starts_with("http://") || url.starts_with("https://")) {
+                        return Err(ConfigError::Field {
+                            path: path.to_path_buf(),
+                            field: field("dicomweb_url"),
+                            why: format!("`{url}` is not an http:// or https:// URL"),
+                        });
+                    }
+                    let password = match (&p.password_env, &p.password_file) {
+                        (Some(v), None) => Some(CredentialSource::Env(v.clone())),
+                        (None, Some(f)) => Some(CredentialSource::File(rel(f.clone()))),
+                        (None, None) => None,
+                        _ => {
+                            return Err(ConfigError::Field {
+                                path: path.to_path_buf(),
+                                field: field("password_env/password_file"),
+                                why: "give one of them, not both".into(),
+                            });
+                        }
+                    };
+                    let token = match (&p.token_env, &p.token_file) {
+                        (Some(v), None) => Some(CredentialSource::Env(v.clone())),
+                        (None, Some(f)) => Some(CredentialSource::File(rel(f.clone()))),
+                        (None, None) => None,
+                        _ => {
+                            return Err(ConfigError::Field {
+                                path: path.to_path_buf(),
+                                field: field("token_env/token_file"),
+                                why: "give one of them, not both".into(),
+                            });
+                        }
+                    };
+                    let auth = match (&p.username, password, token) {
+                        (Some(u), Some(pw), None) => HttpAuth::Basic {
+                            username: u.clone(),
+                            password: pw,
+                        },
+                        (None, None, Some(t)) => HttpAuth::Bearer(t),
+                        (None, None, None) => HttpAuth::None,
+                        _ => {
+                            return Err(ConfigError::Field {
+                                path: path.to_path_buf(),
+                                field: field("username"),
+                                why: "use username with password_env/password_file (basic), or token_env/token_file (bearer), not a mix".into(),
+                            });
+                        }
+                    };
+                    let batch = p.batch.unwrap_or(16);
+                    if batch == 0 || batch > 1000 {
+                        return Err(ConfigError::Field {
+                            path: path.to_path_buf(),
+                            field: field("batch"),
+                            why: format!("{batch}: expected 1 to 1000 instances per request"),
+                        });
+                    }
+                    PacsEndpoint::Stow {
+                        url: url.trim_end_matches('/').to_string(),
+                        auth,
+                        ca_file: p.ca_file.clone().map(rel),
+                        batch,
+                    }
+                }
+                other => {
+                    return Err(ConfigError::Field {
+                        path: path.to_path_buf(),
+                        field: field("protocol"),
+                        why: format!("`{other}`: expected \"dimse\" or \"stow\""),
+                    });
+                }
+            };
+            let timeout = timeout(path, &field("timeout_s"), p.timeout_s, 30.0)?;
+            pacs.insert(
+                name.clone(),
+                PacsConfig {
+                    name,
+                    endpoint,
+                    timeout,
+                },
+            );
+        }
+        Ok(Self {
+            station_name: raw
+                .station
+                .station_name
+                .unwrap_or_else(|| raw.station.ae_title.clone()),
+            ae_title: raw.station.ae_title,
+            uid_root,
+            outbox: rel(raw
+                .station
+                .outbox
+                .unwrap_or_else(|| PathBuf::from("outbox"))),
+            worklist,
+            mpps,
+            pacs,
+        })
+    }
+
+    /// Association options for a peer with `timeout`.
+    pub fn association_options(&self, timeout: Duration) -> AssociationOptions {
+        AssociationOptions::new(self.ae_title.clone()).dimse_timeout(timeout)
+    }
+
+    /// The UID generator for this site.
+    pub fn uids(&self) -> UidGenerator {
+        UidGenerator::new(&self.uid_root).expect("checked when loading")
+    }
+
+    /// A PACS by name, or an error listing the known names.
+    pub fn pacs(&self, name: &str) -> Result<&PacsConfig, ConfigError> {
+        self.pacs.get(name).ok_or_else(|| ConfigError::Field {
+            path: PathBuf::new(),
+            field: format!("pacs.{name}"),
+            why: format!(
+                "no such PACS; configured: {}",
+                self.pacs.keys().cloned().collect::<Vec<_>>().join(", ")
+            ),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+[station]
+ae_title = "ROBOCT"
+outbox = "box"
+[worklist]
+ae_title = "RIS"
+host = "127.0.0.1"
+port = 104
+[pacs.main]
+ae_title = "PACS"
+host = "127.0.0.1"
+port = 4242
+transfer_syntax = "deflated"
+[pacs.web]
+dicomweb_url = "https://pacs/dicom-web/"
+username = "robot"
+password_env = "ROBOCT_TEST_PW_THAT_IS_NOT_SET"
+"#;
+
+    #[test]
+    fn parses_and_resolves_relative_paths() {
+        let c = DicomConfig::parse(Path::new("/etc/roboct/pacs.toml"), GOOD).unwrap();
+        assert_eq!(c.outbox, Path::new("/etc/roboct/box"));
+        assert_eq!(c.mpps, c.worklist, "MPPS defaults to the worklist peer");
+        assert!(matches!(
+            c.pacs("main").unwrap().endpoint,
+            PacsEndpoint::Dimse { ref transfer_syntax, .. } if transfer_syntax == DEFLATED_EXPLICIT_VR_LE
+        ));
+        let PacsEndpoint::Stow { url, auth, .. } = &c.pacs("web").unwrap().endpoint else {
+            panic!()
+        };
+        assert_eq!(url, "https://pacs/dicom-web");
+        let HttpAuth::Basic { password, .. } = auth else {
+            panic!()
+        };
+        let e = password.resolve("pacs.web.password_env").unwrap_err();
+        assert!(e.to_string().contains("ROBOCT_TEST_PW_THAT_IS_NOT_SET"));
+        let e = c.pacs("nope").unwrap_err().to_string();
+        assert!(e.contains("main, web"), "{e}");
+    }
+
+    #[test]
+    fn bad_fields_are_named() {
+        for (patch, field) in [
+            (
+                "ae_title = \"ROBOCT\"",
+                "ae_title = \"THIS_AE_TITLE_IS_TOO_LONG\"",
+            ),
+            ("port = 4242", "port = \"x\""),
+            (
+                "transfer_syntax = \"deflated\"",
+                "transfer_syntax = \"jpeg\"",
+            ),
+            ("[pacs.web]", "[pacs.web]\nprotocol = \"ftp\""),
+            ("[station]", "[station]\nuid_root = \"1.02\""),
+            ("[pacs.web]", "[pacs.web]\ntypo = 1"),
+        ] {
+            let text = GOOD.replacen(patch, field, 1);
+            let e = DicomConfig::parse(Path::new("c.toml"), &text)
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("c.toml") || e.contains("1.02"), "{e}");
+            let key = field
+                .split([' ', '\n'])
+                .find(|s| !s.starts_with('['))
+                .unwrap();
+            assert!(
+                e.contains(key.trim_matches('"')) || e.contains("protocol") || e.contains("1.02"),
+                "{field}: {e}"
+            );
+        }
+    }
+
+    #[test]
+    fn secrets_never_print() {
+        let s = Secret::new("hunter2");
+        assert_eq!(format!("{s} {s:?}"), "<secret> <secret>");
+        let src = CredentialSource::Value(s);
+        assert!(!format!("{src:?}").contains("hunter2"));
+    }
+}
