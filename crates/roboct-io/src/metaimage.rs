@@ -185,28 +185,28 @@ pub(crate) fn read(path: &Path) -> Result<Image, IoError> {
     let element = Element::parse(element_name).ok_or_else(|| {
         IoError::header(path, "ElementType", format!("{element_name}; expected MET_FLOAT, MET_DOUBLE, MET_SHORT, MET_USHORT, MET_CHAR, MET_UCHAR, MET_INT or MET_UINT"))
     })?;
-    if let Some(ch) = get("ElementNumberOfChannels") {
-        if ch != "1" {
-            return Err(IoError::header(
-                path,
-                "ElementNumberOfChannels",
-                format!("{ch}; expected 1 (scalar images)"),
-            ));
-        }
+    if let Some(ch) = get("ElementNumberOfChannels")
+        && ch != "1"
+    {
+        return Err(IoError::header(
+            path,
+            "ElementNumberOfChannels",
+            format!("{ch}; expected 1 (scalar images)"),
+        ));
     }
     let msb = matches!(
         get("BinaryDataByteOrderMSB").or(get("ElementByteOrderMSB")),
         Some("True" | "true" | "1")
     );
     let compressed = matches!(get("CompressedData"), Some("True" | "true" | "1"));
-    if let Some(b) = get("BinaryData") {
-        if !matches!(b, "True" | "true" | "1") {
-            return Err(IoError::header(
-                path,
-                "BinaryData",
-                format!("{b}; only binary data is supported"),
-            ));
-        }
+    if let Some(b) = get("BinaryData")
+        && !matches!(b, "True" | "true" | "1")
+    {
+        return Err(IoError::header(
+            path,
+            "BinaryData",
+            format!("{b}; only binary data is supported"),
+        ));
     }
 
     let n = dims.iter().product::<usize>();

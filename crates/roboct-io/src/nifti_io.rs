@@ -178,20 +178,6 @@ pub(crate) fn write(path: &Path, volume: &Volume, compress: bool) -> Result<(), 
         std::array::from_fn(|r| std::array::from_fn(|c| if r < 2 { -d[r][c] } else { d[r][c] }));
     let ras_origin = [-o[0], -o[1], o[2]];
 
-    let mut h = NiftiHeader::default();
-    h.pixdim = [
-        1.0,
-        spacing[0] as f32,
-        spacing[1] as f32,
-        spacing[2] as f32,
-        1.0,
-        1.0,
-        1.0,
-        1.0,
-    ];
-    h.xyzt_units = 2 | 8; // mm, seconds
-    h.sform_code = 1;
-    h.qform_code = 1;
     let row = |r: usize| -> [f32; 4] {
         [
             (ras_dir[r][0] * spacing[0]) as f32,
@@ -200,17 +186,32 @@ pub(crate) fn write(path: &Path, volume: &Volume, compress: bool) -> Result<(), 
             ras_origin[r] as f32,
         ]
     };
-    h.srow_x = row(0);
-    h.srow_y = row(1);
-    h.srow_z = row(2);
     let (quat, qfac) = quaternion_from_rotation(ras_dir);
-    h.pixdim[0] = qfac as f32;
-    h.quatern_b = quat[1] as f32;
-    h.quatern_c = quat[2] as f32;
-    h.quatern_d = quat[3] as f32;
-    h.quatern_x = ras_origin[0] as f32;
-    h.quatern_y = ras_origin[1] as f32;
-    h.quatern_z = ras_origin[2] as f32;
+    let mut h = NiftiHeader {
+        pixdim: [
+            qfac as f32,
+            spacing[0] as f32,
+            spacing[1] as f32,
+            spacing[2] as f32,
+            1.0,
+            1.0,
+            1.0,
+            1.0,
+        ],
+        xyzt_units: 2 | 8, // mm, seconds
+        sform_code: 1,
+        qform_code: 1,
+        srow_x: row(0),
+        srow_y: row(1),
+        srow_z: row(2),
+        quatern_b: quat[1] as f32,
+        quatern_c: quat[2] as f32,
+        quatern_d: quat[3] as f32,
+        quatern_x: ras_origin[0] as f32,
+        quatern_y: ras_origin[1] as f32,
+        quatern_z: ras_origin[2] as f32,
+        ..Default::default()
+    };
     h.set_description_str("roboct")
         .map_err(|e| IoError::corrupt(path, "NIfTI", e))?;
 

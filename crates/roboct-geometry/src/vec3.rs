@@ -1,0 +1,59 @@
+//! Small 3-vector helpers (`[f64; 3]`, `(x, y, z)`), enough for geometry set-up; kernels use
+//! their own f32 arithmetic.
+
+/// A 3-vector `(x, y, z)`.
+pub type Vec3 = [f64; 3];
+
+/// a + b
+pub fn add(a: Vec3, b: Vec3) -> Vec3 {
+    [a[0] + b[0], a[1] + b[1], a[2] + b[2]]
+}
+
+/// a - b
+pub fn sub(a: Vec3, b: Vec3) -> Vec3 {
+    [a[0] - b[0], a[1] - b[1], a[2] - b[2]]
+}
+
+/// s a
+pub fn scale(a: Vec3, s: f64) -> Vec3 {
+    [a[0] * s, a[1] * s, a[2] * s]
+}
+
+/// a . b
+pub fn dot(a: Vec3, b: Vec3) -> f64 {
+    a[0] * b[0] + a[1] * b[1] + a[2] * b[2]
+}
+
+/// a x b
+pub fn cross(a: Vec3, b: Vec3) -> Vec3 {
+    [
+        a[1] * b[2] - a[2] * b[1],
+        a[2] * b[0] - a[0] * b[2],
+        a[0] * b[1] - a[1] * b[0],
+    ]
+}
+
+/// |a|
+pub fn norm(a: Vec3) -> f64 {
+    dot(a, a).sqrt()
+}
+
+/// a / |a|
+pub fn normalize(a: Vec3) -> Vec3 {
+    scale(a, 1.0 / norm(a))
+}
+
+/// M v for a row-major 3x3 matrix.
+pub fn mat_vec(m: [[f64; 3]; 3], v: Vec3) -> Vec3 {
+    [dot(m[0], v), dot(m[1], v), dot(m[2], v)]
+}
+
+/// A B for row-major 3x3 matrices.
+pub fn mat_mul(a: [[f64; 3]; 3], b: [[f64; 3]; 3]) -> [[f64; 3]; 3] {
+    std::array::from_fn(|r| std::array::from_fn(|c| (0..3).map(|k| a[r][k] * b[k][c]).sum()))
+}
+
+/// The transpose of a row-major 3x3 matrix.
+pub fn transpose(m: [[f64; 3]; 3]) -> [[f64; 3]; 3] {
+    std::array::from_fn(|r| std::array::from_fn(|c| m[c][r]))
+}
