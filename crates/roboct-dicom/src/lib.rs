@@ -5,6 +5,7 @@ pub mod dimse;
 pub mod mpps;
 pub mod outbox;
 pub mod part10;
+pub mod reader;
 pub mod send;
 pub mod sr;
 pub mod study;

@@ -1,0 +1,414 @@
+//! Reads CT (or any single-frame cross-sectional) series from a folder into volumes, for
+//! diagnosis of outside studies: groups files by series, skips what is not an image, sorts
+//! slices along the slice normal, checks that they form a regular grid, applies the rescale.
+
+use std::path::{Path, PathBuf};
+
+use dicom_dictionary_std::tags;
+use dicom_object::{DefaultDicomObject, OpenFileOptions};
+use dicom_pixeldata::{ConvertOptions, ModalityLutOption, PixelDecoder};
+use ndarray::Array3;
+use roboct_geometry::{Volume, VolumeGrid};
+
+/// Why a folder or series could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    /// The folder could not be listed.
+    #[error("cannot read folder {path}: {source}")]
+    Folder {
+        /// The folder.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// A file starts like DICOM but cannot be parsed (truncated, corrupt).
+    #[error("corrupt DICOM file {path}: {why}")]
+    Corrupt {
+        /// The file.
+        path: PathBuf,
+        /// What failed.
+        why: String,
+    },
+    /// No image series in the folder.
+    #[error("no image series in {path} ({files} DICOM files, {non_image} of them not images)")]
+    NoSeries {
+        /// The folder.
+        path: PathBuf,
+        /// DICOM files found.
+        files: usize,
+        /// Of which not images.
+        non_image: usize,
+    },
+    /// Several series and none chosen.
+    #[error("{path} holds {} image series; choose one with --series:\n{}", .series.len(), .series.iter().map(|s| format!("  {s}")).collect::<Vec<_>>().join("\n"))]
+    SeveralSeries {
+        /// The folder.
+        path: PathBuf,
+        /// The series found.
+        series: Vec<SeriesSummary>,
+    },
+    /// The chosen series is not in the folder.
+    #[error("series {uid} is not in {path}; found:\n{}", .series.iter().map(|s| format!("  {s}")).collect::<Vec<_>>().join("\n"))]
+    NoSuchSeries {
+        /// The UID asked for.
+        uid: String,
+        /// The folder.
+        path: PathBuf,
+        /// The series found.
+        series: Vec<SeriesSummary>,
+    },
+    /// A slice lacks the geometry a volume needs.
+    #[error("{path}: {attribute} is missing or malformed: the slice has no usable geometry")]
+    NoGeometry {
+        /// The file.
+        path: PathBuf,
+        /// The attribute.
+        attribute: &'static str,
+    },
+    /// The slices do not form one regular grid.
+    #[error("series {uid} does not form a regular volume: {why}")]
+    Irregular {
+        /// The series.
+        uid: String,
+        /// What is inconsistent (files named).
+        why: String,
+    },
+    /// The pixel data could not be decoded.
+    #[error("cannot decode the pixel data of {path}: {why}")]
+    Pixels {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        why: String,
+    },
+}
+
+/// One series found in a folder.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SeriesSummary {
+    /// Series Instance UID.
+    pub series_instance_uid: String,
+    /// Modality.
+    pub modality: String,
+    /// Series Description.
+    pub description: String,
+    /// Number of image files.
+    pub images: usize,
+}
+
+impl std::fmt::Display for SeriesSummary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} {} {} images \"{}\"",
+            self.series_instance_uid, self.modality, self.images, self.description
+        )
+    }
+}
+
+/// What a folder holds.
+#[derive(Clone, Debug, Default)]
+pub struct FolderScan {
+    /// The image series.
+    pub series: Vec<SeriesSummary>,
+    /// Files that are not DICOM (no `DICM` marker), skipped.
+    pub not_dicom: Vec<PathBuf>,
+    /// DICOM files that are not images (SR, KO, presentation states, DICOMDIR...), skipped.
+    pub non_image: Vec<PathBuf>,
+    files: Vec<(PathBuf, String)>,
+}
+
+fn list_files(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), ReadError> {
+    let entries = std::fs::read_dir(dir).map_err(|source| ReadError::Folder {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    for e in entries {
+        let e = e.map_err(|source| ReadError::Folder {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+        let p = e.path();
+        if p.is_dir() {
+            list_files(&p, out)?;
+        } else {
+            out.push(p);
+        }
+    }
+    Ok(())
+}
+
+fn has_dicm(path: &Path) -> bool {
+    use std::io::Read;
+    let mut head = [0u8; 132];
+    std::fs::File::open(path)
+        .and_then(|mut f| f.read_exact(&mut head))
+        .is_ok()
+        && &head[128..132] == b"DICM"
+}
+
+fn text(o: &DefaultDicomObject, tag: dicom_core::Tag) -> Option<String> {
+    o.element_opt(tag)
+        .ok()
+        .flatten()
+        .and_then(|e| e.to_str().ok())
+        .map(|s| s.trim_end_matches(['\0', ' ']).trim().to_string())
+}
+
+fn floats(o: &DefaultDicomObject, tag: dicom_core::Tag, n: usize) -> Option<Vec<f64>> {
+    let v = o.element_opt(tag).ok().flatten()?.to_multi_float64().ok()?;
+    (v.len() == n && v.iter().all(|x| x.is_finite())).then_some(v)
+}
+
+fn is_image(o: &DefaultDicomObject) -> bool {
+    let class = text(o, tags::SOP_CLASS_UID).unwrap_or_default();
+    let non_image = class.starts_with("1.2.840.10008.5.1.4.1.1.88.")
+        || class.starts_with("1.2.840.10008.5.1.4.1.1.11.")
+        || class == "1.2.840.10008.1.3.10";
+    !non_image && o.meta().media_storage_sop_class_uid() != "1.2.840.10008.1.3.10"
+        && o.element_opt(tags::ROWS).ok().flatten().is_some()
+}
+
+/// Lists the image series of `dir` (recursively), reading headers only.
+///
+/// Files without the `DICM` marker are skipped as not DICOM; files with it that cannot be
+/// parsed are an error naming the file (a truncated slice must not silently vanish from a
+/// volume).
+pub fn scan_folder(dir: &Path) -> Result<FolderScan, ReadError> {
+    let mut paths = Vec::new();
+    list_files(dir, &mut paths)?;
+    paths.sort();
+    let mut scan = FolderScan::default();
+    for p in paths {
+        if !has_dicm(&p) {
+            scan.not_dicom.push(p);
+            continue;
+        }
+        let o = OpenFileOptions::new()
+            .read_until(tags::PIXEL_DATA)
+            .open_file(&p)
+            .map_err(|e| ReadError::Corrupt {
+                path: p.clone(),
+                why: e.to_string(),
+            })?;
+        if !is_image(&o) {
+            scan.non_image.push(p);
+            continue;
+        }
+        let uid = text(&o, tags::SERIES_INSTANCE_UID).unwrap_or_default();
+        match scan.series.iter_mut().find(|s| s.series_instance_uid == uid) {
+            Some(s) => s.images += 1,
+            None => scan.series.push(SeriesSummary {
+                series_instance_uid: uid.clone(),
+                modality: text(&o, tags::MODALITY).unwrap_or_default(),
+                description: text(&o, tags::SERIES_DESCRIPTION).unwrap_or_default(),
+                images: 1,
+            }),
+        }
+        scan.files.push((p, uid));
+    }
+    Ok(scan)
+}
+
+struct Slice {
+    path: PathBuf,
+    position: [f64; 3],
+    distance: f64,
+    obj: DefaultDicomObject,
+}
+
+fn dot(a: [f64; 3], b: [f64; 3]) -> f64 {
+    a[0] * b[0] + a[1] * b[1] + a[2] * b[2]
+}
+
+/// Reads one series of `dir` into a volume of rescaled values (HU for CT).
+///
+/// With `series_uid` `None` the folder must hold exactly one image series.
+pub fn read_series(dir: &Path, series_uid: Option<&str>) -> Result<(Volume, SeriesSummary), ReadError> {
+    let scan = scan_folder(dir)?;
+    let summary = match series_uid {
+        Some(uid) => scan
+            .series
+            .iter()
+            .find(|s| s.series_instance_uid == uid)
+            .cloned()
+            .ok_or_else(|| ReadError::NoSuchSeries {
+                uid: uid.to_string(),
+                path: dir.to_path_buf(),
+                series: scan.series.clone(),
+            })?,
+        None => match scan.series.len() {
+            0 => {
+                return Err(ReadError::NoSeries {
+                    path: dir.to_path_buf(),
+                    files: scan.files.len() + scan.non_image.len(),
+                    non_image: scan.non_image.len(),
+                });
+            }
+            1 => scan.series[0].clone(),
+            _ => {
+                return Err(ReadError::SeveralSeries {
+                    path: dir.to_path_buf(),
+                    series: scan.series.clone(),
+                });
+            }
+        },
+    };
+    let uid = summary.series_instance_uid.clone();
+    let irregular = |why: String| ReadError::Irregular {
+        uid: uid.clone(),
+        why,
+    };
+    let mut slices = Vec::new();
+    let mut frame: Option<([f64; 6], [f64; 2], u16, u16, PathBuf)> = None;
+    for (path, _) in scan.files.iter().filter(|(_, u)| *u == uid) {
+        let obj = dicom_object::open_file(path).map_err(|e| ReadError::Corrupt {
+            path: path.clone(),
+            why: e.to_string(),
+        })?;
+        let no_geo = |attribute| ReadError::NoGeometry {
+            path: path.clone(),
+            attribute,
+        };
+        if text(&obj, tags::NUMBER_OF_FRAMES).and_then(|n| n.parse::<u32>().ok()).unwrap_or(1) > 1 {
+            return Err(irregular(format!(
+                "{} is a multi-frame image; only single-frame series are read",
+                path.display()
+            )));
+        }
+        let ipp = floats(&obj, tags::IMAGE_POSITION_PATIENT, 3)
+            .ok_or_else(|| no_geo("Image Position (Patient) (0020,0032)"))?;
+        let iop = floats(&obj, tags::IMAGE_ORIENTATION_PATIENT, 6)
+            .ok_or_else(|| no_geo("Image Orientation (Patient) (0020,0037)"))?;
+        let ps = floats(&obj, tags::PIXEL_SPACING, 2)
+            .filter(|v| v.iter().all(|&x| x > 0.0))
+            .ok_or_else(|| no_geo("Pixel Spacing (0028,0030)"))?;
+        let rows = obj
+            .element(tags::ROWS)
+            .ok()
+            .and_then(|e| e.to_int::<u16>().ok())
+            .ok_or_else(|| no_geo("Rows (0028,0010)"))?;
+        let cols = obj
+            .element(tags::COLUMNS)
+            .ok()
+            .and_then(|e| e.to_int::<u16>().ok())
+            .ok_or_else(|| no_geo("Columns (0028,0011)"))?;
+        let r = [iop[0], iop[1], iop[2]];
+        let c = [iop[3], iop[4], iop[5]];
+        if (dot(r, r) - 1.0).abs() > 1e-3 || (dot(c, c) - 1.0).abs() > 1e-3 || dot(r, c).abs() > 1e-3 {
+            return Err(no_geo("Image Orientation (Patient) (0020,0037) (not two orthonormal directions)"));
+        }
+        let iop6 = [iop[0], iop[1], iop[2], iop[3], iop[4], iop[5]];
+        match &frame {
+            None => frame = Some((iop6, [ps[0], ps[1]], rows, cols, path.clone())),
+            Some((f_iop, f_ps, f_rows, f_cols, first)) => {
+                if f_iop.iter().zip(&iop6).any(|(a, b)| (a - b).abs() > 1e-4) {
+                    return Err(irregular(format!(
+                        "{} and {} have different orientations",
+                        first.display(),
+                        path.display()
+                    )));
+                }
+                if (*f_rows, *f_cols) != (rows, cols)
+                    || (f_ps[0] - ps[0]).abs() > 1e-4
+                    || (f_ps[1] - ps[1]).abs() > 1e-4
+                {
+                    return Err(irregular(format!(
+                        "{} and {} differ in size or pixel spacing",
+                        first.display(),
+                        path.display()
+                    )));
+                }
+            }
+        }
+        let n = cross(r, c);
+        slices.push(Slice {
+            path: path.clone(),
+            position: [ipp[0], ipp[1], ipp[2]],
+            distance: dot([ipp[0], ipp[1], ipp[2]], n),
+            obj,
+        });
+    }
+    let (iop, ps, rows, cols, _) = frame.expect("a listed series has at least one image");
+    let r = [iop[0], iop[1], iop[2]];
+    let c = [iop[3], iop[4], iop[5]];
+    let n = cross(r, c);
+    slices.sort_by(|a, b| a.distance.total_cmp(&b.distance));
+    let dz = if slices.len() > 1 {
+        let gaps: Vec<f64> = slices.windows(2).map(|w| w[1].distance - w[0].distance).collect();
+        let mean = (slices[slices.len() - 1].distance - slices[0].distance) / gaps.len() as f64;
+        for (i, g) in gaps.iter().enumerate() {
+            if *g < 1e-3 {
+                return Err(irregular(format!(
+                    "{} and {} are at the same position (several acquisitions in one series?)",
+                    slices[i].path.display(),
+                    slices[i + 1].path.display()
+                )));
+            }
+            if (g - mean).abs() > 0.01 * mean.max(0.1) {
+                return Err(irregular(format!(
+                    "uneven slice spacing: {:.3} mm between {} and {}, {:.3} mm on average (a slice may be missing)",
+                    g,
+                    slices[i].path.display(),
+                    slices[i + 1].path.display(),
+                    mean
+                )));
+            }
+        }
+        // Every slice must sit on the line through the first along the normal (no gantry tilt).
+        for s in &slices[1..] {
+            let d = [0, 1, 2].map(|a| s.position[a] - slices[0].position[a]);
+            let along = dot(d, n);
+            let off = [0, 1, 2].map(|a| d[a] - along * n[a]);
+            if dot(off, off).sqrt() > 0.01 * mean.max(0.1) {
+                return Err(irregular(format!(
+                    "{} is shifted within the slice plane (gantry tilt?): sheared volumes are not supported",
+                    s.path.display()
+                )));
+            }
+        }
+        mean
+    } else {
+        floats(&slices[0].obj, tags::SLICE_THICKNESS, 1)
+            .map(|v| v[0])
+            .filter(|v| *v > 0.0)
+            .unwrap_or(1.0)
+    };
+    let (ny, nx) = (rows as usize, cols as usize);
+    let mut data = Array3::<f32>::zeros((slices.len(), ny, nx));
+    let options = ConvertOptions::new().with_modality_lut(ModalityLutOption::Default);
+    for (k, s) in slices.iter().enumerate() {
+        let pixels = s
+            .obj
+            .decode_pixel_data()
+            .and_then(|d| d.to_vec_with_options::<f32>(&options))
+            .map_err(|e| ReadError::Pixels {
+                path: s.path.clone(),
+                why: e.to_string(),
+            })?;
+        if pixels.len() != nx * ny {
+            return Err(ReadError::Pixels {
+                path: s.path.clone(),
+                why: format!("{} values for {rows} x {cols} pixels", pixels.len()),
+            });
+        }
+        data.index_axis_mut(ndarray::Axis(0), k)
+            .as_slice_mut()
+            .expect("standard layout")
+            .copy_from_slice(&pixels);
+    }
+    // Pixel Spacing is (between rows, between columns): x spacing is the second value.
+    let direction = [[r[0], c[0], n[0]], [r[1], c[1], n[1]], [r[2], c[2], n[2]]];
+    let grid = VolumeGrid::with_direction([nx, ny, slices.len()], [ps[1], ps[0], dz], slices[0].position, direction)
+        .map_err(|e| irregular(e.to_string()))?;
+    let volume = Volume::from_array(grid, data).expect("array made for this grid");
+    Ok((volume, summary))
+}
+
+fn cross(a: [f64; 3], b: [f64; 3]) -> [f64; 3] {
+    [
+        a[1] * b[2] - a[2] * b[1],
+        a[2] * b[0] - a[0] * b[2],
+        a[0] * b[1] - a[1] * b[0],
+    ]
+}

@@ -1,0 +1,158 @@
+//! Folder -> volume: our own series round-trip exactly; an outside series written by pydicom
+//! (implicit VR, unsigned pixels, slope and intercept, reversed slice order) reads correctly;
+//! several series, non-image objects, corrupt files, missing slices and missing geometry.
+
+mod common;
+
+use std::path::Path;
+
+use common::*;
+use ndarray::Array3;
+use roboct_dicom::ct::{CtSeriesInfo, CtSeriesWriter, Instance, VoxelUnits};
+use roboct_dicom::reader::{ReadError, read_series, scan_folder};
+use roboct_dicom::study::StudyContext;
+use roboct_dicom::uid::UidGenerator;
+use roboct_geometry::{Volume, VolumeGrid};
+
+fn volume(nz: usize, tilt_deg: f64) -> Volume {
+    let (c, s) = (tilt_deg.to_radians().cos(), tilt_deg.to_radians().sin());
+    // Rotation about x: an oblique stack.
+    let dir = [[1.0, 0.0, 0.0], [0.0, c, -s], [0.0, s, c]];
+    let grid = VolumeGrid::with_direction([12, 10, nz], [0.7, 0.9, 2.5], [-5.0, 3.0, -40.0], dir).unwrap();
+    let data = Array3::from_shape_fn((nz, 10, 12), |(z, y, x)| (z * 100 + y * 12 + x) as f32 - 1024.0);
+    Volume::from_array(grid, data).unwrap()
+}
+
+fn write_series(dir: &Path, v: &Volume, prefix: &str) -> Vec<Instance> {
+    let uids = UidGenerator::default();
+    let w = CtSeriesWriter::new(StudyContext::unscheduled(&uids), CtSeriesInfo::new(&uids), uids.clone());
+    let inst = w.volume(v, VoxelUnits::Hu).unwrap();
+    for (i, x) in inst.iter().enumerate() {
+        // Names in reverse order, so that file order is not slice order.
+        std::fs::write(dir.join(format!("{prefix}{:03}.dcm", 99 - i)), &x.bytes).unwrap();
+    }
+    inst
+}
+
+fn assert_same(a: &Volume, b: &Volume) {
+    assert_eq!(a.data(), b.data());
+    let (ga, gb) = (a.grid(), b.grid());
+    assert_eq!(ga.size(), gb.size());
+    for i in 0..3 {
+        assert!((ga.spacing_mm()[i] - gb.spacing_mm()[i]).abs() < 1e-4);
+        assert!((ga.origin_mm()[i] - gb.origin_mm()[i]).abs() < 1e-4);
+        for j in 0..3 {
+            assert!((ga.direction()[i][j] - gb.direction()[i][j]).abs() < 1e-5);
+        }
+    }
+}
+
+#[test]
+fn several_series_with_other_files_read_back_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    let sub = dir.path().join("nested");
+    std::fs::create_dir(&sub).unwrap();
+    let a = volume(5, 20.0);
+    let b = volume(3, 0.0);
+    let ia = write_series(dir.path(), &a, "a");
+    let ib = write_series(&sub, &b, "b");
+    std::fs::write(dir.path().join("README.txt"), "not dicom").unwrap();
+    // A non-image object: a dose report in the same folder.
+    let uids = UidGenerator::default();
+    let reports = roboct_dicom::sr::ReportWriter::new(StudyContext::unscheduled(&uids), uids.clone());
+    let ko = reports
+        .key_images(&[(&ia[0]).into()], "")
+        .unwrap();
+    std::fs::write(dir.path().join("ko.dcm"), &ko.bytes).unwrap();
+    let scan = scan_folder(dir.path()).unwrap();
+    assert_eq!(scan.series.len(), 2);
+    assert_eq!(scan.not_dicom.len(), 1);
+    assert_eq!(scan.non_image.len(), 1);
+    let e = read_series(dir.path(), None).unwrap_err();
+    assert!(matches!(e, ReadError::SeveralSeries { .. }));
+    let msg = e.to_string();
+    assert!(msg.contains(&ia[0].series_instance_uid) && msg.contains(&ib[0].series_instance_uid), "{msg}");
+    let (va, sa) = read_series(dir.path(), Some(&ia[0].series_instance_uid)).unwrap();
+    assert_eq!(sa.images, 5);
+    assert_same(&va, &a);
+    let (vb, _) = read_series(dir.path(), Some(&ib[0].series_instance_uid)).unwrap();
+    assert_same(&vb, &b);
+    let e = read_series(dir.path(), Some("1.2.3.4")).unwrap_err();
+    assert!(e.to_string().contains("1.2.3.4"), "{e}");
+}
+
+#[test]
+fn outside_series_from_pydicom() {
+    let dir = tempfile::tempdir().unwrap();
+    // Coronal-ish orientation, unsigned storage with slope 2 / intercept -1024, implicit VR,
+    // files written in descending position order.
+    let code = r#"
+import sys, numpy as np, pydicom
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.uid import ImplicitVRLittleEndian, generate_uid
+out = sys.argv[1]
+series = generate_uid()
+for k in range(4):
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = '1.2.840.10008.5.1.4.1.1.2'
+    meta.MediaStorageSOPInstanceUID = generate_uid()
+    meta.TransferSyntaxUID = ImplicitVRLittleEndian
+    ds = Dataset(); ds.file_meta = meta
+    ds.SOPClassUID = meta.MediaStorageSOPClassUID; ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
+    ds.Modality = 'CT'; ds.SeriesInstanceUID = series; ds.StudyInstanceUID = generate_uid()
+    ds.ImageOrientationPatient = [1, 0, 0, 0, 0, -1]
+    ds.ImagePositionPatient = [-10.0, 5.0 - 3.0 * k, 20.0]
+    ds.PixelSpacing = [0.5, 0.25]
+    ds.Rows = 3; ds.Columns = 4
+    ds.SamplesPerPixel = 1; ds.PhotometricInterpretation = 'MONOCHROME2'
+    ds.BitsAllocated = 16; ds.BitsStored = 12; ds.HighBit = 11; ds.PixelRepresentation = 0
+    ds.RescaleSlope = 2; ds.RescaleIntercept = -1024
+    px = (np.arange(12, dtype=np.uint16).reshape(3, 4) + 100 * k)
+    ds.PixelData = px.tobytes()
+    ds.save_as(f'{out}/x{k}.dcm', enforce_file_format=True)
+"#;
+    run_python(code, &[dir.path().to_str().unwrap()]);
+    let (v, s) = read_series(dir.path(), None).unwrap();
+    assert_eq!(s.images, 4);
+    let g = v.grid();
+    assert_eq!(g.size(), [4, 3, 4]);
+    assert_eq!(g.spacing_mm(), [0.25, 0.5, 3.0]);
+    // Row direction +x, column direction -z, normal = r x c = (0, 1, 0): ascending y, so the
+    // first slice is the file with the lowest y (k = 3).
+    assert_eq!(g.origin_mm(), [-10.0, -4.0, 20.0]);
+    assert_eq!(g.direction(), [[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, -1.0, 0.0]]);
+    // Voxel (x 1, y 2) of the first slice = file k 3, stored 2*4+1 + 300 = 309 -> 2*309-1024.
+    assert_eq!(v.data()[[0, 2, 1]], 2.0 * 309.0 - 1024.0);
+    assert_eq!(v.data()[[3, 0, 0]], 2.0 * 0.0 - 1024.0);
+}
+
+#[test]
+fn corrupt_files_missing_slices_and_missing_geometry_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let inst = write_series(dir.path(), &volume(5, 0.0), "s");
+    // Truncated copy: starts like DICOM, ends mid-element.
+    let cut = dir.path().join("truncated.dcm");
+    std::fs::write(&cut, &inst[2].bytes[..400]).unwrap();
+    let e = read_series(dir.path(), None).unwrap_err();
+    assert!(matches!(e, ReadError::Corrupt { .. }), "{e}");
+    assert!(e.to_string().contains("truncated.dcm"), "{e}");
+    std::fs::remove_file(&cut).unwrap();
+    // A missing slice in the middle.
+    let middle = dir.path().join("s097.dcm");
+    std::fs::remove_file(&middle).unwrap();
+    let e = read_series(dir.path(), None).unwrap_err();
+    assert!(e.to_string().contains("uneven slice spacing"), "{e}");
+    std::fs::write(&middle, &inst[2].bytes).unwrap();
+    read_series(dir.path(), None).unwrap();
+    // A slice without Image Position (Patient).
+    let (_, mut obj) = roboct_dicom::part10::decode_part10(&inst[0].bytes).unwrap();
+    obj.remove_element(dicom_dictionary_std::tags::IMAGE_POSITION_PATIENT);
+    let bytes = roboct_dicom::part10::encode_part10(&obj, roboct_dicom::part10::EXPLICIT_VR_LE).unwrap();
+    std::fs::write(dir.path().join("s099.dcm"), bytes).unwrap();
+    let e = read_series(dir.path(), None).unwrap_err();
+    assert!(matches!(e, ReadError::NoGeometry { .. }), "{e}");
+    assert!(e.to_string().contains("Image Position (Patient)") && e.to_string().contains("s099.dcm"), "{e}");
+    // An empty folder.
+    let empty = tempfile::tempdir().unwrap();
+    assert!(matches!(read_series(empty.path(), None), Err(ReadError::NoSeries { .. })));
+}
