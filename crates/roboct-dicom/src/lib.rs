@@ -1,4 +1,5 @@
 //! DICOM for roboct.
+pub mod bench;
 pub mod config;
 pub mod ct;
 pub mod dimse;

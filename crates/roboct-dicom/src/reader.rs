@@ -210,6 +210,40 @@ pub fn scan_folder(dir: &Path) -> Result<FolderScan, ReadError> {
     Ok(scan)
 }
 
+/// The Part 10 files of a folder, read and checked, for upload.
+#[derive(Clone, Debug, Default)]
+pub struct Part10Folder {
+    /// Each DICOM file and its bytes, in path order.
+    pub files: Vec<(PathBuf, Vec<u8>)>,
+    /// Files without the `DICM` marker, skipped.
+    pub not_dicom: Vec<PathBuf>,
+}
+
+/// Reads every DICOM file under `dir` and checks that it parses completely (meta group and
+/// data set), so that a corrupt file is reported by name before anything is queued.
+pub fn read_part10_folder(dir: &Path) -> Result<Part10Folder, ReadError> {
+    let mut paths = Vec::new();
+    list_files(dir, &mut paths)?;
+    paths.sort();
+    let mut out = Part10Folder::default();
+    for p in paths {
+        if !has_dicm(&p) {
+            out.not_dicom.push(p);
+            continue;
+        }
+        let bytes = std::fs::read(&p).map_err(|e| ReadError::Corrupt {
+            path: p.clone(),
+            why: e.to_string(),
+        })?;
+        crate::part10::decode_part10(&bytes).map_err(|why| ReadError::Corrupt {
+            path: p.clone(),
+            why,
+        })?;
+        out.files.push((p, bytes));
+    }
+    Ok(out)
+}
+
 struct Slice {
     path: PathBuf,
     position: [f64; 3],

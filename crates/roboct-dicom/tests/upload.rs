@@ -438,3 +438,67 @@ fn pacs_closing_mid_transfer_is_retried_not_lost() {
     assert_eq!((r.sent, r.pending, r.failed.len()), (0, 2, 0), "{r:?}");
     assert!(r.last_transient_error.unwrap().contains("FLAKY"));
 }
+
+/// A CA and a server certificate for 127.0.0.1 signed by it, made with the openssl CLI.
+fn make_certificates(dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    let run = |args: &[&str]| {
+        let out = Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .expect("openssl is not installed: run ./scripts/deps");
+        assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    run(&["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem",
+          "-days", "2", "-subj", "/CN=roboct test CA"]);
+    run(&["req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr",
+          "-subj", "/CN=127.0.0.1"]);
+    std::fs::write(dir.join("san.ext"), "subjectAltName=IP:127.0.0.1\n").unwrap();
+    run(&["x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+          "-CAcreateserial", "-out", "server.pem", "-days", "2", "-extfile", "san.ext"]);
+    (dir.join("ca.pem"), dir.join("server.pem"))
+}
+
+#[test]
+fn stow_over_tls_refuses_an_untrusted_certificate_and_trusts_the_configured_ca() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (ca, server) = make_certificates(tmp.path());
+    let orthanc = Orthanc::start();
+    let tls_port = free_port();
+    let _proxy = Proc::spawn(
+        "TLS proxy",
+        Command::new(python())
+            .arg(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/tls_proxy.py"))
+            .arg(tls_port.to_string())
+            .arg(orthanc.http_port.to_string())
+            .arg(&server)
+            .arg(tmp.path().join("server.key")),
+    );
+    wait_port(tls_port, "TLS proxy");
+    let url = format!("https://127.0.0.1:{tls_port}/dicom-web");
+    let inst = series(8, 2);
+    let out: Vec<_> = inst
+        .iter()
+        .map(|i| roboct_dicom::send::Outgoing {
+            sop_instance_uid: &i.sop_instance_uid,
+            bytes: &i.bytes,
+        })
+        .collect();
+    let auth = HttpAuth::Basic {
+        username: ORTHANC_USER.into(),
+        password: CredentialSource::Value(Secret::new(ORTHANC_PASSWORD)),
+    };
+    // Not trusted: a clear, retryable error that names the certificate problem.
+    let mut untrusted = StowSender::new(&url, auth.clone(), None, Duration::from_secs(5), 8).unwrap();
+    let res = untrusted.send_batch(&out);
+    let e = res[0].clone().unwrap_err();
+    assert!(e.transient, "{e}");
+    assert!(e.message.to_lowercase().contains("certificate"), "{e}");
+    // The hospital CA configured: stored.
+    let pem = std::fs::read(&ca).unwrap();
+    let mut trusted = StowSender::new(&url, auth, Some(&pem), Duration::from_secs(5), 8).unwrap();
+    for r in trusted.send_batch(&out) {
+        r.unwrap();
+    }
+    assert_all_arrived(&orthanc, &inst);
+}

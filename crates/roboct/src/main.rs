@@ -30,6 +30,19 @@ struct Cli {
 enum Command {
     /// Print the version and the build's capabilities.
     Info,
+    /// Query the hospital's Modality Worklist for this scanner's orders.
+    Worklist(cmd::dicom::WorklistArgs),
+    /// Write a volume in HU as a DICOM CT Image Storage series.
+    ExportDicom(cmd::dicom::ExportArgs),
+    /// Read a CT series from a folder of DICOM files into a volume file.
+    ImportDicom(cmd::dicom::ImportArgs),
+    /// Send a folder of DICOM files to a PACS through the durable outbox.
+    Upload(cmd::dicom::UploadArgs),
+    /// Show or flush what waits in the DICOM outbox.
+    Outbox {
+        #[command(subcommand)]
+        which: cmd::dicom::OutboxCommand,
+    },
     /// Measure a part of the system on reference problems and print the figures.
     Bench {
         #[command(subcommand)]
@@ -39,7 +52,11 @@ enum Command {
 
 /// `roboct bench <part>`: each part's reference problems.
 #[derive(Debug, Subcommand)]
-enum BenchCommand {}
+enum BenchCommand {
+    /// Upload a 256-slice 512x512 CT series to a local Orthanc by C-STORE and STOW-RS, next to
+    /// dcmtk storescu, and the real-time first-slice latency.
+    Upload(cmd::dicom::BenchUploadArgs),
+}
 
 fn main() -> ExitCode {
     tracing_subscriber::fmt()

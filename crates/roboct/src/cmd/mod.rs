@@ -2,7 +2,9 @@
 
 use anyhow::Result;
 
-use crate::Command;
+use crate::{BenchCommand, Command};
+
+pub mod dicom;
 
 /// What every subcommand may need from the global flags.
 pub struct Context {
@@ -17,6 +19,13 @@ pub fn run(command: Command, ctx: &Context) -> Result<()> {
             println!("roboct {}", env!("CARGO_PKG_VERSION"));
             Ok(())
         }
-        Command::Bench { which } => match which {},
+        Command::Worklist(args) => dicom::worklist(args, ctx),
+        Command::ExportDicom(args) => dicom::export(args, ctx),
+        Command::ImportDicom(args) => dicom::import(args, ctx),
+        Command::Upload(args) => dicom::upload(args, ctx),
+        Command::Outbox { which } => dicom::outbox(which, ctx),
+        Command::Bench { which } => match which {
+            BenchCommand::Upload(args) => dicom::bench_upload(args, ctx),
+        },
     }
 }

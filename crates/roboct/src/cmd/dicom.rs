@@ -1,0 +1,472 @@
+//! DICOM subcommands: `worklist`, `export-dicom`, `import-dicom`, `upload`, `outbox`, and
+//! `bench upload`. Argument parsing and printing only; the work is in `roboct-dicom`.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, Result, bail};
+use clap::{Args, Subcommand};
+use roboct_dicom::config::DicomConfig;
+use roboct_dicom::ct::{CtSeriesInfo, CtSeriesWriter, VoxelUnits};
+use roboct_dicom::outbox::{ItemState, Outbox};
+use roboct_dicom::part10::{DEFLATED_EXPLICIT_VR_LE, EXPLICIT_VR_LE};
+use roboct_dicom::study::StudyContext;
+use roboct_dicom::uid::UidGenerator;
+use roboct_dicom::upload::{UploadPolicy, Uploader};
+use roboct_dicom::worklist::{WorklistQuery, query_worklist};
+
+use super::Context;
+use crate::progress::Bar;
+
+/// The configuration file: `--pacs`, else `$ROBOCT_PACS_CONFIG`, else `./pacs.toml`.
+fn config_path(given: &Option<PathBuf>) -> PathBuf {
+    given
+        .clone()
+        .or_else(|| std::env::var_os("ROBOCT_PACS_CONFIG").map(PathBuf::from))
+        .unwrap_or_else(|| PathBuf::from("pacs.toml"))
+}
+
+fn load(given: &Option<PathBuf>) -> Result<DicomConfig> {
+    Ok(DicomConfig::load(&config_path(given))?)
+}
+
+/// `roboct worklist`.
+#[derive(Debug, Args)]
+pub struct WorklistArgs {
+    /// PACS/RIS configuration (TOML); default `$ROBOCT_PACS_CONFIG` or `./pacs.toml`.
+    #[arg(long, value_name = "CONFIG")]
+    pacs: Option<PathBuf>,
+    /// Scheduled date: `today`, `any`, `YYYYMMDD` or `YYYYMMDD-YYYYMMDD`.
+    #[arg(long, default_value = "today")]
+    date: String,
+    /// Scheduled Station AE Title to match (default: ours; `any` for every station).
+    #[arg(long)]
+    station: Option<String>,
+    /// Modality.
+    #[arg(long, default_value = "CT")]
+    modality: String,
+    /// Print JSON (with patient data) instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+/// `roboct export-dicom`.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// Volume in HU (`.nii`, `.nii.gz`, `.mha`, `.mhd`).
+    volume: PathBuf,
+    /// Output folder for the CT series (created if missing).
+    #[arg(long)]
+    out: PathBuf,
+    /// Configuration, for the site's UID root and station name (optional).
+    #[arg(long, value_name = "CONFIG")]
+    pacs: Option<PathBuf>,
+    /// Series Description.
+    #[arg(long, default_value = "ROBOCT AXIAL")]
+    description: String,
+    /// Write Deflated Explicit VR Little Endian (lossless, smaller) instead of explicit VR LE.
+    #[arg(long)]
+    deflate: bool,
+}
+
+/// `roboct import-dicom`.
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// Folder holding one or more series (searched recursively).
+    dir: PathBuf,
+    /// Output volume (`.nii`, `.nii.gz`, `.mha`, `.mhd`).
+    #[arg(long)]
+    out: PathBuf,
+    /// Series Instance UID to read when the folder holds several.
+    #[arg(long)]
+    series: Option<String>,
+}
+
+/// `roboct upload`.
+#[derive(Debug, Args)]
+pub struct UploadArgs {
+    /// Folder of DICOM files (searched recursively; non-DICOM files are skipped).
+    dir: PathBuf,
+    /// The PACS, by its name in the configuration (`[pacs.<name>]`).
+    #[arg(long)]
+    to: String,
+    /// PACS/RIS configuration (TOML).
+    #[arg(long, value_name = "CONFIG")]
+    pacs: Option<PathBuf>,
+    /// Give up retrying after this many seconds (what is left stays queued for the next run).
+    #[arg(long, default_value_t = 300.0)]
+    timeout_s: f64,
+}
+
+/// `roboct outbox ...`.
+#[derive(Debug, Subcommand)]
+pub enum OutboxCommand {
+    /// What is pending, sent and failed, per destination, with the reasons.
+    Status {
+        /// PACS/RIS configuration (TOML).
+        #[arg(long, value_name = "CONFIG")]
+        pacs: Option<PathBuf>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Send what is pending (after an outage), and optionally requeue failed items first.
+    Flush {
+        /// The PACS name.
+        #[arg(long)]
+        to: String,
+        /// PACS/RIS configuration (TOML).
+        #[arg(long, value_name = "CONFIG")]
+        pacs: Option<PathBuf>,
+        /// Put items that were refused back in the queue first.
+        #[arg(long)]
+        retry_failed: bool,
+        /// Give up after this many seconds.
+        #[arg(long, default_value_t = 300.0)]
+        timeout_s: f64,
+    },
+}
+
+/// `roboct bench upload`.
+#[derive(Debug, Args)]
+pub struct BenchUploadArgs {
+    /// Slices in the series.
+    #[arg(long, default_value_t = 256)]
+    slices: usize,
+    /// Rows and columns of each slice.
+    #[arg(long, default_value_t = 512)]
+    size: usize,
+    /// Runs of each method.
+    #[arg(long, default_value_t = 3)]
+    repeats: usize,
+    /// Milliseconds between reconstruction slabs in the latency run.
+    #[arg(long, default_value_t = 100)]
+    slab_interval_ms: u64,
+}
+
+fn today() -> String {
+    roboct_dicom::study::now_date_time().0
+}
+
+pub fn worklist(args: WorklistArgs, _ctx: &Context) -> Result<()> {
+    let config = load(&args.pacs)?;
+    let Some((peer, timeout)) = &config.worklist else {
+        bail!(
+            "{} has no [worklist] section (ae_title, host, port of the RIS)",
+            config_path(&args.pacs).display()
+        );
+    };
+    let date = match args.date.as_str() {
+        "today" => Some(today()),
+        "any" => None,
+        d => Some(d.to_string()),
+    };
+    let station = match args.station.as_deref() {
+        Some("any") => None,
+        Some(s) => Some(s.to_string()),
+        None => Some(config.ae_title.clone()),
+    };
+    let query = WorklistQuery {
+        station_ae_title: station,
+        date,
+        modality: args.modality,
+    };
+    let report = query_worklist(peer, &config.association_options(*timeout), &query)?;
+    for r in &report.rejected {
+        eprintln!("warning: worklist answer {} skipped: {}", r.index + 1, r.reason);
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report.items)?);
+    } else if report.items.is_empty() {
+        println!("no scheduled {} orders match", query.modality);
+    } else {
+        // The operator's console shows the orders, as any modality's worklist screen does;
+        // this is a display for the user, never a log.
+        println!(
+            "{:<10} {:<6} {:<12} {:<24} {:<14} {:<26} {}",
+            "date", "time", "step", "patient", "patient ID", "procedure", "location"
+        );
+        for i in &report.items {
+            println!(
+                "{:<10} {:<6} {:<12} {:<24} {:<14} {:<26} {}",
+                i.step.start_date,
+                i.step.start_time.get(..4).unwrap_or(&i.step.start_time),
+                i.step.id,
+                i.patient.name.expose(),
+                i.patient.id.expose(),
+                i.order.requested_procedure_description,
+                i.current_patient_location
+            );
+        }
+    }
+    if report.items.is_empty() && !report.rejected.is_empty() {
+        bail!("every worklist answer was malformed ({} skipped)", report.rejected.len());
+    }
+    Ok(())
+}
+
+pub fn export(args: ExportArgs, ctx: &Context) -> Result<()> {
+    let volume = roboct_io::read_volume(&args.volume)
+        .with_context(|| format!("cannot read the volume {}", args.volume.display()))?;
+    let (uids, station) = match &args.pacs {
+        Some(_) => {
+            let c = load(&args.pacs)?;
+            (c.uids(), Some(c.station_name.clone()))
+        }
+        None => (UidGenerator::default(), None),
+    };
+    let mut study = StudyContext::unscheduled(&uids);
+    if let Some(s) = station {
+        study.equipment.station_name = s;
+    }
+    let mut info = CtSeriesInfo::new(&uids);
+    info.description = args.description.clone();
+    let ts = if args.deflate { DEFLATED_EXPLICIT_VR_LE } else { EXPLICIT_VR_LE };
+    let writer = CtSeriesWriter::new(study, info, uids).transfer_syntax(ts);
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("cannot create {}", args.out.display()))?;
+    let nz = volume.grid().size()[2];
+    let bar = Bar::new(ctx.quiet);
+    roboct_core::Progress::start(&bar, "writing DICOM", nz as u64);
+    let data = volume.data();
+    for k in 0..nz {
+        let inst = writer
+            .slice(volume.grid(), k, data.index_axis(ndarray::Axis(0), k), VoxelUnits::Hu)
+            .with_context(|| format!("slice {k} of {}", args.volume.display()))?;
+        let path = args.out.join(format!("CT{:06}.dcm", k + 1));
+        std::fs::write(&path, &inst.bytes).with_context(|| format!("cannot write {}", path.display()))?;
+        roboct_core::Progress::advance(&bar, 1);
+    }
+    roboct_core::Progress::finish(&bar);
+    println!(
+        "wrote {nz} CT slices to {} (series {})",
+        args.out.display(),
+        writer.series().series_instance_uid
+    );
+    Ok(())
+}
+
+pub fn import(args: ImportArgs, _ctx: &Context) -> Result<()> {
+    let scan = roboct_dicom::reader::scan_folder(&args.dir)?;
+    if !scan.not_dicom.is_empty() {
+        eprintln!("note: skipped {} files that are not DICOM", scan.not_dicom.len());
+    }
+    if !scan.non_image.is_empty() {
+        eprintln!("note: skipped {} DICOM objects that are not images", scan.non_image.len());
+    }
+    let (volume, summary) = roboct_dicom::reader::read_series(&args.dir, args.series.as_deref())?;
+    roboct_io::write_volume(&args.out, &volume)
+        .with_context(|| format!("cannot write {}", args.out.display()))?;
+    let g = volume.grid();
+    println!(
+        "read series {} ({} {} images) -> {}: {} x {} x {} voxels of {:.3} x {:.3} x {:.3} mm",
+        summary.series_instance_uid,
+        summary.modality,
+        summary.images,
+        args.out.display(),
+        g.size()[0],
+        g.size()[1],
+        g.size()[2],
+        g.spacing_mm()[0],
+        g.spacing_mm()[1],
+        g.spacing_mm()[2]
+    );
+    Ok(())
+}
+
+fn drain(config: &DicomConfig, to: &str, timeout_s: f64, ctx: &Context) -> Result<()> {
+    let pacs = config.pacs(to)?;
+    let outbox = Outbox::open(&config.outbox)?;
+    let sender = roboct_dicom::send::sender_for(pacs, &config.ae_title)
+        .map_err(|e| anyhow::anyhow!("{to}: {e}"))?;
+    let mut up = Uploader::new(outbox.clone(), to, sender, UploadPolicy::default())?;
+    let deadline = Instant::now() + Duration::from_secs_f64(timeout_s.max(0.0));
+    let bar = Bar::new(ctx.quiet);
+    let start = Instant::now();
+    let report = up.run(Some(deadline), &bar)?;
+    drop(up);
+    let secs = start.elapsed().as_secs_f64();
+    println!(
+        "{to}: {} sent ({:.1} MB in {:.1} s), {} pending, {} failed",
+        report.sent,
+        report.bytes_sent as f64 / 1e6,
+        secs,
+        report.pending,
+        report.failed.len()
+    );
+    for (uid, why) in &report.failed {
+        eprintln!("failed: {uid}: {why}");
+    }
+    if report.pending > 0 {
+        bail!(
+            "{} instances are still queued for {to} (last error: {}); they are kept in {} and sent by the next `roboct outbox flush --to {to}`",
+            report.pending,
+            report.last_transient_error.unwrap_or_default(),
+            config.outbox.display()
+        );
+    }
+    if !report.failed.is_empty() {
+        bail!("{} instances were refused by {to} (see `roboct outbox status`)", report.failed.len());
+    }
+    Ok(())
+}
+
+pub fn upload(args: UploadArgs, ctx: &Context) -> Result<()> {
+    let config = load(&args.pacs)?;
+    config.pacs(&args.to)?;
+    let outbox = Outbox::open(&config.outbox)?;
+    let files = roboct_dicom::reader::read_part10_folder(&args.dir)?;
+    if !files.not_dicom.is_empty() {
+        eprintln!("note: skipped {} files that are not DICOM", files.not_dicom.len());
+    }
+    if files.files.is_empty() {
+        bail!("no DICOM files in {}", args.dir.display());
+    }
+    let (mut new, mut dup) = (0, 0);
+    for (path, bytes) in &files.files {
+        match outbox
+            .enqueue(&args.to, bytes)
+            .with_context(|| format!("cannot queue {}", path.display()))?
+        {
+            roboct_dicom::outbox::Enqueued::New(_) => new += 1,
+            roboct_dicom::outbox::Enqueued::Duplicate(..) => dup += 1,
+        }
+    }
+    println!("queued {new} new instances for {} ({dup} already queued or sent)", args.to);
+    drain(&config, &args.to, args.timeout_s, ctx)
+}
+
+pub fn outbox(which: OutboxCommand, ctx: &Context) -> Result<()> {
+    match which {
+        OutboxCommand::Status { pacs, json } => {
+            let config = load(&pacs)?;
+            let outbox = Outbox::open(&config.outbox)?;
+            let status = outbox.status()?;
+            if json {
+                let v: Vec<serde_json::Value> = status
+                    .iter()
+                    .map(|s| {
+                        serde_json::json!({
+                            "destination": s.destination, "pending": s.pending,
+                            "sent": s.sent, "failed": s.failed, "open_items": s.open_items,
+                        })
+                    })
+                    .collect();
+                println!("{}", serde_json::to_string_pretty(&v)?);
+                return Ok(());
+            }
+            if status.is_empty() {
+                println!("outbox {} is empty", config.outbox.display());
+            }
+            for s in &status {
+                println!(
+                    "{}: {} pending, {} sent, {} failed",
+                    s.destination, s.pending, s.sent, s.failed
+                );
+                for r in &s.open_items {
+                    let state = match r.state {
+                        ItemState::Pending => "pending",
+                        ItemState::Failed => "FAILED",
+                        ItemState::Sent => "sent",
+                    };
+                    println!(
+                        "  {state:<8} {} attempts {}{}",
+                        r.sop_instance_uid,
+                        r.attempts,
+                        r.last_error
+                            .as_deref()
+                            .map(|e| format!(": {e}"))
+                            .unwrap_or_default()
+                    );
+                }
+            }
+            Ok(())
+        }
+        OutboxCommand::Flush {
+            to,
+            pacs,
+            retry_failed,
+            timeout_s,
+        } => {
+            let config = load(&pacs)?;
+            if retry_failed {
+                let n = Outbox::open(&config.outbox)?.requeue_failed(&to)?;
+                println!("requeued {n} failed instances");
+            }
+            drain(&config, &to, timeout_s, ctx)
+        }
+    }
+}
+
+fn rate(n: usize, bytes: u64, s: f64) -> (f64, f64) {
+    (n as f64 / s, bytes as f64 / 1e6 / s)
+}
+
+pub fn bench_upload(args: BenchUploadArgs, ctx: &Context) -> Result<()> {
+    for p in ["Orthanc", "storescu"] {
+        if !roboct_dicom::bench::have_program(p) {
+            bail!("`{p}` is not installed: run ./scripts/deps (it installs orthanc, orthanc-dicomweb and dcmtk)");
+        }
+    }
+    if args.slices == 0 || args.size == 0 || args.size > 4096 || args.repeats == 0 {
+        bail!("--slices and --repeats must be > 0 and --size between 1 and 4096");
+    }
+    let options = roboct_dicom::bench::BenchOptions {
+        slices: args.slices,
+        size: args.size,
+        repeats: args.repeats,
+        slab_interval: Duration::from_millis(args.slab_interval_ms),
+        ..Default::default()
+    };
+    let bar = Bar::new(ctx.quiet);
+    let r = roboct_dicom::bench::run(&options, &bar)?;
+    let mb = r.methods[0].bytes as f64 / 1e6;
+    println!(
+        "upload: {} CT slices of {} x {} ({mb:.1} MB) to Orthanc over loopback, {} runs each (best; worst)",
+        args.slices, args.size, args.size, args.repeats
+    );
+    println!("{:<28} {:>12} {:>10} {:>16}", "method", "instances/s", "MB/s", "time s");
+    for m in &r.methods {
+        let (ips, mbs) = rate(m.instances, m.bytes, m.best_s());
+        let (ips_w, _) = rate(m.instances, m.bytes, m.worst_s());
+        println!(
+            "{:<28} {:>6.0} ({:>3.0}) {:>10.1} {:>7.2} ({:.2})",
+            m.name,
+            ips,
+            ips_w,
+            mbs,
+            m.best_s(),
+            m.worst_s()
+        );
+    }
+    let best_store = r.methods[1].best_s();
+    println!(
+        "roboct C-STORE / storescu throughput: {:.2}x",
+        r.methods[0].best_s() / best_store
+    );
+    let ms = |d: &Vec<Duration>| -> (f64, f64) {
+        let v: Vec<f64> = d.iter().map(|x| x.as_secs_f64() * 1000.0).collect();
+        (v.iter().cloned().fold(f64::INFINITY, f64::min), v.iter().cloned().fold(0.0, f64::max))
+    };
+    let (f_best, f_worst) = ms(&r.latency.first_slice);
+    let (m_best, m_worst) = ms(&r.latency.median);
+    let (p_best, p_worst) = ms(&r.latency.p95);
+    println!(
+        "real time (slabs of 8 slices every {} ms, C-STORE): first-slice latency {:.1} ms ({:.1}), median slice latency {:.1} ms ({:.1}), p95 {:.1} ms ({:.1})",
+        args.slab_interval_ms, f_best, f_worst, m_best, m_worst, p_best, p_worst
+    );
+    println!(
+        "first slice stored before the last slab was ready: {}",
+        r.latency.first_before_last_slab.iter().all(|b| *b)
+    );
+    let (e_best, _) = (
+        r.enqueue_s.iter().cloned().fold(f64::INFINITY, f64::min),
+        0.0,
+    );
+    println!(
+        "writing + fsyncing the series into the outbox: {:.2} s ({:.0} instances/s)",
+        e_best,
+        args.slices as f64 / e_best
+    );
+    Ok(())
+}
