@@ -162,7 +162,8 @@ pub fn query_identifier(q: &WorklistQuery) -> InMemDicomObject {
     put_str(&mut step, tags::SCHEDULED_PROCEDURE_STEP_ID, VR::SH, "");
     put_str(&mut step, tags::SCHEDULED_STATION_NAME, VR::SH, "");
     let mut o = InMemDicomObject::new_empty();
-    put_str(&mut o, tags::SPECIFIC_CHARACTER_SET, VR::CS, "");
+    // No Specific Character Set in the query: it would declare the query's own encoding, and
+    // an empty value makes encoders warn; SCPs return it with answers that need it.
     put_str(&mut o, tags::ACCESSION_NUMBER, VR::SH, "");
     put_str(&mut o, tags::REFERRING_PHYSICIAN_NAME, VR::PN, "");
     put_str(&mut o, tags::PATIENT_NAME, VR::PN, "");
