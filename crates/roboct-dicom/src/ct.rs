@@ -243,6 +243,14 @@ impl CtSeriesWriter {
 
     /// Every slice of a reconstruction slab, in z order.
     pub fn slab(&self, slab: &VolumeSlab, units: VoxelUnits) -> Result<Vec<Instance>, CtError> {
+        Self::check_slab(slab)?;
+        (0..slab.data.dim().0)
+            .map(|k| self.slab_slice(slab, k, units))
+            .collect()
+    }
+
+    /// Checks that a slab fits the volume grid it claims to belong to.
+    pub fn check_slab(slab: &VolumeSlab) -> Result<(), CtError> {
         let (nz, ny, nx) = slab.data.dim();
         let [gx, gy, gz] = slab.volume_grid.size();
         if nx != gx || ny != gy || slab.z_start + nz > gz {
@@ -251,9 +259,12 @@ impl CtSeriesWriter {
                 slab.z_start
             )));
         }
-        (0..nz)
-            .map(|k| self.slice(&slab.volume_grid, slab.z_start + k, slab.slice(k), units))
-            .collect()
+        Ok(())
+    }
+
+    /// Slice `k` (0-based within the slab) of a checked slab.
+    pub fn slab_slice(&self, slab: &VolumeSlab, k: usize, units: VoxelUnits) -> Result<Instance, CtError> {
+        self.slice(&slab.volume_grid, slab.z_start + k, slab.slice(k), units)
     }
 
     /// Slice `k` of a volume on `grid`, with values `[y][x]`.

@@ -1,4 +1,34 @@
-//! DICOM for roboct.
+//! DICOM for roboct: orders in, progress and results out, nothing lost.
+//!
+//! The scanner speaks DICOM to the hospital like any CT modality under IHE Scheduled
+//! Workflow:
+//!
+//! * [`worklist`]: Modality Worklist C-FIND SCU ([`worklist::query_worklist`]); orders carry
+//!   patient data as [`roboct_core::Phi`].
+//! * [`mpps`]: Modality Performed Procedure Step N-CREATE at scan start and N-SET
+//!   (COMPLETED / DISCONTINUED with a reason) with the dose and every series made.
+//! * [`ct`]: CT Image Storage series from volumes or reconstruction slabs
+//!   ([`ct::CtSeriesWriter`]), HU as signed 16-bit with rescale, geometry from the
+//!   [`roboct_geometry::VolumeGrid`]; the one mu -> HU conversion is [`ct::VoxelUnits`].
+//! * [`sr`]: X-Ray Radiation Dose SR (TID 10011), a findings Comprehensive SR and a Key
+//!   Object Selection ([`sr::ReportWriter`]).
+//! * [`reader`]: any single-frame CT series from a folder back into a volume.
+//! * [`dimse`]: the DIMSE message layer (C-ECHO, C-STORE, C-FIND, N-CREATE, N-SET) over
+//!   dicom-ul associations, written once for all of the above.
+//! * [`outbox`], [`send`], [`upload`]: the durable store-and-forward outbox, the C-STORE and
+//!   STOW-RS senders, and the uploader that drains the outbox with backoff, including
+//!   [`upload::stream_series`], which sends slices while later slabs are still being
+//!   reconstructed.
+//! * [`config`]: PACS/RIS endpoints from TOML, credentials from the environment or files.
+//! * [`bench`]: the `roboct bench upload` measurements.
+//!
+//! dicom-rs types stay inside this crate: callers see volumes, instances (Part 10 bytes),
+//! UIDs and plain structs.
+//!
+//! # Frames
+//! roboct's world frame is the DICOM patient frame (LPS, as in ITK): a grid's origin is the
+//! centre of voxel (0, 0, 0), which DICOM calls Image Position (Patient) of the first slice.
+
 pub mod bench;
 pub mod config;
 pub mod ct;

@@ -372,8 +372,10 @@ pub fn stream_series(
         for slab in slabs.iter() {
             let arrived = Instant::now();
             first_arrival.get_or_insert(arrived);
-            let instances: Vec<Instance> = writer.slab(&slab, units)?;
-            for inst in instances {
+            CtSeriesWriter::check_slab(&slab)?;
+            // Slice by slice, so the first slice is on its way while the next is converted.
+            for k in 0..slab.data.dim().0 {
+                let inst: Instance = writer.slab_slice(&slab, k, units)?;
                 outbox.enqueue(destination, &inst.bytes)?;
                 report.instances.push((&inst).into());
                 let _ = tx.send(Notice::Queued(inst.sop_instance_uid.clone(), arrived));
