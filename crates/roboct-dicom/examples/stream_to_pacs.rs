@@ -20,7 +20,7 @@ use roboct_dicom::part10::EXPLICIT_VR_LE;
 use roboct_dicom::send::DimseSender;
 use roboct_dicom::study::StudyContext;
 use roboct_dicom::uid::UidGenerator;
-use roboct_dicom::upload::{UploadPolicy, stream_series};
+use roboct_dicom::upload::{StreamTarget, UploadPolicy, stream_series};
 use roboct_geometry::{VolumeGrid, VolumeSlab};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -35,7 +35,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ae_title: args[2].clone(),
     };
     let uids = UidGenerator::default();
-    let writer = CtSeriesWriter::new(StudyContext::unscheduled(&uids), CtSeriesInfo::new(&uids), uids.clone());
+    let writer = CtSeriesWriter::new(
+        StudyContext::unscheduled(&uids),
+        CtSeriesInfo::new(&uids),
+        uids.clone(),
+    );
     let grid = VolumeGrid::centered([128, 128, 32], [1.0, 1.0, 2.0], [0.0; 3])?;
     let (tx, rx) = channel();
     // The "reconstruction": 4 slabs of 8 slices of water (mu in 1/mm), one every 200 ms.
@@ -44,7 +48,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         for s in 0..4 {
             std::thread::sleep(Duration::from_millis(200));
             let data = Array3::from_elem((8, 128, 128), MU_WATER_70KEV_PER_MM as f32);
-            let _ = tx.send(VolumeSlab { z_start: s * 8, data, volume_grid: g.clone() });
+            let _ = tx.send(VolumeSlab {
+                z_start: s * 8,
+                data,
+                volume_grid: g.clone(),
+            });
         }
     });
     let outbox_dir = tempfile::tempdir()?;
@@ -52,12 +60,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let report = stream_series(
         rx,
         &writer,
-        VoxelUnits::MuPerMm { mu_water_per_mm: MU_WATER_70KEV_PER_MM },
-        &outbox,
-        "pacs",
-        Box::new(DimseSender::new(peer, AssociationOptions::new("ROBOCT"), EXPLICIT_VR_LE)),
-        UploadPolicy::default(),
-        Duration::from_secs(30),
+        VoxelUnits::MuPerMm {
+            mu_water_per_mm: MU_WATER_70KEV_PER_MM,
+        },
+        StreamTarget {
+            outbox,
+            destination: "pacs".into(),
+            sender: Box::new(DimseSender::new(
+                peer,
+                AssociationOptions::new("ROBOCT"),
+                EXPLICIT_VR_LE,
+            )),
+            policy: UploadPolicy::default(),
+            drain_timeout: Duration::from_secs(30),
+        },
     )?;
     producer.join().ok();
     println!(

@@ -19,7 +19,7 @@ use crate::part10::EXPLICIT_VR_LE;
 use crate::send::{DimseSender, StowSender};
 use crate::study::StudyContext;
 use crate::uid::UidGenerator;
-use crate::upload::{UploadPolicy, Uploader, stream_series};
+use crate::upload::{StreamTarget, UploadPolicy, Uploader, stream_series};
 
 /// What to measure.
 #[derive(Clone, Debug)]
@@ -125,14 +125,18 @@ struct LocalOrthanc {
 }
 
 fn free_port() -> Result<u16, BenchError> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
 }
 
 fn wait_port(port: u16) -> Result<(), BenchError> {
     let start = Instant::now();
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
         if start.elapsed() > Duration::from_secs(30) {
-            return Err(BenchError::Peer(format!("Orthanc did not listen on port {port}")));
+            return Err(BenchError::Peer(format!(
+                "Orthanc did not listen on port {port}"
+            )));
         }
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -232,7 +236,11 @@ fn grid(o: &BenchOptions) -> VolumeGrid {
 
 fn make_series(o: &BenchOptions, uids: &UidGenerator) -> Result<Vec<Instance>, BenchError> {
     let g = grid(o);
-    let w = CtSeriesWriter::new(StudyContext::unscheduled(uids), CtSeriesInfo::new(uids), uids.clone());
+    let w = CtSeriesWriter::new(
+        StudyContext::unscheduled(uids),
+        CtSeriesInfo::new(uids),
+        uids.clone(),
+    );
     let data = phantom_slab(o.size, 0, o.slices, 7);
     let v = roboct_geometry::Volume::from_array(g, data).expect("shape from grid");
     w.volume(&v, VoxelUnits::Hu)
@@ -256,7 +264,9 @@ fn policy() -> UploadPolicy {
 fn check_count(orthanc: &LocalOrthanc, want: usize, method: &str) -> Result<(), BenchError> {
     let got = orthanc.count()?;
     if got != want {
-        return Err(BenchError::Pipeline(format!("{method}: Orthanc holds {got} instances, expected {want}")));
+        return Err(BenchError::Pipeline(format!(
+            "{method}: Orthanc holds {got} instances, expected {want}"
+        )));
     }
     Ok(())
 }
@@ -276,12 +286,32 @@ pub fn run(o: &BenchOptions, progress: &dyn Progress) -> Result<BenchReport, Ben
         files.push(p);
     }
     let mut methods = vec![
-        MethodResult { name: "dcmtk storescu (files)".into(), seconds: vec![], instances: series.len(), bytes },
-        MethodResult { name: "roboct C-STORE (outbox)".into(), seconds: vec![], instances: series.len(), bytes },
-        MethodResult { name: "roboct STOW-RS (outbox)".into(), seconds: vec![], instances: series.len(), bytes },
+        MethodResult {
+            name: "dcmtk storescu (files)".into(),
+            seconds: vec![],
+            instances: series.len(),
+            bytes,
+        },
+        MethodResult {
+            name: "roboct C-STORE (outbox)".into(),
+            seconds: vec![],
+            instances: series.len(),
+            bytes,
+        },
+        MethodResult {
+            name: "roboct STOW-RS (outbox)".into(),
+            seconds: vec![],
+            instances: series.len(),
+            bytes,
+        },
     ];
     let mut enqueue_s = Vec::new();
-    let mut latency = LatencyResult { first_slice: vec![], median: vec![], p95: vec![], first_before_last_slab: vec![] };
+    let mut latency = LatencyResult {
+        first_slice: vec![],
+        median: vec![],
+        p95: vec![],
+        first_before_last_slab: vec![],
+    };
     progress.start("runs", (o.repeats * 4) as u64);
     for _ in 0..o.repeats {
         // storescu: the same files, one association.
@@ -289,14 +319,26 @@ pub fn run(o: &BenchOptions, progress: &dyn Progress) -> Result<BenchReport, Ben
             let orthanc = LocalOrthanc::start(AE)?;
             let t = Instant::now();
             let out = Command::new("storescu")
-                .args(["-aet", AE, "-aec", "ORTHANC", "127.0.0.1", &orthanc.dicom_port.to_string()])
+                .args([
+                    "-aet",
+                    AE,
+                    "-aec",
+                    "ORTHANC",
+                    "127.0.0.1",
+                    &orthanc.dicom_port.to_string(),
+                ])
                 .args(&files)
                 .env("TCP_NODELAY", "1")
                 .output()
-                .map_err(|e| BenchError::Peer(format!("cannot run storescu: {e} (apt-get install dcmtk)")))?;
+                .map_err(|e| {
+                    BenchError::Peer(format!("cannot run storescu: {e} (apt-get install dcmtk)"))
+                })?;
             let s = t.elapsed().as_secs_f64();
             if !out.status.success() {
-                return Err(BenchError::Peer(format!("storescu failed: {}", String::from_utf8_lossy(&out.stderr))));
+                return Err(BenchError::Peer(format!(
+                    "storescu failed: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                )));
             }
             check_count(&orthanc, series.len(), "storescu")?;
             methods[0].seconds.push(s);
@@ -306,10 +348,13 @@ pub fn run(o: &BenchOptions, progress: &dyn Progress) -> Result<BenchReport, Ben
         for (m, stow) in [(1usize, false), (2, true)] {
             let orthanc = LocalOrthanc::start(AE)?;
             let box_dir = tempfile::tempdir()?;
-            let outbox = Outbox::open(box_dir.path()).map_err(|e| BenchError::Pipeline(e.to_string()))?;
+            let outbox =
+                Outbox::open(box_dir.path()).map_err(|e| BenchError::Pipeline(e.to_string()))?;
             let t = Instant::now();
             for inst in &series {
-                outbox.enqueue("pacs", &inst.bytes).map_err(|e| BenchError::Pipeline(e.to_string()))?;
+                outbox
+                    .enqueue("pacs", &inst.bytes)
+                    .map_err(|e| BenchError::Pipeline(e.to_string()))?;
             }
             if !stow {
                 enqueue_s.push(t.elapsed().as_secs_f64());
@@ -331,14 +376,21 @@ pub fn run(o: &BenchOptions, progress: &dyn Progress) -> Result<BenchReport, Ben
             } else {
                 Box::new(DimseSender::new(orthanc.peer(), options(), EXPLICIT_VR_LE))
             };
-            let mut up = Uploader::new(outbox, "pacs", sender, policy()).map_err(|e| BenchError::Pipeline(e.to_string()))?;
+            let mut up = Uploader::new(outbox, "pacs", sender, policy())
+                .map_err(|e| BenchError::Pipeline(e.to_string()))?;
             let t = Instant::now();
             let r = up
                 .run(None, &roboct_core::NoProgress)
                 .map_err(|e| BenchError::Pipeline(e.to_string()))?;
             let s = t.elapsed().as_secs_f64();
             if r.sent != series.len() {
-                return Err(BenchError::Pipeline(format!("{}: sent {} of {}: {:?}", methods[m].name, r.sent, series.len(), r.last_transient_error)));
+                return Err(BenchError::Pipeline(format!(
+                    "{}: sent {} of {}: {:?}",
+                    methods[m].name,
+                    r.sent,
+                    series.len(),
+                    r.last_transient_error
+                )));
             }
             check_count(&orthanc, series.len(), &methods[m].name)?;
             methods[m].seconds.push(s);
@@ -348,7 +400,8 @@ pub fn run(o: &BenchOptions, progress: &dyn Progress) -> Result<BenchReport, Ben
         {
             let orthanc = LocalOrthanc::start(AE)?;
             let box_dir = tempfile::tempdir()?;
-            let outbox = Outbox::open(box_dir.path()).map_err(|e| BenchError::Pipeline(e.to_string()))?;
+            let outbox =
+                Outbox::open(box_dir.path()).map_err(|e| BenchError::Pipeline(e.to_string()))?;
             let g = grid(o);
             let (tx, rx) = channel();
             let (slab, interval, slices, size) = (o.slab.max(1), o.slab_interval, o.slices, o.size);
@@ -359,42 +412,66 @@ pub fn run(o: &BenchOptions, progress: &dyn Progress) -> Result<BenchReport, Ben
             let producer = std::thread::spawn(move || {
                 for (i, data) in slabs.into_iter().enumerate() {
                     std::thread::sleep(interval);
-                    if tx.send(VolumeSlab { z_start: i * slab, data, volume_grid: g.clone() }).is_err() {
+                    if tx
+                        .send(VolumeSlab {
+                            z_start: i * slab,
+                            data,
+                            volume_grid: g.clone(),
+                        })
+                        .is_err()
+                    {
                         return;
                     }
                 }
             });
-            let w = CtSeriesWriter::new(StudyContext::unscheduled(&uids), CtSeriesInfo::new(&uids), uids.clone());
+            let w = CtSeriesWriter::new(
+                StudyContext::unscheduled(&uids),
+                CtSeriesInfo::new(&uids),
+                uids.clone(),
+            );
             let r = stream_series(
                 rx,
                 &w,
                 VoxelUnits::Hu,
-                &outbox,
-                "pacs",
-                Box::new(DimseSender::new(orthanc.peer(), options(), EXPLICIT_VR_LE)),
-                policy(),
-                Duration::from_secs(120),
+                StreamTarget {
+                    outbox,
+                    destination: "pacs".into(),
+                    sender: Box::new(DimseSender::new(orthanc.peer(), options(), EXPLICIT_VR_LE)),
+                    policy: policy(),
+                    drain_timeout: Duration::from_secs(120),
+                },
             )
             .map_err(|e| BenchError::Pipeline(e.to_string()))?;
             let _ = producer.join();
             if r.upload.sent != slices {
-                return Err(BenchError::Pipeline(format!("streaming sent {} of {slices}", r.upload.sent)));
+                return Err(BenchError::Pipeline(format!(
+                    "streaming sent {} of {slices}",
+                    r.upload.sent
+                )));
             }
             check_count(&orthanc, slices, "streaming")?;
             let mut l = r.latencies.clone();
             l.sort();
-            latency.first_slice.push(r.first_slice_latency.unwrap_or_default());
+            latency
+                .first_slice
+                .push(r.first_slice_latency.unwrap_or_default());
             latency.median.push(l[l.len() / 2]);
             latency.p95.push(l[(l.len() * 95 / 100).min(l.len() - 1)]);
-            latency.first_before_last_slab.push(match (r.first_stored_at, r.last_slab_at) {
-                (Some(a), Some(b)) => a < b,
-                _ => false,
-            });
+            latency
+                .first_before_last_slab
+                .push(match (r.first_stored_at, r.last_slab_at) {
+                    (Some(a), Some(b)) => a < b,
+                    _ => false,
+                });
             progress.advance(1);
         }
     }
     progress.finish();
-    Ok(BenchReport { methods, latency, enqueue_s })
+    Ok(BenchReport {
+        methods,
+        latency,
+        enqueue_s,
+    })
 }
 
 /// Whether a peer program is on the PATH.

@@ -263,7 +263,12 @@ impl CtSeriesWriter {
     }
 
     /// Slice `k` (0-based within the slab) of a checked slab.
-    pub fn slab_slice(&self, slab: &VolumeSlab, k: usize, units: VoxelUnits) -> Result<Instance, CtError> {
+    pub fn slab_slice(
+        &self,
+        slab: &VolumeSlab,
+        k: usize,
+        units: VoxelUnits,
+    ) -> Result<Instance, CtError> {
         self.slice(&slab.volume_grid, slab.z_start + k, slab.slice(k), units)
     }
 

@@ -165,7 +165,8 @@ fn is_image(o: &DefaultDicomObject) -> bool {
     let non_image = class.starts_with("1.2.840.10008.5.1.4.1.1.88.")
         || class.starts_with("1.2.840.10008.5.1.4.1.1.11.")
         || class == "1.2.840.10008.1.3.10";
-    !non_image && o.meta().media_storage_sop_class_uid() != "1.2.840.10008.1.3.10"
+    !non_image
+        && o.meta().media_storage_sop_class_uid() != "1.2.840.10008.1.3.10"
         && o.element_opt(tags::ROWS).ok().flatten().is_some()
 }
 
@@ -196,7 +197,11 @@ pub fn scan_folder(dir: &Path) -> Result<FolderScan, ReadError> {
             continue;
         }
         let uid = text(&o, tags::SERIES_INSTANCE_UID).unwrap_or_default();
-        match scan.series.iter_mut().find(|s| s.series_instance_uid == uid) {
+        match scan
+            .series
+            .iter_mut()
+            .find(|s| s.series_instance_uid == uid)
+        {
             Some(s) => s.images += 1,
             None => scan.series.push(SeriesSummary {
                 series_instance_uid: uid.clone(),
@@ -244,6 +249,15 @@ pub fn read_part10_folder(dir: &Path) -> Result<Part10Folder, ReadError> {
     Ok(out)
 }
 
+/// What every slice of a series must share, and the first file that set it.
+struct Frame {
+    iop: [f64; 6],
+    spacing: [f64; 2],
+    rows: u16,
+    cols: u16,
+    first: PathBuf,
+}
+
 struct Slice {
     path: PathBuf,
     position: [f64; 3],
@@ -258,7 +272,10 @@ fn dot(a: [f64; 3], b: [f64; 3]) -> f64 {
 /// Reads one series of `dir` into a volume of rescaled values (HU for CT).
 ///
 /// With `series_uid` `None` the folder must hold exactly one image series.
-pub fn read_series(dir: &Path, series_uid: Option<&str>) -> Result<(Volume, SeriesSummary), ReadError> {
+pub fn read_series(
+    dir: &Path,
+    series_uid: Option<&str>,
+) -> Result<(Volume, SeriesSummary), ReadError> {
     let scan = scan_folder(dir)?;
     let summary = match series_uid {
         Some(uid) => scan
@@ -294,7 +311,7 @@ pub fn read_series(dir: &Path, series_uid: Option<&str>) -> Result<(Volume, Seri
         why,
     };
     let mut slices = Vec::new();
-    let mut frame: Option<([f64; 6], [f64; 2], u16, u16, PathBuf)> = None;
+    let mut frame: Option<Frame> = None;
     for (path, _) in scan.files.iter().filter(|(_, u)| *u == uid) {
         let obj = dicom_object::open_file(path).map_err(|e| ReadError::Corrupt {
             path: path.clone(),
@@ -304,7 +321,11 @@ pub fn read_series(dir: &Path, series_uid: Option<&str>) -> Result<(Volume, Seri
             path: path.clone(),
             attribute,
         };
-        if text(&obj, tags::NUMBER_OF_FRAMES).and_then(|n| n.parse::<u32>().ok()).unwrap_or(1) > 1 {
+        if text(&obj, tags::NUMBER_OF_FRAMES)
+            .and_then(|n| n.parse::<u32>().ok())
+            .unwrap_or(1)
+            > 1
+        {
             return Err(irregular(format!(
                 "{} is a multi-frame image; only single-frame series are read",
                 path.display()
@@ -329,13 +350,32 @@ pub fn read_series(dir: &Path, series_uid: Option<&str>) -> Result<(Volume, Seri
             .ok_or_else(|| no_geo("Columns (0028,0011)"))?;
         let r = [iop[0], iop[1], iop[2]];
         let c = [iop[3], iop[4], iop[5]];
-        if (dot(r, r) - 1.0).abs() > 1e-3 || (dot(c, c) - 1.0).abs() > 1e-3 || dot(r, c).abs() > 1e-3 {
-            return Err(no_geo("Image Orientation (Patient) (0020,0037) (not two orthonormal directions)"));
+        if (dot(r, r) - 1.0).abs() > 1e-3
+            || (dot(c, c) - 1.0).abs() > 1e-3
+            || dot(r, c).abs() > 1e-3
+        {
+            return Err(no_geo(
+                "Image Orientation (Patient) (0020,0037) (not two orthonormal directions)",
+            ));
         }
         let iop6 = [iop[0], iop[1], iop[2], iop[3], iop[4], iop[5]];
         match &frame {
-            None => frame = Some((iop6, [ps[0], ps[1]], rows, cols, path.clone())),
-            Some((f_iop, f_ps, f_rows, f_cols, first)) => {
+            None => {
+                frame = Some(Frame {
+                    iop: iop6,
+                    spacing: [ps[0], ps[1]],
+                    rows,
+                    cols,
+                    first: path.clone(),
+                })
+            }
+            Some(Frame {
+                iop: f_iop,
+                spacing: f_ps,
+                rows: f_rows,
+                cols: f_cols,
+                first,
+            }) => {
                 if f_iop.iter().zip(&iop6).any(|(a, b)| (a - b).abs() > 1e-4) {
                     return Err(irregular(format!(
                         "{} and {} have different orientations",
@@ -363,13 +403,22 @@ pub fn read_series(dir: &Path, series_uid: Option<&str>) -> Result<(Volume, Seri
             obj,
         });
     }
-    let (iop, ps, rows, cols, _) = frame.expect("a listed series has at least one image");
+    let Frame {
+        iop,
+        spacing: ps,
+        rows,
+        cols,
+        ..
+    } = frame.expect("a listed series has at least one image");
     let r = [iop[0], iop[1], iop[2]];
     let c = [iop[3], iop[4], iop[5]];
     let n = cross(r, c);
     slices.sort_by(|a, b| a.distance.total_cmp(&b.distance));
     let dz = if slices.len() > 1 {
-        let gaps: Vec<f64> = slices.windows(2).map(|w| w[1].distance - w[0].distance).collect();
+        let gaps: Vec<f64> = slices
+            .windows(2)
+            .map(|w| w[1].distance - w[0].distance)
+            .collect();
         let mean = (slices[slices.len() - 1].distance - slices[0].distance) / gaps.len() as f64;
         for (i, g) in gaps.iter().enumerate() {
             if *g < 1e-3 {
@@ -433,8 +482,13 @@ pub fn read_series(dir: &Path, series_uid: Option<&str>) -> Result<(Volume, Seri
     }
     // Pixel Spacing is (between rows, between columns): x spacing is the second value.
     let direction = [[r[0], c[0], n[0]], [r[1], c[1], n[1]], [r[2], c[2], n[2]]];
-    let grid = VolumeGrid::with_direction([nx, ny, slices.len()], [ps[1], ps[0], dz], slices[0].position, direction)
-        .map_err(|e| irregular(e.to_string()))?;
+    let grid = VolumeGrid::with_direction(
+        [nx, ny, slices.len()],
+        [ps[1], ps[0], dz],
+        slices[0].position,
+        direction,
+    )
+    .map_err(|e| irregular(e.to_string()))?;
     let volume = Volume::from_array(grid, data).expect("array made for this grid");
     Ok((volume, summary))
 }

@@ -309,8 +309,15 @@ fn chain(e: &dyn std::error::Error) -> String {
     s
 }
 
+/// Per-instance outcome of a STOW-RS request.
+struct StowOutcome {
+    stored: Vec<String>,
+    /// UID and Failure Reason (0008,1197).
+    failed: Vec<(String, u16)>,
+}
+
 /// Per-instance outcome from a STOW-RS response body (DICOM JSON, PS3.18 Table 10.5.3-1).
-fn stow_failures(body: &[u8]) -> Option<(Vec<String>, Vec<(String, u16)>)> {
+fn stow_failures(body: &[u8]) -> Option<StowOutcome> {
     let v: serde_json::Value = serde_json::from_slice(body).ok()?;
     let uids = |seq: &str, with_reason: bool| -> Vec<(String, u16)> {
         v.get(seq)
@@ -345,7 +352,10 @@ fn stow_failures(body: &[u8]) -> Option<(Vec<String>, Vec<(String, u16)>)> {
         .into_iter()
         .map(|(u, _)| u)
         .collect();
-    Some((stored, uids("00081198", true)))
+    Some(StowOutcome {
+        stored,
+        failed: uids("00081198", true),
+    })
 }
 
 impl Sender for StowSender {
@@ -362,7 +372,7 @@ impl Sender for StowSender {
         let parsed = stow_failures(&body);
         match status {
             200 | 202 | 409 => {
-                let Some((stored, failed)) = parsed else {
+                let Some(StowOutcome { stored, failed }) = parsed else {
                     return if status == 200 {
                         all(Ok(()))
                     } else {
@@ -455,9 +465,9 @@ mod tests {
             br#"{"00081199":{"vr":"SQ","Value":[{"00081155":{"vr":"UI","Value":["1.2.3"]}}]},
             "00081198":{"vr":"SQ","Value":[{"00081155":{"vr":"UI","Value":["1.2.4"]},
             "00081197":{"vr":"US","Value":[43264]}}]}}"#;
-        let (stored, failed) = stow_failures(body).unwrap();
-        assert_eq!(stored, vec!["1.2.3".to_string()]);
-        assert_eq!(failed, vec![("1.2.4".to_string(), 0xA900)]);
+        let o = stow_failures(body).unwrap();
+        assert_eq!(o.stored, vec!["1.2.3".to_string()]);
+        assert_eq!(o.failed, vec![("1.2.4".to_string(), 0xA900)]);
         assert!(stow_failures(b"<html>").is_none());
     }
 }

@@ -297,23 +297,41 @@ enum Notice {
     Done,
 }
 
+/// Where [`stream_series`] sends, and how hard it tries.
+pub struct StreamTarget {
+    /// The outbox every instance is written to first.
+    pub outbox: Outbox,
+    /// The destination's name (its outbox folder).
+    pub destination: String,
+    /// How to reach it.
+    pub sender: Box<dyn Sender>,
+    /// Retries and rate.
+    pub policy: UploadPolicy,
+    /// How long to keep retrying after the last slab before returning (what is left stays
+    /// in the outbox for the next run).
+    pub drain_timeout: Duration,
+}
+
 /// Streams a reconstruction to a destination while it is being computed.
 ///
-/// Slabs arrive on `slabs` (from the reconstruction thread, in any order); each slice is
-/// converted to HU ([`VoxelUnits`]), written and fsynced to the outbox, and handed to an
-/// uploader thread that sends it at once. Returns when the channel is closed and the queue
-/// is drained, or `drain_timeout` after the last slab (what is left stays in the outbox for
-/// the next run).
+/// Slabs arrive on `slabs` (from the reconstruction thread); each slice is converted to HU
+/// ([`VoxelUnits`]), written and fsynced to the outbox, and handed to an uploader thread that
+/// sends it at once, while the next slice is being converted. Returns when the channel is
+/// closed and the queue is drained, or `drain_timeout` after the last slab.
 pub fn stream_series(
     slabs: Receiver<VolumeSlab>,
     writer: &CtSeriesWriter,
     units: VoxelUnits,
-    outbox: &Outbox,
-    destination: &str,
-    sender: Box<dyn Sender>,
-    policy: UploadPolicy,
-    drain_timeout: Duration,
+    target: StreamTarget,
 ) -> Result<StreamReport, StreamError> {
+    let StreamTarget {
+        outbox,
+        destination,
+        sender,
+        policy,
+        drain_timeout,
+    } = target;
+    let (outbox, destination) = (&outbox, destination.as_str());
     let mut uploader = Uploader::new(outbox.clone(), destination, sender, policy)?;
     let (tx, rx) = channel::<Notice>();
     let worker = std::thread::spawn(

@@ -126,8 +126,8 @@ for p in sys.argv[4:]:
     let out = run_python(code, &args);
     let lines: Vec<&str> = out.lines().collect();
     let grid = volume.grid();
-    for k in 0..3 {
-        let f: Vec<&str> = lines[k].split_whitespace().collect();
+    for (k, line) in lines.iter().take(3).enumerate() {
+        let f: Vec<&str> = line.split_whitespace().collect();
         assert_eq!(f[0], (k + 1).to_string());
         let p = grid.world_from_index([0.0, 0.0, k as f64]);
         for a in 0..3 {

@@ -18,14 +18,21 @@ fn volume(nz: usize, tilt_deg: f64) -> Volume {
     let (c, s) = (tilt_deg.to_radians().cos(), tilt_deg.to_radians().sin());
     // Rotation about x: an oblique stack.
     let dir = [[1.0, 0.0, 0.0], [0.0, c, -s], [0.0, s, c]];
-    let grid = VolumeGrid::with_direction([12, 10, nz], [0.7, 0.9, 2.5], [-5.0, 3.0, -40.0], dir).unwrap();
-    let data = Array3::from_shape_fn((nz, 10, 12), |(z, y, x)| (z * 100 + y * 12 + x) as f32 - 1024.0);
+    let grid =
+        VolumeGrid::with_direction([12, 10, nz], [0.7, 0.9, 2.5], [-5.0, 3.0, -40.0], dir).unwrap();
+    let data = Array3::from_shape_fn((nz, 10, 12), |(z, y, x)| {
+        (z * 100 + y * 12 + x) as f32 - 1024.0
+    });
     Volume::from_array(grid, data).unwrap()
 }
 
 fn write_series(dir: &Path, v: &Volume, prefix: &str) -> Vec<Instance> {
     let uids = UidGenerator::default();
-    let w = CtSeriesWriter::new(StudyContext::unscheduled(&uids), CtSeriesInfo::new(&uids), uids.clone());
+    let w = CtSeriesWriter::new(
+        StudyContext::unscheduled(&uids),
+        CtSeriesInfo::new(&uids),
+        uids.clone(),
+    );
     let inst = w.volume(v, VoxelUnits::Hu).unwrap();
     for (i, x) in inst.iter().enumerate() {
         // Names in reverse order, so that file order is not slice order.
@@ -59,10 +66,9 @@ fn several_series_with_other_files_read_back_exactly() {
     std::fs::write(dir.path().join("README.txt"), "not dicom").unwrap();
     // A non-image object: a dose report in the same folder.
     let uids = UidGenerator::default();
-    let reports = roboct_dicom::sr::ReportWriter::new(StudyContext::unscheduled(&uids), uids.clone());
-    let ko = reports
-        .key_images(&[(&ia[0]).into()], "")
-        .unwrap();
+    let reports =
+        roboct_dicom::sr::ReportWriter::new(StudyContext::unscheduled(&uids), uids.clone());
+    let ko = reports.key_images(&[(&ia[0]).into()], "").unwrap();
     std::fs::write(dir.path().join("ko.dcm"), &ko.bytes).unwrap();
     let scan = scan_folder(dir.path()).unwrap();
     assert_eq!(scan.series.len(), 2);
@@ -71,7 +77,10 @@ fn several_series_with_other_files_read_back_exactly() {
     let e = read_series(dir.path(), None).unwrap_err();
     assert!(matches!(e, ReadError::SeveralSeries { .. }));
     let msg = e.to_string();
-    assert!(msg.contains(&ia[0].series_instance_uid) && msg.contains(&ib[0].series_instance_uid), "{msg}");
+    assert!(
+        msg.contains(&ia[0].series_instance_uid) && msg.contains(&ib[0].series_instance_uid),
+        "{msg}"
+    );
     let (va, sa) = read_series(dir.path(), Some(&ia[0].series_instance_uid)).unwrap();
     assert_eq!(sa.images, 5);
     assert_same(&va, &a);
@@ -120,7 +129,10 @@ for k in range(4):
     // Row direction +x, column direction -z, normal = r x c = (0, 1, 0): ascending y, so the
     // first slice is the file with the lowest y (k = 3).
     assert_eq!(g.origin_mm(), [-10.0, -4.0, 20.0]);
-    assert_eq!(g.direction(), [[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, -1.0, 0.0]]);
+    assert_eq!(
+        g.direction(),
+        [[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, -1.0, 0.0]]
+    );
     // Voxel (x 1, y 2) of the first slice = file k 3, stored 2*4+1 + 300 = 309 -> 2*309-1024.
     assert_eq!(v.data()[[0, 2, 1]], 2.0 * 309.0 - 1024.0);
     assert_eq!(v.data()[[3, 0, 0]], 2.0 * 0.0 - 1024.0);
@@ -147,12 +159,19 @@ fn corrupt_files_missing_slices_and_missing_geometry_are_named() {
     // A slice without Image Position (Patient).
     let (_, mut obj) = roboct_dicom::part10::decode_part10(&inst[0].bytes).unwrap();
     obj.remove_element(dicom_dictionary_std::tags::IMAGE_POSITION_PATIENT);
-    let bytes = roboct_dicom::part10::encode_part10(&obj, roboct_dicom::part10::EXPLICIT_VR_LE).unwrap();
+    let bytes =
+        roboct_dicom::part10::encode_part10(&obj, roboct_dicom::part10::EXPLICIT_VR_LE).unwrap();
     std::fs::write(dir.path().join("s099.dcm"), bytes).unwrap();
     let e = read_series(dir.path(), None).unwrap_err();
     assert!(matches!(e, ReadError::NoGeometry { .. }), "{e}");
-    assert!(e.to_string().contains("Image Position (Patient)") && e.to_string().contains("s099.dcm"), "{e}");
+    assert!(
+        e.to_string().contains("Image Position (Patient)") && e.to_string().contains("s099.dcm"),
+        "{e}"
+    );
     // An empty folder.
     let empty = tempfile::tempdir().unwrap();
-    assert!(matches!(read_series(empty.path(), None), Err(ReadError::NoSeries { .. })));
+    assert!(matches!(
+        read_series(empty.path(), None),
+        Err(ReadError::NoSeries { .. })
+    ));
 }

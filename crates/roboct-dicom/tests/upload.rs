@@ -16,7 +16,7 @@ use roboct_dicom::part10::DEFLATED_EXPLICIT_VR_LE;
 use roboct_dicom::send::{DimseSender, Sender, StowSender};
 use roboct_dicom::study::StudyContext;
 use roboct_dicom::uid::UidGenerator;
-use roboct_dicom::upload::{UploadPolicy, Uploader, stream_series};
+use roboct_dicom::upload::{StreamTarget, UploadPolicy, Uploader, stream_series};
 use roboct_geometry::{Volume, VolumeGrid, VolumeSlab};
 
 fn writer(uids: &UidGenerator) -> CtSeriesWriter {
@@ -194,15 +194,17 @@ fn stream_survives_the_pacs_being_killed_mid_series() {
             rx,
             &w,
             VoxelUnits::Hu,
-            &ob,
-            "pacs",
-            Box::new(DimseSender::new(
-                peer,
-                options(),
-                roboct_dicom::part10::EXPLICIT_VR_LE,
-            )),
-            fast_policy(),
-            Duration::from_secs(60),
+            StreamTarget {
+                outbox: ob,
+                destination: "pacs".into(),
+                sender: Box::new(DimseSender::new(
+                    peer,
+                    options(),
+                    roboct_dicom::part10::EXPLICIT_VR_LE,
+                )),
+                policy: fast_policy(),
+                drain_timeout: Duration::from_secs(60),
+            },
         )
     });
     // Kill the PACS once a few slices are stored, keep it down, bring it back.
@@ -447,15 +449,57 @@ fn make_certificates(dir: &std::path::Path) -> (std::path::PathBuf, std::path::P
             .current_dir(dir)
             .output()
             .expect("openssl is not installed: run ./scripts/deps");
-        assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     };
-    run(&["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem",
-          "-days", "2", "-subj", "/CN=roboct test CA"]);
-    run(&["req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr",
-          "-subj", "/CN=127.0.0.1"]);
+    run(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=roboct test CA",
+    ]);
+    run(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+        "-subj",
+        "/CN=127.0.0.1",
+    ]);
     std::fs::write(dir.join("san.ext"), "subjectAltName=IP:127.0.0.1\n").unwrap();
-    run(&["x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
-          "-CAcreateserial", "-out", "server.pem", "-days", "2", "-extfile", "san.ext"]);
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "server.pem",
+        "-days",
+        "2",
+        "-extfile",
+        "san.ext",
+    ]);
     (dir.join("ca.pem"), dir.join("server.pem"))
 }
 
@@ -489,7 +533,8 @@ fn stow_over_tls_refuses_an_untrusted_certificate_and_trusts_the_configured_ca()
         password: CredentialSource::Value(Secret::new(ORTHANC_PASSWORD)),
     };
     // Not trusted: a clear, retryable error that names the certificate problem.
-    let mut untrusted = StowSender::new(&url, auth.clone(), None, Duration::from_secs(5), 8).unwrap();
+    let mut untrusted =
+        StowSender::new(&url, auth.clone(), None, Duration::from_secs(5), 8).unwrap();
     let res = untrusted.send_batch(&out);
     let e = res[0].clone().unwrap_err();
     assert!(e.transient, "{e}");

@@ -28,7 +28,11 @@ fn text(o: &Output) -> String {
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 struct Peer(Child);
@@ -68,7 +72,9 @@ fn storescp(dir: &Path, port: u16) -> Peer {
 
 fn hu_volume() -> Volume {
     let grid = VolumeGrid::centered([20, 16, 6], [0.6, 0.6, 1.25], [3.0, -2.0, 10.0]).unwrap();
-    let data = Array3::from_shape_fn((6, 16, 20), |(z, y, x)| (z as f32) * 50.0 + (y * 20 + x) as f32 - 1000.0);
+    let data = Array3::from_shape_fn((6, 16, 20), |(z, y, x)| {
+        (z as f32) * 50.0 + (y * 20 + x) as f32 - 1000.0
+    });
     Volume::from_array(grid, data).unwrap()
 }
 
@@ -79,11 +85,27 @@ fn export_then_import_round_trips_and_bad_volumes_fail() {
     let v = hu_volume();
     roboct_io::write_volume(&mha, &v).unwrap();
     let out = tmp.path().join("dicom");
-    let o = roboct(&["export-dicom", mha.to_str().unwrap(), "--out", out.to_str().unwrap()], None);
+    let o = roboct(
+        &[
+            "export-dicom",
+            mha.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        None,
+    );
     assert!(o.status.success(), "{}", text(&o));
     assert_eq!(std::fs::read_dir(&out).unwrap().count(), 6);
     let nii = tmp.path().join("back.nii.gz");
-    let o = roboct(&["import-dicom", out.to_str().unwrap(), "--out", nii.to_str().unwrap()], None);
+    let o = roboct(
+        &[
+            "import-dicom",
+            out.to_str().unwrap(),
+            "--out",
+            nii.to_str().unwrap(),
+        ],
+        None,
+    );
     assert!(o.status.success(), "{}", text(&o));
     let back = roboct_io::read_volume(&nii).unwrap();
     assert_eq!(back.data(), v.data());
@@ -94,13 +116,29 @@ fn export_then_import_round_trips_and_bad_volumes_fail() {
     // A volume without geometry (.npy) is refused with the file named.
     let npy = tmp.path().join("vol.npy");
     roboct_io::write_volume(&npy, &v).unwrap();
-    let o = roboct(&["export-dicom", npy.to_str().unwrap(), "--out", out.to_str().unwrap()], None);
+    let o = roboct(
+        &[
+            "export-dicom",
+            npy.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        None,
+    );
     assert!(!o.status.success());
     assert!(text(&o).contains("vol.npy"), "{}", text(&o));
     // A folder with no images.
     let empty = tmp.path().join("empty");
     std::fs::create_dir(&empty).unwrap();
-    let o = roboct(&["import-dicom", empty.to_str().unwrap(), "--out", nii.to_str().unwrap()], None);
+    let o = roboct(
+        &[
+            "import-dicom",
+            empty.to_str().unwrap(),
+            "--out",
+            nii.to_str().unwrap(),
+        ],
+        None,
+    );
     assert!(!o.status.success());
     assert!(text(&o).contains("no image series"), "{}", text(&o));
 }
@@ -111,7 +149,15 @@ fn upload_survives_an_absent_pacs_and_status_tells() {
     let mha = tmp.path().join("vol.mha");
     roboct_io::write_volume(&mha, &hu_volume()).unwrap();
     let series = tmp.path().join("series");
-    let o = roboct(&["export-dicom", mha.to_str().unwrap(), "--out", series.to_str().unwrap()], None);
+    let o = roboct(
+        &[
+            "export-dicom",
+            mha.to_str().unwrap(),
+            "--out",
+            series.to_str().unwrap(),
+        ],
+        None,
+    );
     assert!(o.status.success(), "{}", text(&o));
     std::fs::write(series.join("notes.txt"), "not dicom").unwrap();
     let port = free_port();
@@ -124,13 +170,29 @@ fn upload_survives_an_absent_pacs_and_status_tells() {
     )
     .unwrap();
     // PACS down: the upload keeps everything queued, says so, and fails.
-    let o = roboct(&["upload", series.to_str().unwrap(), "--to", "main", "--timeout-s", "1"], Some(&cfg));
+    let o = roboct(
+        &[
+            "upload",
+            series.to_str().unwrap(),
+            "--to",
+            "main",
+            "--timeout-s",
+            "1",
+        ],
+        Some(&cfg),
+    );
     assert!(!o.status.success());
     let t = text(&o);
-    assert!(t.contains("6 instances are still queued") && t.contains("PACS@127.0.0.1"), "{t}");
+    assert!(
+        t.contains("6 instances are still queued") && t.contains("PACS@127.0.0.1"),
+        "{t}"
+    );
     let o = roboct(&["outbox", "status"], Some(&cfg));
     let t = text(&o);
-    assert!(o.status.success() && t.contains("main: 6 pending, 0 sent, 0 failed"), "{t}");
+    assert!(
+        o.status.success() && t.contains("main: 6 pending, 0 sent, 0 failed"),
+        "{t}"
+    );
     assert!(t.contains("cannot connect"), "{t}");
     // PACS up: flush delivers every instance once.
     let received = tmp.path().join("received");
@@ -140,21 +202,38 @@ fn upload_survives_an_absent_pacs_and_status_tells() {
     assert!(o.status.success(), "{}", text(&o));
     assert_eq!(std::fs::read_dir(&received).unwrap().count(), 6);
     let o = roboct(&["outbox", "status"], Some(&cfg));
-    assert!(text(&o).contains("main: 0 pending, 6 sent, 0 failed"), "{}", text(&o));
+    assert!(
+        text(&o).contains("main: 0 pending, 6 sent, 0 failed"),
+        "{}",
+        text(&o)
+    );
     // Uploading the same folder again sends nothing new.
-    let o = roboct(&["upload", series.to_str().unwrap(), "--to", "main"], Some(&cfg));
+    let o = roboct(
+        &["upload", series.to_str().unwrap(), "--to", "main"],
+        Some(&cfg),
+    );
     assert!(o.status.success(), "{}", text(&o));
     assert!(text(&o).contains("queued 0 new instances"), "{}", text(&o));
     // A corrupt file in the folder is named, nothing is queued from it.
     let bad = series.join("CT000003.dcm");
     let bytes = std::fs::read(&bad).unwrap();
     std::fs::write(&bad, &bytes[..bytes.len() / 3]).unwrap();
-    let o = roboct(&["upload", series.to_str().unwrap(), "--to", "main"], Some(&cfg));
+    let o = roboct(
+        &["upload", series.to_str().unwrap(), "--to", "main"],
+        Some(&cfg),
+    );
     assert!(!o.status.success());
     assert!(text(&o).contains("CT000003.dcm"), "{}", text(&o));
     // An unknown PACS name lists the configured ones.
-    let o = roboct(&["upload", series.to_str().unwrap(), "--to", "nope"], Some(&cfg));
-    assert!(!o.status.success() && text(&o).contains("configured: main"), "{}", text(&o));
+    let o = roboct(
+        &["upload", series.to_str().unwrap(), "--to", "nope"],
+        Some(&cfg),
+    );
+    assert!(
+        !o.status.success() && text(&o).contains("configured: main"),
+        "{}",
+        text(&o)
+    );
 }
 
 #[test]
@@ -178,7 +257,10 @@ fn worklist_prints_the_orders_and_bad_configs_are_named() {
     assert!(st.success());
     let port = free_port();
     let _wl = start(
-        Command::new("wlmscpfs").arg("-dfp").arg(tmp.path()).arg(port.to_string()),
+        Command::new("wlmscpfs")
+            .arg("-dfp")
+            .arg(tmp.path())
+            .arg(port.to_string()),
         port,
     );
     let cfg = tmp.path().join("pacs.toml");
@@ -190,17 +272,28 @@ fn worklist_prints_the_orders_and_bad_configs_are_named() {
     let o = roboct(&["worklist", "--date", "20261129"], Some(&cfg));
     let t = text(&o);
     assert!(o.status.success(), "{t}");
-    assert!(t.contains("ROE^RICHARD") && t.contains("SPS77") && t.contains("WARD 5 BED 2"), "{t}");
+    assert!(
+        t.contains("ROE^RICHARD") && t.contains("SPS77") && t.contains("WARD 5 BED 2"),
+        "{t}"
+    );
     let o = roboct(&["worklist", "--date", "20261129", "--json"], Some(&cfg));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v[0]["patient"]["id"], "PID-77");
     // Another day: no orders, not an error.
     let o = roboct(&["worklist", "--date", "20200101"], Some(&cfg));
-    assert!(o.status.success() && text(&o).contains("no scheduled CT orders"), "{}", text(&o));
+    assert!(
+        o.status.success() && text(&o).contains("no scheduled CT orders"),
+        "{}",
+        text(&o)
+    );
     // Bad configuration: the field is named.
     std::fs::write(&cfg, "[station]\nae_title = \"ROBOCT\"\n[worklist]\nae_title = \"WLM\"\nhost = \"127.0.0.1\"\nport = 99999\n").unwrap();
     let o = roboct(&["worklist"], Some(&cfg));
-    assert!(!o.status.success() && text(&o).contains("port"), "{}", text(&o));
+    assert!(
+        !o.status.success() && text(&o).contains("port"),
+        "{}",
+        text(&o)
+    );
     // Missing credentials name the variable, never a value.
     std::fs::write(
         &cfg,
@@ -210,9 +303,31 @@ fn worklist_prints_the_orders_and_bad_configs_are_named() {
     let series = tmp.path().join("series");
     let mha = tmp.path().join("vol.mha");
     roboct_io::write_volume(&mha, &hu_volume()).unwrap();
-    let o = roboct(&["export-dicom", mha.to_str().unwrap(), "--out", series.to_str().unwrap()], None);
+    let o = roboct(
+        &[
+            "export-dicom",
+            mha.to_str().unwrap(),
+            "--out",
+            series.to_str().unwrap(),
+        ],
+        None,
+    );
     assert!(o.status.success());
-    let o = roboct(&["upload", series.to_str().unwrap(), "--to", "web", "--timeout-s", "0.5"], Some(&cfg));
+    let o = roboct(
+        &[
+            "upload",
+            series.to_str().unwrap(),
+            "--to",
+            "web",
+            "--timeout-s",
+            "0.5",
+        ],
+        Some(&cfg),
+    );
     assert!(!o.status.success());
-    assert!(text(&o).contains("ROBOCT_TEST_UNSET_PASSWORD"), "{}", text(&o));
+    assert!(
+        text(&o).contains("ROBOCT_TEST_UNSET_PASSWORD"),
+        "{}",
+        text(&o)
+    );
 }

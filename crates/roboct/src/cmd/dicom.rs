@@ -173,7 +173,11 @@ pub fn worklist(args: WorklistArgs, _ctx: &Context) -> Result<()> {
     };
     let report = query_worklist(peer, &config.association_options(*timeout), &query)?;
     for r in &report.rejected {
-        eprintln!("warning: worklist answer {} skipped: {}", r.index + 1, r.reason);
+        eprintln!(
+            "warning: worklist answer {} skipped: {}",
+            r.index + 1,
+            r.reason
+        );
     }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report.items)?);
@@ -183,8 +187,8 @@ pub fn worklist(args: WorklistArgs, _ctx: &Context) -> Result<()> {
         // The operator's console shows the orders, as any modality's worklist screen does;
         // this is a display for the user, never a log.
         println!(
-            "{:<10} {:<6} {:<12} {:<24} {:<14} {:<26} {}",
-            "date", "time", "step", "patient", "patient ID", "procedure", "location"
+            "{:<10} {:<6} {:<12} {:<24} {:<14} {:<26} location",
+            "date", "time", "step", "patient", "patient ID", "procedure"
         );
         for i in &report.items {
             println!(
@@ -200,7 +204,10 @@ pub fn worklist(args: WorklistArgs, _ctx: &Context) -> Result<()> {
         }
     }
     if report.items.is_empty() && !report.rejected.is_empty() {
-        bail!("every worklist answer was malformed ({} skipped)", report.rejected.len());
+        bail!(
+            "every worklist answer was malformed ({} skipped)",
+            report.rejected.len()
+        );
     }
     Ok(())
 }
@@ -221,7 +228,11 @@ pub fn export(args: ExportArgs, ctx: &Context) -> Result<()> {
     }
     let mut info = CtSeriesInfo::new(&uids);
     info.description = args.description.clone();
-    let ts = if args.deflate { DEFLATED_EXPLICIT_VR_LE } else { EXPLICIT_VR_LE };
+    let ts = if args.deflate {
+        DEFLATED_EXPLICIT_VR_LE
+    } else {
+        EXPLICIT_VR_LE
+    };
     let writer = CtSeriesWriter::new(study, info, uids).transfer_syntax(ts);
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("cannot create {}", args.out.display()))?;
@@ -231,10 +242,16 @@ pub fn export(args: ExportArgs, ctx: &Context) -> Result<()> {
     let data = volume.data();
     for k in 0..nz {
         let inst = writer
-            .slice(volume.grid(), k, data.index_axis(ndarray::Axis(0), k), VoxelUnits::Hu)
+            .slice(
+                volume.grid(),
+                k,
+                data.index_axis(ndarray::Axis(0), k),
+                VoxelUnits::Hu,
+            )
             .with_context(|| format!("slice {k} of {}", args.volume.display()))?;
         let path = args.out.join(format!("CT{:06}.dcm", k + 1));
-        std::fs::write(&path, &inst.bytes).with_context(|| format!("cannot write {}", path.display()))?;
+        std::fs::write(&path, &inst.bytes)
+            .with_context(|| format!("cannot write {}", path.display()))?;
         roboct_core::Progress::advance(&bar, 1);
     }
     roboct_core::Progress::finish(&bar);
@@ -249,10 +266,16 @@ pub fn export(args: ExportArgs, ctx: &Context) -> Result<()> {
 pub fn import(args: ImportArgs, _ctx: &Context) -> Result<()> {
     let scan = roboct_dicom::reader::scan_folder(&args.dir)?;
     if !scan.not_dicom.is_empty() {
-        eprintln!("note: skipped {} files that are not DICOM", scan.not_dicom.len());
+        eprintln!(
+            "note: skipped {} files that are not DICOM",
+            scan.not_dicom.len()
+        );
     }
     if !scan.non_image.is_empty() {
-        eprintln!("note: skipped {} DICOM objects that are not images", scan.non_image.len());
+        eprintln!(
+            "note: skipped {} DICOM objects that are not images",
+            scan.non_image.len()
+        );
     }
     let (volume, summary) = roboct_dicom::reader::read_series(&args.dir, args.series.as_deref())?;
     roboct_io::write_volume(&args.out, &volume)
@@ -306,7 +329,10 @@ fn drain(config: &DicomConfig, to: &str, timeout_s: f64, ctx: &Context) -> Resul
         );
     }
     if !report.failed.is_empty() {
-        bail!("{} instances were refused by {to} (see `roboct outbox status`)", report.failed.len());
+        bail!(
+            "{} instances were refused by {to} (see `roboct outbox status`)",
+            report.failed.len()
+        );
     }
     Ok(())
 }
@@ -317,7 +343,10 @@ pub fn upload(args: UploadArgs, ctx: &Context) -> Result<()> {
     let outbox = Outbox::open(&config.outbox)?;
     let files = roboct_dicom::reader::read_part10_folder(&args.dir)?;
     if !files.not_dicom.is_empty() {
-        eprintln!("note: skipped {} files that are not DICOM", files.not_dicom.len());
+        eprintln!(
+            "note: skipped {} files that are not DICOM",
+            files.not_dicom.len()
+        );
     }
     if files.files.is_empty() {
         bail!("no DICOM files in {}", args.dir.display());
@@ -332,7 +361,10 @@ pub fn upload(args: UploadArgs, ctx: &Context) -> Result<()> {
             roboct_dicom::outbox::Enqueued::Duplicate(..) => dup += 1,
         }
     }
-    println!("queued {new} new instances for {} ({dup} already queued or sent)", args.to);
+    println!(
+        "queued {new} new instances for {} ({dup} already queued or sent)",
+        args.to
+    );
     drain(&config, &args.to, args.timeout_s, ctx)
 }
 
@@ -405,7 +437,9 @@ fn rate(n: usize, bytes: u64, s: f64) -> (f64, f64) {
 pub fn bench_upload(args: BenchUploadArgs, ctx: &Context) -> Result<()> {
     for p in ["Orthanc", "storescu"] {
         if !roboct_dicom::bench::have_program(p) {
-            bail!("`{p}` is not installed: run ./scripts/deps (it installs orthanc, orthanc-dicomweb and dcmtk)");
+            bail!(
+                "`{p}` is not installed: run ./scripts/deps (it installs orthanc, orthanc-dicomweb and dcmtk)"
+            );
         }
     }
     if args.slices == 0 || args.size == 0 || args.size > 4096 || args.repeats == 0 {
@@ -425,7 +459,10 @@ pub fn bench_upload(args: BenchUploadArgs, ctx: &Context) -> Result<()> {
         "upload: {} CT slices of {} x {} ({mb:.1} MB) to Orthanc over loopback, {} runs each (best; worst)",
         args.slices, args.size, args.size, args.repeats
     );
-    println!("{:<28} {:>12} {:>10} {:>16}", "method", "instances/s", "MB/s", "time s");
+    println!(
+        "{:<28} {:>12} {:>10} {:>16}",
+        "method", "instances/s", "MB/s", "time s"
+    );
     for m in &r.methods {
         let (ips, mbs) = rate(m.instances, m.bytes, m.best_s());
         let (ips_w, _) = rate(m.instances, m.bytes, m.worst_s());
@@ -446,7 +483,10 @@ pub fn bench_upload(args: BenchUploadArgs, ctx: &Context) -> Result<()> {
     );
     let ms = |d: &Vec<Duration>| -> (f64, f64) {
         let v: Vec<f64> = d.iter().map(|x| x.as_secs_f64() * 1000.0).collect();
-        (v.iter().cloned().fold(f64::INFINITY, f64::min), v.iter().cloned().fold(0.0, f64::max))
+        (
+            v.iter().cloned().fold(f64::INFINITY, f64::min),
+            v.iter().cloned().fold(0.0, f64::max),
+        )
     };
     let (f_best, f_worst) = ms(&r.latency.first_slice);
     let (m_best, m_worst) = ms(&r.latency.median);
