@@ -1,0 +1,81 @@
+//! CT reconstruction for roboct, usable on its own like RTK, ASTRA or TIGRE.
+//!
+//! * [`fdk`] / [`fdk_volume`]: FBP (parallel and fan beams) and FDK (cone beams) with the
+//!   ram-lak, shepp-logan, cosine, hamming and hann filters and a cut-off, Parker weights for
+//!   short scans, displaced-detector weights for half-fan scans, streamed in z-slabs.
+//! * [`forward_project`] / [`back_project_adjoint`]: Joseph's ray-driven projector and its exact
+//!   transpose, the matched pair iterative methods need (adjoint identity tested to 1e-4).
+//! * [`back_project`]: the voxel-driven back-projector (unmatched, what FBP/FDK use), for any
+//!   geometry.
+//!
+//! Geometry, frames and units are those of `roboct_geometry` (see its `conventions` module):
+//! projections are `[view][row][col]` line integrals of mu in 1/mm, volumes `[z][y][x]` in 1/mm.
+
+mod analytic;
+mod backproject;
+mod filter;
+mod joseph;
+mod kernels;
+mod projector;
+mod store;
+mod weights;
+
+pub use analytic::{AnalyticOptions, ReconReport, fdk, fdk_volume};
+pub use backproject::{Path, Weighting};
+pub use filter::{Filter, UnknownFilter, Window};
+pub use joseph::{back_project, back_project_adjoint, forward_project};
+pub use kernels::avx512_available;
+pub use weights::Redundancy;
+
+/// Why a reconstruction could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum ReconError {
+    /// The projection array does not have the shape the geometry needs.
+    #[error(
+        "projections have shape (views, rows, cols) = {found:?}; the geometry needs {expected:?}"
+    )]
+    ProjectionShape {
+        /// What the geometry needs.
+        expected: (usize, usize, usize),
+        /// What was given.
+        found: (usize, usize, usize),
+    },
+    /// The volume does not have the shape of its grid.
+    #[error("volume has shape (z, y, x) = {found:?}; the grid needs {expected:?}")]
+    VolumeShape {
+        /// What the grid needs.
+        expected: (usize, usize, usize),
+        /// What was given.
+        found: (usize, usize, usize),
+    },
+    /// FBP/FDK need a circular orbit.
+    #[error(
+        "FBP/FDK need a circular scan; this geometry has no circular orbit (use an iterative method)"
+    )]
+    NoOrbit,
+    /// A view cannot be reconstructed from.
+    #[error("view {view}: {message}")]
+    BadView {
+        /// The view.
+        view: usize,
+        /// Why.
+        message: String,
+    },
+    /// The geometry asks for something this implementation does not do.
+    #[error("unsupported: {0}")]
+    Unsupported(String),
+    /// An option is out of range.
+    #[error("{name}: {message}")]
+    BadOption {
+        /// The option.
+        name: &'static str,
+        /// What is wrong and what was expected.
+        message: String,
+    },
+    /// The slab receiver failed.
+    #[error("could not take a reconstructed slab: {0}")]
+    Sink(Box<dyn std::error::Error + Send + Sync>),
+    /// Cancelled through the cancel token.
+    #[error("cancelled")]
+    Cancelled,
+}
