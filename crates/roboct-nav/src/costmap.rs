@@ -1,0 +1,633 @@
+//! The costmap of one floor: what the robot may not touch, how far every cell is from it, and
+//! the cost that keeps routes in the middle of corridors.
+//!
+//! Layers, as in Nav2's `costmap_2d`: the static map (occupied and unknown cells), keep-out
+//! zones (rasterised conservatively: every cell the zone touches), doors (cells inside a door's
+//! area are passable even if the map shows the door closed), speed zones, and dynamic obstacles
+//! added while driving. Inflation uses an exact Euclidean distance transform (Felzenszwalb and
+//! Huttenlocher 2012) and Nav2's cost curve: lethal on obstacles, "inscribed" where the robot's
+//! inscribed circle (plus the safety margin) would touch one, then
+//! `252 exp(-decay (d - r_inscribed))` out to the inflation radius.
+
+use rayon::prelude::*;
+
+use crate::error::MapError;
+use crate::geom::{Point, Polygon, Pose};
+use crate::map::{OCCUPIED, OccupancyGrid, UNKNOWN};
+use crate::robot::RobotModel;
+use crate::site::Site;
+
+/// What occupies a cell.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum CellKind {
+    /// Nothing.
+    Free = 0,
+    /// A wall or object from the map.
+    Obstacle = 1,
+    /// Never observed: not traversed.
+    Unknown = 2,
+    /// Inside a keep-out zone.
+    KeepOut = 3,
+    /// An obstacle seen while driving (person, bed, cart).
+    Dynamic = 4,
+}
+
+/// Cost of a cell the robot's footprint may not cover.
+pub const LETHAL: u8 = 254;
+/// Cost of unknown space (also not traversed).
+pub const NO_INFORMATION: u8 = 255;
+/// Cost of a cell where the robot's centre cannot be whatever its heading.
+pub const INSCRIBED: u8 = 253;
+/// Highest cost of a traversable cell.
+pub const MAX_FREE_COST: u8 = 252;
+
+/// How the costmap is inflated.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct CostmapOptions {
+    /// Distance from obstacles beyond which cost is zero, metres.
+    pub inflation_radius_m: f64,
+    /// Exponential decay rate of the cost with distance, 1/m.
+    pub cost_decay_per_m: f64,
+}
+
+impl Default for CostmapOptions {
+    fn default() -> Self {
+        Self {
+            inflation_radius_m: 1.3,
+            cost_decay_per_m: 3.0,
+        }
+    }
+}
+
+/// The costmap of one floor.
+#[derive(Clone, Debug)]
+pub struct Costmap {
+    /// Floor number.
+    pub floor: i32,
+    /// Cells along x.
+    pub width: usize,
+    /// Cells along y.
+    pub height: usize,
+    /// Metres per cell.
+    pub resolution_m: f64,
+    /// Map-frame corner of cell (0, 0).
+    pub origin: Point,
+    /// What occupies each cell ([`CellKind`] as `u8`).
+    pub kind: Vec<u8>,
+    /// Distance from each cell centre to the nearest blocked cell centre, metres.
+    pub distance_m: Vec<f32>,
+    /// Nav2-style cost: 0..=252 traversable, 253 inscribed, 254 lethal, 255 unknown.
+    pub cost: Vec<u8>,
+    /// Speed class of each cell, an index into [`Costmap::speed_table_mps`].
+    pub speed_class: Vec<u8>,
+    /// Speed limits, m/s; class 0 is the robot's top speed.
+    pub speed_table_mps: Vec<f64>,
+    /// Door of each cell (`0` none, else index into the site's doors + 1); empty when the
+    /// floor has no doors.
+    pub door: Vec<u16>,
+    /// Extra cost from graded occupancy (`scale` maps), 0..=252; empty when there is none.
+    graded: Vec<u8>,
+    options: CostmapOptions,
+    /// Inscribed radius plus margin, metres.
+    pub inscribed_m: f64,
+    /// Circumscribed radius plus margin, metres.
+    pub circumscribed_m: f64,
+    /// The robot's footprint grown by its margin, in the robot frame.
+    pub padded_footprint: Polygon,
+    /// What [`Costmap::footprint_free`] tests: the padded footprint grown by half a cell
+    /// diagonal and by [`Costmap::check_extra_m`].
+    check_polygon: Vec<Point>,
+    footprint: Polygon,
+    /// Extra margin of every footprint check, metres: half the longest step between two
+    /// checked poses (a lattice move of (2, 1) cells), so that the footprint between checks
+    /// is covered too.
+    pub check_extra_m: f64,
+}
+
+/// Most vertices a footprint may have.
+pub const MAX_FOOTPRINT_VERTICES: usize = 32;
+
+impl Costmap {
+    /// Builds the costmap of `floor` of `site` for `robot`.
+    ///
+    /// # Errors
+    /// [`MapError::TooLarge`] when the layers cannot be allocated.
+    pub fn build(
+        site: &Site,
+        floor: i32,
+        robot: &RobotModel,
+        options: CostmapOptions,
+    ) -> Result<Costmap, MapError> {
+        let f = site.floor(floor).ok_or_else(|| MapError::Site {
+            file: site.source.clone().into(),
+            item: format!("floor {floor}"),
+            message: "no such floor".into(),
+        })?;
+        let g = &f.grid;
+        let n = g.width * g.height;
+        let alloc = |bytes: usize| -> Result<(), MapError> {
+            let mut v: Vec<u8> = Vec::new();
+            v.try_reserve_exact(bytes)
+                .map_err(|_| MapError::too_large("costmap", g.width, g.height, 0))
+        };
+        alloc(n * 12)?;
+        let mut kind = vec![CellKind::Free as u8; n];
+        let mut graded = Vec::new();
+        for (k, &v) in kind.iter_mut().zip(&g.cells) {
+            *k = match v {
+                UNKNOWN => CellKind::Unknown as u8,
+                v if v >= OCCUPIED => CellKind::Obstacle as u8,
+                _ => CellKind::Free as u8,
+            };
+        }
+        if g.cells.iter().any(|&v| v > 0 && v < OCCUPIED) {
+            graded = g
+                .cells
+                .iter()
+                .map(|&v| {
+                    if v > 0 && v < OCCUPIED {
+                        (f64::from(v) * 252.0 / 100.0) as u8
+                    } else {
+                        0
+                    }
+                })
+                .collect();
+        }
+        let mut door = Vec::new();
+        let floor_doors: Vec<(usize, &crate::site::Door)> = site
+            .doors
+            .iter()
+            .enumerate()
+            .filter(|(_, d)| d.floor == floor)
+            .collect();
+        if !floor_doors.is_empty() {
+            door = vec![0u16; n];
+            for (i, d) in floor_doors {
+                let id = u16::try_from(i + 1).unwrap_or(u16::MAX);
+                for_cells_in(g, &d.area, 0.0, |idx| {
+                    door[idx] = id;
+                    if kind[idx] == CellKind::Obstacle as u8 {
+                        kind[idx] = CellKind::Free as u8;
+                    }
+                });
+            }
+        }
+        // Conservative: every cell the zone touches (centre within half a diagonal).
+        let half_diag = g.resolution_m * std::f64::consts::FRAC_1_SQRT_2;
+        for k in site.keep_outs.iter().filter(|k| k.floor == floor) {
+            for_cells_in(g, &k.area, half_diag, |idx| {
+                kind[idx] = CellKind::KeepOut as u8;
+            });
+        }
+        let mut speed_table_mps = vec![robot.limits.max_speed_mps];
+        let mut speed_class = vec![0u8; n];
+        for z in site.speed_zones.iter().filter(|z| z.floor == floor) {
+            let v = z.max_speed_mps.min(robot.limits.max_speed_mps);
+            let class = match speed_table_mps.iter().position(|&s| s == v) {
+                Some(c) => c,
+                None => {
+                    speed_table_mps.push(v);
+                    speed_table_mps.len() - 1
+                }
+            };
+            let class = u8::try_from(class).map_err(|_| MapError::Site {
+                file: site.source.clone().into(),
+                item: format!("speed zone \"{}\"", z.name),
+                message: "more than 255 different speed limits on one floor".into(),
+            })?;
+            for_cells_in(g, &z.area, 0.0, |idx| {
+                // Overlapping zones: the lower limit wins.
+                if speed_table_mps[speed_class[idx] as usize] > v {
+                    speed_class[idx] = class;
+                }
+            });
+        }
+        let padded_footprint = robot.footprint.grown(robot.safety_margin_m);
+        let check_extra_m = g.resolution_m * 5f64.sqrt() / 2.0;
+        let check_polygon = padded_footprint.grown(half_diag + check_extra_m).vertices;
+        if check_polygon.len() > MAX_FOOTPRINT_VERTICES {
+            return Err(MapError::Site {
+                file: "<robot model>".into(),
+                item: "footprint".into(),
+                message: format!("at most {MAX_FOOTPRINT_VERTICES} vertices are supported"),
+            });
+        }
+        let mut cm = Costmap {
+            floor,
+            width: g.width,
+            height: g.height,
+            resolution_m: g.resolution_m,
+            origin: g.origin,
+            kind,
+            distance_m: Vec::new(),
+            cost: Vec::new(),
+            speed_class,
+            speed_table_mps,
+            door,
+            graded,
+            options,
+            inscribed_m: robot.inscribed_radius_m() + robot.safety_margin_m,
+            circumscribed_m: padded_footprint
+                .vertices
+                .iter()
+                .map(|v| v.dist(Point::new(0.0, 0.0)))
+                .fold(0.0, f64::max),
+            padded_footprint,
+            check_polygon,
+            check_extra_m,
+            footprint: robot.footprint.clone(),
+        };
+        cm.distance_m = distance_transform(&cm.kind, cm.width, cm.height, cm.resolution_m);
+        cm.cost = vec![0u8; n];
+        cm.recompute_cost(0, 0, cm.width, cm.height);
+        Ok(cm)
+    }
+
+    /// The robot's real footprint (no margin), robot frame.
+    pub fn footprint_outline(&self) -> &Polygon {
+        &self.footprint
+    }
+
+    /// Whether cell `idx` blocks the footprint.
+    #[inline]
+    pub fn blocked(&self, idx: usize) -> bool {
+        self.kind[idx] != CellKind::Free as u8
+    }
+
+    /// The cell containing `p`, or `None` outside the map.
+    pub fn cell_of(&self, p: Point) -> Option<(usize, usize)> {
+        let fx = (p.x - self.origin.x) / self.resolution_m;
+        let fy = (p.y - self.origin.y) / self.resolution_m;
+        if !(fx >= 0.0 && fy >= 0.0) {
+            return None;
+        }
+        let (cx, cy) = (fx as usize, fy as usize);
+        (cx < self.width && cy < self.height).then_some((cx, cy))
+    }
+
+    /// Centre of cell `(cx, cy)`.
+    #[inline]
+    pub fn cell_centre(&self, cx: usize, cy: usize) -> Point {
+        Point::new(
+            self.origin.x + (cx as f64 + 0.5) * self.resolution_m,
+            self.origin.y + (cy as f64 + 0.5) * self.resolution_m,
+        )
+    }
+
+    /// Speed limit at `idx`, m/s.
+    #[inline]
+    pub fn speed_at(&self, idx: usize) -> f64 {
+        self.speed_table_mps[self.speed_class[idx] as usize]
+    }
+
+    /// The costmap's options.
+    pub fn options(&self) -> CostmapOptions {
+        self.options
+    }
+
+    fn cost_of(&self, idx: usize) -> u8 {
+        match self.kind[idx] {
+            k if k == CellKind::Unknown as u8 => NO_INFORMATION,
+            k if k != CellKind::Free as u8 => LETHAL,
+            _ => {
+                // Distance from the cell centre to the nearest face of a blocked cell.
+                let d = f64::from(self.distance_m[idx]) - self.resolution_m / 2.0;
+                let base = if d < self.inscribed_m {
+                    INSCRIBED
+                } else if d > self.options.inflation_radius_m {
+                    0
+                } else {
+                    let c = f64::from(MAX_FREE_COST)
+                        * (-self.options.cost_decay_per_m * (d - self.inscribed_m)).exp();
+                    c.round().clamp(0.0, f64::from(MAX_FREE_COST)) as u8
+                };
+                if base < INSCRIBED && !self.graded.is_empty() {
+                    base.max(self.graded[idx])
+                } else {
+                    base
+                }
+            }
+        }
+    }
+
+    fn recompute_cost(&mut self, x0: usize, y0: usize, x1: usize, y1: usize) {
+        for cy in y0..y1 {
+            for cx in x0..x1 {
+                let i = cy * self.width + cx;
+                self.cost[i] = self.cost_of(i);
+            }
+        }
+    }
+
+    /// Marks the cells under `area` as a dynamic obstacle and updates distances and costs
+    /// around it. Returns the updated window `(x0, y0, x1, y1)` in cells (exclusive ends).
+    pub fn add_obstacle(&mut self, area: &Polygon) -> (usize, usize, usize, usize) {
+        let (lo, hi) = area.bounds();
+        let reach =
+            self.options.inflation_radius_m.max(self.circumscribed_m) + 2.0 * self.resolution_m;
+        let r = self.resolution_m;
+        let to_cell = |v: f64, o: f64, n: usize| (((v - o) / r).floor().max(0.0) as usize).min(n);
+        let x0 = to_cell(lo.x - reach, self.origin.x, self.width);
+        let y0 = to_cell(lo.y - reach, self.origin.y, self.height);
+        let x1 = (to_cell(hi.x + reach, self.origin.x, self.width) + 1).min(self.width);
+        let y1 = (to_cell(hi.y + reach, self.origin.y, self.height) + 1).min(self.height);
+        let half_diag = r * std::f64::consts::FRAC_1_SQRT_2;
+        let grown = area.grown(half_diag);
+        let (glo, ghi) = grown.bounds();
+        let gx0 = to_cell(glo.x, self.origin.x, self.width);
+        let gy0 = to_cell(glo.y, self.origin.y, self.height);
+        let gx1 = (to_cell(ghi.x, self.origin.x, self.width) + 1).min(self.width);
+        let gy1 = (to_cell(ghi.y, self.origin.y, self.height) + 1).min(self.height);
+        let convex = area.is_convex();
+        for cy in gy0..gy1 {
+            for cx in gx0..gx1 {
+                let c = self.cell_centre(cx, cy);
+                let inside = if convex {
+                    grown.contains(c)
+                } else {
+                    area.contains(c) || area.boundary_distance(c) <= half_diag
+                };
+                if inside {
+                    let i = cy * self.width + cx;
+                    if self.kind[i] == CellKind::Free as u8 {
+                        self.kind[i] = CellKind::Dynamic as u8;
+                    }
+                }
+            }
+        }
+        if x1 <= x0 || y1 <= y0 {
+            return (x0, y0, x0, y0);
+        }
+        // New obstacles only shorten distances, and only within `reach` of themselves: an exact
+        // transform of the window, merged by minimum with the old field, is exact there.
+        let (w, h) = (x1 - x0, y1 - y0);
+        let mut sub = vec![0u8; w * h];
+        for cy in 0..h {
+            let src = (y0 + cy) * self.width + x0;
+            sub[cy * w..cy * w + w].copy_from_slice(&self.kind[src..src + w]);
+        }
+        let local = distance_transform(&sub, w, h, r);
+        for cy in 0..h {
+            for cx in 0..w {
+                let i = (y0 + cy) * self.width + x0 + cx;
+                self.distance_m[i] = self.distance_m[i].min(local[cy * w + cx]);
+            }
+        }
+        self.recompute_cost(x0, y0, x1, y1);
+        (x0, y0, x1, y1)
+    }
+
+    /// Why the robot cannot stand with its centre at `p` (any heading), or `None` if it can.
+    ///
+    /// The reasons read as the end of a sentence: `inside an obstacle`, `in unknown (unmapped)
+    /// space`, `inside keep-out zone "MRI"`, `outside the map`, `too close to an obstacle for
+    /// the robot's footprint (0.32 m clear, needs 0.45 m)`.
+    pub fn why_blocked(&self, p: Point, site: Option<&Site>) -> Option<String> {
+        let Some((cx, cy)) = self.cell_of(p) else {
+            return Some("outside the map".into());
+        };
+        let i = cy * self.width + cx;
+        if let Some(s) = site
+            && let Some(k) = s
+                .keep_outs
+                .iter()
+                .find(|k| k.floor == self.floor && k.area.contains(p))
+        {
+            return Some(format!("inside keep-out zone \"{}\"", k.name));
+        }
+        match self.kind[i] {
+            k if k == CellKind::Obstacle as u8 => Some("inside an obstacle".into()),
+            k if k == CellKind::Unknown as u8 => Some("in unknown (unmapped) space".into()),
+            k if k == CellKind::KeepOut as u8 => Some("at the edge of a keep-out zone".into()),
+            k if k == CellKind::Dynamic as u8 => Some("inside an obstacle seen on the way".into()),
+            _ if self.cost[i] >= INSCRIBED => Some(format!(
+                "too close to an obstacle for the robot's footprint ({:.2} m clear, needs {:.2} m)",
+                (f64::from(self.distance_m[i]) - self.resolution_m / 2.0).max(0.0),
+                self.inscribed_m
+            )),
+            _ => None,
+        }
+    }
+
+    /// Whether the robot's footprint, grown by its safety margin and by
+    /// [`Costmap::check_extra_m`], placed at `pose`, covers no blocked cell. Cells are squares:
+    /// a cell counts as covered if the grown footprint comes within half a cell diagonal of its
+    /// centre, so a `true` answer means the real footprint keeps at least the safety margin
+    /// (plus the check's extra) from every blocked cell's square.
+    pub fn footprint_free(&self, pose: Pose) -> bool {
+        let r = self.resolution_m;
+        let half_diag = r * std::f64::consts::FRAC_1_SQRT_2;
+        let Some((cx, cy)) = self.cell_of(pose.point()) else {
+            return false;
+        };
+        let i = cy * self.width + cx;
+        if self.blocked(i) {
+            return false;
+        }
+        // Fast path: the nearest blocked square is farther than the farthest footprint point.
+        let d = f64::from(self.distance_m[i]);
+        if d - 2.0 * half_diag >= self.circumscribed_m + self.check_extra_m {
+            return true;
+        }
+        // Quick reject: an obstacle within the inscribed radius hits at any heading. The
+        // nearest blocked square's nearest point is at most d + half_diag - r/2 away.
+        if d + half_diag - r / 2.0 < self.inscribed_m {
+            return false;
+        }
+        let n = self.check_polygon.len();
+        let mut v = [Point::default(); MAX_FOOTPRINT_VERTICES];
+        for (o, &p) in v.iter_mut().zip(&self.check_polygon) {
+            *o = pose.map_from_robot(p);
+        }
+        let v = &v[..n];
+        let (mut lo, mut hi) = (
+            Point::new(f64::INFINITY, f64::INFINITY),
+            Point::new(f64::NEG_INFINITY, f64::NEG_INFINITY),
+        );
+        for p in v {
+            lo.x = lo.x.min(p.x);
+            lo.y = lo.y.min(p.y);
+            hi.x = hi.x.max(p.x);
+            hi.y = hi.y.max(p.y);
+        }
+        if lo.x < self.origin.x
+            || lo.y < self.origin.y
+            || hi.x >= self.origin.x + self.width as f64 * r
+            || hi.y >= self.origin.y + self.height as f64 * r
+        {
+            // Part of the footprint is off the map: unknown space.
+            return false;
+        }
+        crate::geom::row_spans(v, self.origin.y, r, |row, xa, xb| {
+            if row < 0 || row as usize >= self.height {
+                return false;
+            }
+            let c0 = ((xa - self.origin.x) / r - 0.5).ceil().max(0.0) as usize;
+            let c1 = ((xb - self.origin.x) / r - 0.5).floor();
+            if c1 < 0.0 {
+                return true;
+            }
+            let c1 = (c1 as usize).min(self.width - 1);
+            if c0 > c1 {
+                return true;
+            }
+            let base = row as usize * self.width;
+            !self.kind[base + c0..=base + c1].iter().any(|&k| k != 0)
+        })
+    }
+}
+
+/// Calls `f(index)` for every cell whose centre is inside `area` or within `pad` of it.
+fn for_cells_in(g: &OccupancyGrid, area: &Polygon, pad: f64, mut f: impl FnMut(usize)) {
+    let (lo, hi) = area.bounds();
+    let r = g.resolution_m;
+    let cx0 = (((lo.x - pad - g.origin.x) / r).floor().max(0.0)) as usize;
+    let cy0 = (((lo.y - pad - g.origin.y) / r).floor().max(0.0)) as usize;
+    let cx1 = ((((hi.x + pad - g.origin.x) / r).ceil()).max(0.0) as usize).min(g.width);
+    let cy1 = ((((hi.y + pad - g.origin.y) / r).ceil()).max(0.0) as usize).min(g.height);
+    for cy in cy0..cy1 {
+        for cx in cx0..cx1 {
+            let c = g.cell_centre(cx, cy);
+            if area.contains(c) || (pad > 0.0 && area.boundary_distance(c) <= pad) {
+                f(cy * g.width + cx);
+            }
+        }
+    }
+}
+
+/// Exact Euclidean distance (metres, between cell centres) from every cell to the nearest
+/// cell whose `kind` is not free; `f32::MAX`-like large values where there is none.
+///
+/// Felzenszwalb and Huttenlocher, "Distance Transforms of Sampled Functions", Theory of
+/// Computing 8 (2012): the 2-D squared distance is two passes of the 1-D lower envelope of
+/// parabolas, first along columns, then along rows. Both passes run rows/columns in parallel.
+/// Tested against brute force in `tests::distance_transform_matches_brute_force`.
+pub fn distance_transform(kind: &[u8], width: usize, height: usize, resolution_m: f64) -> Vec<f32> {
+    const INF: f32 = 1e20;
+    // Column pass into a column-major buffer (each column contiguous).
+    let mut cols = vec![0f32; width * height];
+    cols.par_chunks_mut(height).enumerate().for_each_init(
+        || (vec![0f32; height], Vec::new(), Vec::new()),
+        |(f, v, z), (cx, out)| {
+            for cy in 0..height {
+                f[cy] = if kind[cy * width + cx] != 0 { 0.0 } else { INF };
+            }
+            edt_1d(f, out, v, z);
+        },
+    );
+    let mut out = vec![0f32; width * height];
+    out.par_chunks_mut(width).enumerate().for_each_init(
+        || (vec![0f32; width], Vec::new(), Vec::new()),
+        |(f, v, z), (cy, row)| {
+            for cx in 0..width {
+                f[cx] = cols[cx * height + cy];
+            }
+            edt_1d(f, row, v, z);
+            for d in row.iter_mut() {
+                *d = d.sqrt() * resolution_m as f32;
+            }
+        },
+    );
+    out
+}
+
+/// One pass of the 1-D squared distance transform: `d[q] = min_p (q - p)^2 + f[p]`, with
+/// infinite offsets (`>= 1e19`) for cells that hold no obstacle. The envelope is computed in
+/// `f64`: squared distances on a 4000-cell row exceed `f32`'s exact integers.
+fn edt_1d(f: &[f32], d: &mut [f32], v: &mut Vec<usize>, z: &mut Vec<f64>) {
+    let n = f.len();
+    v.clear();
+    z.clear();
+    v.resize(n, 0);
+    z.resize(n + 1, 0.0);
+    // A parabola with an infinite offset never wins: start at the first finite one.
+    let Some(first) = f.iter().position(|&x| x < 1e19) else {
+        d.fill(1e20);
+        return;
+    };
+    let mut k = 0usize;
+    v[0] = first;
+    z[0] = f64::NEG_INFINITY;
+    z[1] = f64::INFINITY;
+    for q in first + 1..n {
+        if f[q] >= 1e19 {
+            continue;
+        }
+        let qf = q as f64;
+        let fq = f64::from(f[q]);
+        loop {
+            let p = v[k];
+            let pf = p as f64;
+            let s = ((fq + qf * qf) - (f64::from(f[p]) + pf * pf)) / (2.0 * qf - 2.0 * pf);
+            if s <= z[k] {
+                // z[0] is -inf, so this only pops while k > 0.
+                k -= 1;
+                continue;
+            }
+            k += 1;
+            v[k] = q;
+            z[k] = s;
+            z[k + 1] = f64::INFINITY;
+            break;
+        }
+    }
+    let mut k = 0usize;
+    for (q, out) in d.iter_mut().enumerate() {
+        let qf = q as f64;
+        while z[k + 1] < qf {
+            k += 1;
+        }
+        let p = v[k] as f64;
+        *out = ((qf - p) * (qf - p) + f64::from(f[v[k]])) as f32;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn brute(kind: &[u8], w: usize, h: usize) -> Vec<f32> {
+        let mut out = vec![1e20f32; w * h];
+        for y in 0..h {
+            for x in 0..w {
+                for y2 in 0..h {
+                    for x2 in 0..w {
+                        if kind[y2 * w + x2] != 0 {
+                            let d = ((x as f32 - x2 as f32).powi(2)
+                                + (y as f32 - y2 as f32).powi(2))
+                            .sqrt();
+                            out[y * w + x] = out[y * w + x].min(d);
+                        }
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    proptest! {
+        #[test]
+        fn distance_transform_matches_brute_force(
+            w in 1usize..24, h in 1usize..24, seed in any::<u64>(), density in 0.0f64..0.3
+        ) {
+            let mut s = seed;
+            let kind: Vec<u8> = (0..w * h)
+                .map(|_| {
+                    s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                    u8::from(((s >> 33) as f64 / (1u64 << 31) as f64) < density)
+                })
+                .collect();
+            let fast = distance_transform(&kind, w, h, 1.0);
+            let slow = brute(&kind, w, h);
+            for (a, b) in fast.iter().zip(&slow) {
+                if *b < 1e19 {
+                    prop_assert!((a - b).abs() < 1e-3, "{a} vs {b}");
+                } else {
+                    prop_assert!(*a > 1e9);
+                }
+            }
+        }
+    }
+}

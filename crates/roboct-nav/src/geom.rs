@@ -1,0 +1,373 @@
+//! Plane geometry in a floor's map frame: points, poses, convex polygons.
+//!
+//! Coordinates are metres in the map frame of ROS (x right, y up, origin at the map's
+//! `origin`); headings are radians counter-clockwise from +x. The YAML files show headings in
+//! degrees (`yaw_deg`); everything inside is radians.
+
+use serde::{Deserialize, Serialize};
+
+/// A point in a floor's map frame, metres.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Point {
+    /// Metres along the map's x axis.
+    pub x: f64,
+    /// Metres along the map's y axis.
+    pub y: f64,
+}
+
+impl Point {
+    /// A point from its coordinates in metres.
+    pub const fn new(x: f64, y: f64) -> Self {
+        Self { x, y }
+    }
+
+    /// Euclidean distance in metres.
+    pub fn dist(self, other: Point) -> f64 {
+        (self.x - other.x).hypot(self.y - other.y)
+    }
+
+    /// Heading in radians of the direction from `self` to `to`.
+    pub fn heading_to(self, to: Point) -> f64 {
+        (to.y - self.y).atan2(to.x - self.x)
+    }
+
+    /// The point `d` metres away in direction `heading_rad`.
+    pub fn offset(self, heading_rad: f64, d: f64) -> Point {
+        Point::new(
+            self.x + d * heading_rad.cos(),
+            self.y + d * heading_rad.sin(),
+        )
+    }
+
+    /// Linear interpolation: `self` at `t = 0`, `to` at `t = 1`.
+    pub fn lerp(self, to: Point, t: f64) -> Point {
+        Point::new(self.x + (to.x - self.x) * t, self.y + (to.y - self.y) * t)
+    }
+}
+
+/// A position and heading in a floor's map frame.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Pose {
+    /// Metres along the map's x axis.
+    pub x: f64,
+    /// Metres along the map's y axis.
+    pub y: f64,
+    /// Heading, radians counter-clockwise from +x.
+    pub yaw_rad: f64,
+}
+
+impl Pose {
+    /// A pose from metres and radians.
+    pub const fn new(x: f64, y: f64, yaw_rad: f64) -> Self {
+        Self { x, y, yaw_rad }
+    }
+
+    /// The position part.
+    pub fn point(self) -> Point {
+        Point::new(self.x, self.y)
+    }
+
+    /// A point given in the robot's frame (x forward, y left), expressed in the map frame.
+    pub fn map_from_robot(self, p: Point) -> Point {
+        let (s, c) = self.yaw_rad.sin_cos();
+        Point::new(self.x + c * p.x - s * p.y, self.y + s * p.x + c * p.y)
+    }
+}
+
+/// Wraps an angle to (-pi, pi].
+pub fn wrap_angle(a: f64) -> f64 {
+    let mut a = a % std::f64::consts::TAU;
+    if a <= -std::f64::consts::PI {
+        a += std::f64::consts::TAU;
+    } else if a > std::f64::consts::PI {
+        a -= std::f64::consts::TAU;
+    }
+    a
+}
+
+/// A polygon given by its vertices in order (either orientation).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Polygon {
+    /// The vertices; the last connects back to the first.
+    pub vertices: Vec<Point>,
+}
+
+impl Polygon {
+    /// A polygon from its vertices.
+    pub fn new(vertices: Vec<Point>) -> Self {
+        Self { vertices }
+    }
+
+    /// The axis-aligned rectangle `[x0, x1] x [y0, y1]`.
+    pub fn rect(x0: f64, y0: f64, x1: f64, y1: f64) -> Self {
+        Self::new(vec![
+            Point::new(x0, y0),
+            Point::new(x1, y0),
+            Point::new(x1, y1),
+            Point::new(x0, y1),
+        ])
+    }
+
+    /// Twice the signed area (positive when counter-clockwise).
+    fn signed_area2(&self) -> f64 {
+        let n = self.vertices.len();
+        (0..n)
+            .map(|i| {
+                let a = self.vertices[i];
+                let b = self.vertices[(i + 1) % n];
+                a.x * b.y - b.x * a.y
+            })
+            .sum()
+    }
+
+    /// Area in square metres.
+    pub fn area(&self) -> f64 {
+        self.signed_area2().abs() / 2.0
+    }
+
+    /// Whether the polygon is convex with a non-zero area (collinear vertices allowed).
+    pub fn is_convex(&self) -> bool {
+        let n = self.vertices.len();
+        if n < 3 || self.area() < 1e-12 {
+            return false;
+        }
+        let mut sign = 0.0f64;
+        for i in 0..n {
+            let a = self.vertices[i];
+            let b = self.vertices[(i + 1) % n];
+            let c = self.vertices[(i + 2) % n];
+            let cross = (b.x - a.x) * (c.y - b.y) - (b.y - a.y) * (c.x - b.x);
+            if cross.abs() < 1e-12 {
+                continue;
+            }
+            if sign == 0.0 {
+                sign = cross.signum();
+            } else if cross.signum() != sign {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// The same polygon with counter-clockwise vertex order.
+    pub fn counter_clockwise(&self) -> Polygon {
+        let mut v = self.vertices.clone();
+        if self.signed_area2() < 0.0 {
+            v.reverse();
+        }
+        Polygon::new(v)
+    }
+
+    /// Whether `p` is inside (even-odd rule; points on the boundary may go either way).
+    pub fn contains(&self, p: Point) -> bool {
+        let n = self.vertices.len();
+        let mut inside = false;
+        let mut j = n.wrapping_sub(1);
+        for i in 0..n {
+            let a = self.vertices[i];
+            let b = self.vertices[j];
+            if (a.y > p.y) != (b.y > p.y) && p.x < (b.x - a.x) * (p.y - a.y) / (b.y - a.y) + a.x {
+                inside = !inside;
+            }
+            j = i;
+        }
+        inside
+    }
+
+    /// A convex polygon grown outward by `d` metres, with mitred corners (a superset of the
+    /// rounded offset, which is what a conservative collision check needs).
+    ///
+    /// Only meaningful for convex polygons.
+    pub fn grown(&self, d: f64) -> Polygon {
+        let ccw = self.counter_clockwise();
+        let v = &ccw.vertices;
+        let n = v.len();
+        // Each edge's outward normal; for a counter-clockwise polygon it is the edge direction
+        // turned clockwise.
+        let mut lines = Vec::with_capacity(n);
+        for i in 0..n {
+            let a = v[i];
+            let b = v[(i + 1) % n];
+            let len = a.dist(b);
+            if len < 1e-12 {
+                continue;
+            }
+            let (dx, dy) = ((b.x - a.x) / len, (b.y - a.y) / len);
+            let normal = Point::new(dy, -dx);
+            let a2 = Point::new(a.x + normal.x * d, a.y + normal.y * d);
+            lines.push((a2, Point::new(dx, dy)));
+        }
+        let m = lines.len();
+        let mut out = Vec::with_capacity(m);
+        for i in 0..m {
+            let (p1, d1) = lines[(i + m - 1) % m];
+            let (p2, d2) = lines[i];
+            let cross = d1.x * d2.y - d1.y * d2.x;
+            if cross.abs() < 1e-12 {
+                // Collinear consecutive edges: the shifted start point is the corner.
+                out.push(p2);
+                continue;
+            }
+            let t = ((p2.x - p1.x) * d2.y - (p2.y - p1.y) * d2.x) / cross;
+            out.push(Point::new(p1.x + d1.x * t, p1.y + d1.y * t));
+        }
+        Polygon::new(out)
+    }
+
+    /// Axis-aligned bounding box `(min, max)`.
+    pub fn bounds(&self) -> (Point, Point) {
+        let mut lo = Point::new(f64::INFINITY, f64::INFINITY);
+        let mut hi = Point::new(f64::NEG_INFINITY, f64::NEG_INFINITY);
+        for p in &self.vertices {
+            lo.x = lo.x.min(p.x);
+            lo.y = lo.y.min(p.y);
+            hi.x = hi.x.max(p.x);
+            hi.y = hi.y.max(p.y);
+        }
+        (lo, hi)
+    }
+
+    /// Distance from `p` to the polygon's boundary.
+    pub fn boundary_distance(&self, p: Point) -> f64 {
+        let n = self.vertices.len();
+        (0..n)
+            .map(|i| segment_distance(p, self.vertices[i], self.vertices[(i + 1) % n]))
+            .fold(f64::INFINITY, f64::min)
+    }
+}
+
+/// For each row whose centre line crosses the convex polygon `v`, the `[x_min, x_max]` span
+/// of the crossing: calls `f(row, x_min, x_max)` with x in metres, rows `step` metres apart
+/// with centres at `y0 + (row + 0.5) * step`. Stops early when `f` returns `false`, and then
+/// returns `false`.
+pub(crate) fn row_spans(
+    v: &[Point],
+    y0: f64,
+    step: f64,
+    mut f: impl FnMut(i64, f64, f64) -> bool,
+) -> bool {
+    let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
+    for p in v {
+        lo = lo.min(p.y);
+        hi = hi.max(p.y);
+    }
+    let r0 = ((lo - y0) / step - 0.5).ceil() as i64;
+    let r1 = ((hi - y0) / step - 0.5).floor() as i64;
+    let n = v.len();
+    for row in r0..=r1 {
+        let y = y0 + (row as f64 + 0.5) * step;
+        let mut xmin = f64::INFINITY;
+        let mut xmax = f64::NEG_INFINITY;
+        for i in 0..n {
+            let a = v[i];
+            let b = v[(i + 1) % n];
+            if (a.y <= y && b.y >= y) || (b.y <= y && a.y >= y) {
+                if (b.y - a.y).abs() < 1e-15 {
+                    xmin = xmin.min(a.x.min(b.x));
+                    xmax = xmax.max(a.x.max(b.x));
+                } else {
+                    let x = a.x + (y - a.y) * (b.x - a.x) / (b.y - a.y);
+                    xmin = xmin.min(x);
+                    xmax = xmax.max(x);
+                }
+            }
+        }
+        if xmin <= xmax && !f(row, xmin, xmax) {
+            return false;
+        }
+    }
+    true
+}
+
+/// Distance from `p` to the segment `a`-`b`.
+pub fn segment_distance(p: Point, a: Point, b: Point) -> f64 {
+    let (dx, dy) = (b.x - a.x, b.y - a.y);
+    let len2 = dx * dx + dy * dy;
+    let t = if len2 < 1e-18 {
+        0.0
+    } else {
+        (((p.x - a.x) * dx + (p.y - a.y) * dy) / len2).clamp(0.0, 1.0)
+    };
+    p.dist(Point::new(a.x + t * dx, a.y + t * dy))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn rectangle_facts() {
+        let r = Polygon::rect(0.0, 0.0, 2.0, 1.0);
+        assert!((r.area() - 2.0).abs() < 1e-12);
+        assert!(r.is_convex());
+        assert!(r.contains(Point::new(1.0, 0.5)));
+        assert!(!r.contains(Point::new(2.5, 0.5)));
+        let g = r.grown(0.5);
+        let (lo, hi) = g.bounds();
+        assert!(
+            (lo.x + 0.5).abs() < 1e-12 && (hi.y - 1.5).abs() < 1e-12,
+            "{g:?}"
+        );
+        let l = Polygon::new(vec![
+            Point::new(0.0, 0.0),
+            Point::new(2.0, 0.0),
+            Point::new(2.0, 2.0),
+            Point::new(1.0, 1.0),
+            Point::new(0.0, 2.0),
+        ]);
+        assert!(!l.is_convex());
+    }
+
+    #[test]
+    fn wrap_angle_stays_in_range() {
+        assert!((wrap_angle(3.0 * std::f64::consts::PI) - std::f64::consts::PI).abs() < 1e-12);
+        assert!((wrap_angle(-0.5) + 0.5).abs() < 1e-12);
+        assert!((wrap_angle(7.0) - (7.0 - std::f64::consts::TAU)).abs() < 1e-12);
+    }
+
+    proptest! {
+        /// Growing a convex polygon by d keeps every point within d of it inside.
+        #[test]
+        fn grown_polygon_contains_the_offset(
+            w in 0.2f64..3.0, h in 0.2f64..3.0, yaw in -3.2f64..3.2, d in 0.0f64..0.5,
+            u in 0.0f64..1.0, v in 0.0f64..1.0, ang in 0.0f64..6.3, r in 0.0f64..1.0,
+        ) {
+            let pose = Pose::new(1.0, -2.0, yaw);
+            let poly = Polygon::new(
+                [(-w / 2.0, -h / 2.0), (w / 2.0, -h / 2.0), (w / 2.0, h / 2.0), (-w / 2.0, h / 2.0)]
+                    .iter()
+                    .map(|&(x, y)| pose.map_from_robot(Point::new(x, y)))
+                    .collect(),
+            );
+            let inside = pose.map_from_robot(Point::new((u - 0.5) * w, (v - 0.5) * h));
+            let q = inside.offset(ang, r * d * 0.999);
+            prop_assert!(poly.grown(d).contains(q) || poly.grown(d).boundary_distance(q) < 1e-9);
+        }
+
+        /// Row spans cover exactly the row centres inside the polygon.
+        #[test]
+        fn row_spans_match_contains(yaw in -3.2f64..3.2, px in 0.0f64..1.0, py in 0.0f64..1.0) {
+            let pose = Pose::new(0.3, 0.2, yaw);
+            let poly = Polygon::new(
+                [(-0.8, -0.4), (0.8, -0.4), (0.8, 0.4), (-0.8, 0.4)]
+                    .iter()
+                    .map(|&(x, y)| pose.map_from_robot(Point::new(x, y)))
+                    .collect(),
+            );
+            let step = 0.05;
+            let row = ((py * 2.0 - 1.0) / step).floor() as i64;
+            let y = (row as f64 + 0.5) * step;
+            let x = px * 2.0 - 1.0;
+            let mut in_span = false;
+            row_spans(&poly.vertices, 0.0, step, |r, a, b| {
+                if r == row && x >= a && x <= b { in_span = true; }
+                true
+            });
+            let p = Point::new(x, y);
+            if poly.boundary_distance(p) > 1e-9 {
+                prop_assert_eq!(in_span, poly.contains(p));
+            }
+        }
+    }
+}

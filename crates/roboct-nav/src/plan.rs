@@ -1,0 +1,1161 @@
+//! The route planner: places and coordinates to routes across floors and elevators, with the
+//! expected time and energy.
+//!
+//! On each floor: A* on the costmap (centre of the robot on cell centres, 8-connected, cost
+//! rising near walls so that routes keep to corridor centres), then footprint-aware smoothing
+//! (a shortcut replaces part of the grid path only if the full footprint stays clear along it,
+//! the turn in place at its start is clear, and it costs no more than the part it replaces),
+//! and a heading-aware lattice search ([`crate::lattice`]) through passages where the robot
+//! fits only at some headings. A goal with a heading (a bed's approach pose) is reached by a
+//! straight final approach along that heading, so the gantry arrives coaxial with the bed.
+//! Across floors: a small Dijkstra over the start, the goal and the elevator stops, whose
+//! same-floor legs are planned on demand.
+
+use std::collections::HashMap;
+
+use roboct_core::CancelToken;
+use serde::Serialize;
+
+use crate::costmap::{Costmap, CostmapOptions};
+use crate::error::{MapError, PlanError};
+use crate::geom::{Point, Pose, wrap_angle};
+use crate::lattice;
+use crate::robot::RobotModel;
+use crate::search::{Landmarks, Objective, SearchGrid, SearchState};
+use crate::site::{PlaceKind, Site};
+
+/// Planner settings.
+#[derive(Clone, Copy, Debug)]
+pub struct PlannerOptions {
+    /// What to minimise.
+    pub objective: Objective,
+    /// How strongly cost near walls lengthens a step (0: shortest, 3: keep to the middle).
+    pub cost_weight: f64,
+    /// Landmarks per floor for ALT heuristics (0: plain octile A*). Each costs one Dijkstra
+    /// over the floor when the navigator is built and 4 bytes per cell.
+    pub landmarks: usize,
+    /// Costmap inflation.
+    pub costmap: CostmapOptions,
+    /// Length of the straight final approach to a goal with a heading, metres.
+    pub final_approach_m: f64,
+    /// Turns larger than this stop the robot and turn it in place, radians.
+    pub stop_turn_rad: f64,
+    /// Costmap cells per search cell along each axis; 0 picks 1 for floors up to 4 million
+    /// cells and 2 above (the route is still smoothed and checked at full resolution).
+    pub downsample: usize,
+}
+
+impl Default for PlannerOptions {
+    fn default() -> Self {
+        Self {
+            objective: Objective::Fastest,
+            cost_weight: 3.0,
+            landmarks: 0,
+            costmap: CostmapOptions::default(),
+            final_approach_m: 1.0,
+            stop_turn_rad: 25f64.to_radians(),
+            downsample: 0,
+        }
+    }
+}
+
+impl PlannerOptions {
+    /// The search grid's downsampling factor for a costmap.
+    pub fn factor_for(&self, cm: &Costmap) -> usize {
+        match self.downsample {
+            0 if cm.width * cm.height > 4_000_000 => 2,
+            0 => 1,
+            f => f,
+        }
+    }
+}
+
+/// A start or goal: where, on which floor, facing which way (if it matters).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Target {
+    /// As the user wrote it (place name or coordinates).
+    pub label: String,
+    /// Floor number.
+    pub floor: i32,
+    /// Position, metres.
+    pub point: Point,
+    /// Required heading on arrival (goal) or current heading (start), radians.
+    pub heading_rad: Option<f64>,
+}
+
+/// One floor's part of a route, or an elevator ride.
+#[derive(Clone, Debug, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Leg {
+    /// Driving on one floor.
+    Drive {
+        /// Floor number.
+        floor: i32,
+        /// The path's corners, start to end; straight lines between them.
+        points: Vec<Point>,
+        /// Heading at the end, radians.
+        final_heading_rad: f64,
+        /// Doors passed, by name.
+        doors: Vec<String>,
+        /// Length, metres.
+        length_m: f64,
+        /// Expected time, seconds.
+        time_s: f64,
+        /// Expected battery energy, joules.
+        energy_j: f64,
+    },
+    /// An elevator ride.
+    Elevator {
+        /// Elevator name.
+        name: String,
+        /// From floor.
+        from_floor: i32,
+        /// To floor.
+        to_floor: i32,
+        /// Expected time (wait, doors, travel), seconds.
+        time_s: f64,
+        /// Expected battery energy, joules.
+        energy_j: f64,
+    },
+}
+
+impl Leg {
+    /// Expected time, seconds.
+    pub fn time_s(&self) -> f64 {
+        match self {
+            Leg::Drive { time_s, .. } | Leg::Elevator { time_s, .. } => *time_s,
+        }
+    }
+
+    /// Expected energy, joules.
+    pub fn energy_j(&self) -> f64 {
+        match self {
+            Leg::Drive { energy_j, .. } | Leg::Elevator { energy_j, .. } => *energy_j,
+        }
+    }
+}
+
+/// A planned route.
+#[derive(Clone, Debug, Serialize)]
+pub struct Route {
+    /// Start as given.
+    pub from: String,
+    /// Goal as given.
+    pub to: String,
+    /// What was minimised.
+    pub objective: Objective,
+    /// Driven length, metres.
+    pub length_m: f64,
+    /// Expected time, seconds.
+    pub time_s: f64,
+    /// Expected battery energy, joules.
+    pub energy_j: f64,
+    /// Battery state of charge before and after, 0..=1.
+    pub battery_soc: [f64; 2],
+    /// The route as `[x, y, floor]` points in metres.
+    pub path: Vec<[f64; 3]>,
+    /// Its legs.
+    pub legs: Vec<Leg>,
+    /// Grid cells expanded by the searches.
+    pub expansions: usize,
+}
+
+/// Per-floor planning data.
+struct FloorNav {
+    costmap: Costmap,
+    grid: SearchGrid,
+    landmarks: Landmarks,
+    state: SearchState,
+}
+
+/// A single-floor path before timing.
+#[derive(Clone, Debug)]
+pub struct FloorPath {
+    /// Corners, start to end.
+    pub points: Vec<Point>,
+    /// Heading at the end.
+    pub final_heading: f64,
+    /// Cells expanded by the grid search.
+    pub expansions: usize,
+    /// Grid cost of the raw path.
+    pub grid_cost: u32,
+    /// The raw grid path's length, metres.
+    pub grid_length_m: f64,
+}
+
+/// Expected time and energy of driving a path.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Estimate {
+    /// Length, metres.
+    pub length_m: f64,
+    /// Seconds.
+    pub time_s: f64,
+    /// Joules.
+    pub energy_j: f64,
+}
+
+/// Plans routes on a site for a robot.
+pub struct Navigator {
+    site: Site,
+    robot: RobotModel,
+    options: PlannerOptions,
+    floors: Vec<FloorNav>,
+}
+
+impl Navigator {
+    /// Builds the costmaps (and landmark tables, if asked) of every floor.
+    ///
+    /// # Errors
+    /// [`MapError`] if a robot value is invalid or a costmap cannot be allocated.
+    pub fn new(site: Site, robot: RobotModel, options: PlannerOptions) -> Result<Self, MapError> {
+        use rayon::prelude::*;
+        robot.validate().map_err(|message| MapError::Site {
+            file: "<robot model>".into(),
+            item: "robot".into(),
+            message,
+        })?;
+        let floors = site
+            .floors
+            .par_iter()
+            .map(|f| -> Result<FloorNav, MapError> {
+                let costmap = Costmap::build(&site, f.number, &robot, options.costmap)?;
+                let grid = SearchGrid::new(
+                    &costmap,
+                    &robot,
+                    Some(&site),
+                    options.objective,
+                    options.cost_weight,
+                    options.factor_for(&costmap),
+                );
+                let landmarks = Landmarks::build(&grid, options.landmarks);
+                let state = SearchState::new(grid.weight.len());
+                Ok(FloorNav {
+                    costmap,
+                    grid,
+                    landmarks,
+                    state,
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Self {
+            site,
+            robot,
+            options,
+            floors,
+        })
+    }
+
+    /// The site.
+    pub fn site(&self) -> &Site {
+        &self.site
+    }
+
+    /// The robot.
+    pub fn robot(&self) -> &RobotModel {
+        &self.robot
+    }
+
+    /// The planner options.
+    pub fn options(&self) -> &PlannerOptions {
+        &self.options
+    }
+
+    /// The costmap of `floor`.
+    pub fn costmap(&self, floor: i32) -> Option<&Costmap> {
+        self.floor_index(floor).map(|i| &self.floors[i].costmap)
+    }
+
+    /// The search weights of `floor`.
+    pub fn search_grid(&self, floor: i32) -> Option<&SearchGrid> {
+        self.floor_index(floor).map(|i| &self.floors[i].grid)
+    }
+
+    /// Builds (or rebuilds) `count` landmark tables on every floor.
+    pub fn build_landmarks(&mut self, count: usize) {
+        use rayon::prelude::*;
+        self.options.landmarks = count;
+        self.floors
+            .par_iter_mut()
+            .for_each(|f| f.landmarks = Landmarks::build(&f.grid, count));
+    }
+
+    /// The landmark tables of `floor`, if any were built.
+    pub fn landmarks(&self, floor: i32) -> Option<&Landmarks> {
+        self.floor_index(floor)
+            .map(|i| &self.floors[i].landmarks)
+            .filter(|l| !l.is_empty())
+    }
+
+    /// Bytes held by the landmark tables of `floor`.
+    pub fn landmark_bytes(&self, floor: i32) -> usize {
+        self.landmarks(floor).map_or(0, Landmarks::bytes)
+    }
+
+    fn floor_index(&self, floor: i32) -> Option<usize> {
+        self.site.floors.iter().position(|f| f.number == floor)
+    }
+
+    /// Reads a location: a place name, or `x,y` / `x,y,floor` in metres (floor 0 by default
+    /// on a one-floor site).
+    ///
+    /// # Errors
+    /// [`PlanError::UnknownPlace`], [`PlanError::BadLocation`] or [`PlanError::UnknownFloor`].
+    pub fn resolve(&self, text: &str, what: &'static str) -> Result<Target, PlanError> {
+        let t = text.trim();
+        if let Some(p) = self.site.place(t) {
+            let (point, heading) = match (p.kind, p.pose, p.bed) {
+                (_, Some(pose), _) => (pose.point(), Some(pose.yaw_rad)),
+                (PlaceKind::Bed, None, Some(bed)) => {
+                    let a = bed.approach(self.robot.front_m(), 0.3);
+                    (a.point(), Some(a.yaw_rad))
+                }
+                _ => unreachable!("site validation gives every place a pose or a bed"),
+            };
+            return Ok(Target {
+                label: t.to_string(),
+                floor: p.floor,
+                point,
+                heading_rad: heading,
+            });
+        }
+        let parts: Vec<&str> = t.split(',').map(str::trim).collect();
+        let looks_numeric = parts.len() >= 2
+            && parts
+                .iter()
+                .all(|s| s.parse::<f64>().is_ok() || s.parse::<i32>().is_ok());
+        if !looks_numeric {
+            return Err(PlanError::UnknownPlace {
+                name: t.to_string(),
+                site: self.site.source.clone(),
+                suggestions: self.site.similar_places(t),
+            });
+        }
+        let bad = |expected: &str| PlanError::BadLocation {
+            text: t.to_string(),
+            expected: expected.to_string(),
+        };
+        if parts.len() > 3 {
+            return Err(bad("a place name or x,y[,floor] in metres"));
+        }
+        let x: f64 = parts[0].parse().map_err(|_| bad("x in metres"))?;
+        let y: f64 = parts[1].parse().map_err(|_| bad("y in metres"))?;
+        if !x.is_finite() || !y.is_finite() {
+            return Err(bad("finite x and y in metres"));
+        }
+        let floor = match parts.get(2) {
+            Some(f) => f
+                .parse::<i32>()
+                .map_err(|_| bad("the floor as a whole number, e.g. 2"))?,
+            None if self.site.floors.len() == 1 => self.site.floors[0].number,
+            None => {
+                return Err(bad(&format!(
+                    "x,y,floor: this site has several floors {:?}",
+                    self.site
+                        .floors
+                        .iter()
+                        .map(|f| f.number)
+                        .collect::<Vec<_>>()
+                )));
+            }
+        };
+        if self.site.floor(floor).is_none() {
+            return Err(PlanError::UnknownFloor {
+                what,
+                floor,
+                site: self.site.source.clone(),
+                known: self.site.floors.iter().map(|f| f.number).collect(),
+            });
+        }
+        Ok(Target {
+            label: t.to_string(),
+            floor,
+            point: Point::new(x, y),
+            heading_rad: None,
+        })
+    }
+
+    /// Checks that the robot can stand at `t`; `Err` says why not.
+    fn check_target(&self, t: &Target, what: &'static str) -> Result<(), PlanError> {
+        let Some(fi) = self.floor_index(t.floor) else {
+            return Err(PlanError::UnknownFloor {
+                what,
+                floor: t.floor,
+                site: self.site.source.clone(),
+                known: self.site.floors.iter().map(|f| f.number).collect(),
+            });
+        };
+        let cm = &self.floors[fi].costmap;
+        let blocked = |reason: String| PlanError::Blocked {
+            what,
+            label: t.label.clone(),
+            x: t.point.x,
+            y: t.point.y,
+            floor: t.floor,
+            reason,
+        };
+        if let Some(reason) = cm.why_blocked(t.point, Some(&self.site)) {
+            return Err(blocked(reason));
+        }
+        if let Some(h) = t.heading_rad
+            && !cm.footprint_free(Pose::new(t.point.x, t.point.y, h))
+        {
+            return Err(blocked(format!(
+                "too tight for the robot's footprint facing {:.0} deg",
+                h.to_degrees()
+            )));
+        }
+        Ok(())
+    }
+
+    /// Plans a route from `from` to `to` (place names or coordinates).
+    ///
+    /// # Errors
+    /// [`PlanError`] naming the place, point or floor at fault.
+    pub fn route(&mut self, from: &str, to: &str) -> Result<Route, PlanError> {
+        let start = self.resolve(from, "start")?;
+        let goal = self.resolve(to, "goal")?;
+        self.route_between(&start, &goal, &CancelToken::new())
+    }
+
+    /// Plans a route between two resolved targets.
+    ///
+    /// # Errors
+    /// [`PlanError`] naming the point or floor at fault.
+    pub fn route_between(
+        &mut self,
+        start: &Target,
+        goal: &Target,
+        cancel: &CancelToken,
+    ) -> Result<Route, PlanError> {
+        self.check_target(start, "start")?;
+        self.check_target(goal, "goal")?;
+        // Nodes: 0 start, 1 goal, then every elevator stop.
+        let mut nodes: Vec<(i32, Point, Option<f64>, Option<usize>)> = vec![
+            (start.floor, start.point, start.heading_rad, None),
+            (goal.floor, goal.point, goal.heading_rad, None),
+        ];
+        for (ei, e) in self.site.elevators.iter().enumerate() {
+            for &(floor, pose) in &e.stops {
+                nodes.push((floor, pose.point(), Some(pose.yaw_rad), Some(ei)));
+            }
+        }
+        let cost_of = |est: &Estimate, objective: Objective| match objective {
+            Objective::Fastest => est.time_s,
+            Objective::LeastEnergy => est.energy_j,
+        };
+        let objective = self.options.objective;
+        // Dijkstra over the small node graph; drive legs planned lazily and cached.
+        let n = nodes.len();
+        let mut dist = vec![f64::INFINITY; n];
+        let mut prev: Vec<Option<(usize, LegPlan)>> = vec![None; n];
+        let mut done = vec![false; n];
+        let mut cache: HashMap<(usize, usize), Option<LegPlan>> = HashMap::new();
+        let mut failures: Vec<String> = Vec::new();
+        let mut expansions = 0usize;
+        dist[0] = 0.0;
+        loop {
+            if cancel.is_cancelled() {
+                return Err(PlanError::Cancelled);
+            }
+            let Some(u) = (0..n)
+                .filter(|&i| !done[i] && dist[i].is_finite())
+                .min_by(|&a, &b| dist[a].total_cmp(&dist[b]))
+            else {
+                break;
+            };
+            done[u] = true;
+            if u == 1 {
+                break;
+            }
+            // The heading the robot has on arriving at u: an elevator stop is left facing away
+            // from the doors (the robot backs out of the car).
+            let arrive_heading = match &prev[u] {
+                Some((_, LegPlan::Ride { .. })) => nodes[u].2.map(|h| h + std::f64::consts::PI),
+                Some((_, LegPlan::Drive { path, .. })) => Some(path.final_heading),
+                None => nodes[u].2,
+            };
+            for v in 0..n {
+                if done[v] || v == u {
+                    continue;
+                }
+                // Elevator rides between stops of one elevator.
+                if let (Some(eu), Some(ev)) = (nodes[u].3, nodes[v].3)
+                    && eu == ev
+                    && nodes[u].0 != nodes[v].0
+                    && !matches!(prev[u], Some((_, LegPlan::Ride { .. })))
+                {
+                    let e = &self.site.elevators[eu];
+                    let t = e.ride_s(nodes[u].0, nodes[v].0);
+                    let est = Estimate {
+                        length_m: 0.0,
+                        time_s: t,
+                        energy_j: t * self.robot.energy.idle_power_w
+                            + 2.0 * self.lift_manoeuvre_j(),
+                    };
+                    let d = dist[u] + cost_of(&est, objective);
+                    if d < dist[v] {
+                        dist[v] = d;
+                        prev[v] = Some((u, LegPlan::Ride { elevator: eu, est }));
+                    }
+                    continue;
+                }
+                // Drives: on the same floor, to the goal or to another elevator's stop.
+                let same_elevator = nodes[u].3.is_some() && nodes[u].3 == nodes[v].3;
+                if nodes[u].0 != nodes[v].0 || !(v == 1 || nodes[v].3.is_some()) || same_elevator {
+                    continue;
+                }
+                let key = (u, v);
+                let plan = match cache.get(&key) {
+                    Some(p) => p.clone(),
+                    None => {
+                        let s = Target {
+                            label: String::new(),
+                            floor: nodes[u].0,
+                            point: nodes[u].1,
+                            heading_rad: arrive_heading,
+                        };
+                        let g = Target {
+                            label: String::new(),
+                            floor: nodes[v].0,
+                            point: nodes[v].1,
+                            heading_rad: nodes[v].2,
+                        };
+                        let r = self.plan_floor(&s, &g);
+                        let p = match r {
+                            Ok(path) => {
+                                expansions += path.expansions;
+                                let est = self.estimate(
+                                    nodes[u].0,
+                                    &path.points,
+                                    s.heading_rad,
+                                    path.final_heading,
+                                );
+                                Some(LegPlan::Drive { path, est })
+                            }
+                            Err(why) => {
+                                if v == 1 || u == 0 {
+                                    failures.push(why);
+                                }
+                                None
+                            }
+                        };
+                        cache.insert(key, p.clone());
+                        p
+                    }
+                };
+                if let Some(p) = plan {
+                    let d = dist[u] + cost_of(p.estimate(), objective);
+                    if d < dist[v] {
+                        dist[v] = d;
+                        prev[v] = Some((u, p));
+                    }
+                }
+            }
+        }
+        if !dist[1].is_finite() {
+            let reason = if start.floor != goal.floor && self.site.elevators.is_empty() {
+                format!(
+                    "the goal is on floor {} and the start on floor {}, and the site has no elevators",
+                    goal.floor, start.floor
+                )
+            } else {
+                failures
+                    .last()
+                    .cloned()
+                    .unwrap_or_else(|| "no elevator connects the two floors".into())
+            };
+            return Err(PlanError::Unreachable {
+                from: start.label.clone(),
+                to: goal.label.clone(),
+                reason,
+            });
+        }
+        // Walk back and assemble the legs.
+        let mut chain = Vec::new();
+        let mut cur = 1;
+        while let Some((p, leg)) = prev[cur].clone() {
+            chain.push((p, cur, leg));
+            cur = p;
+        }
+        chain.reverse();
+        let mut legs = Vec::new();
+        let mut path = Vec::new();
+        for (u, v, leg) in chain {
+            match leg {
+                LegPlan::Drive { path: fp, est } => {
+                    let floor = nodes[u].0;
+                    for p in &fp.points {
+                        path.push([p.x, p.y, f64::from(floor)]);
+                    }
+                    legs.push(Leg::Drive {
+                        floor,
+                        doors: self.doors_on(floor, &fp.points),
+                        final_heading_rad: fp.final_heading,
+                        points: fp.points,
+                        length_m: est.length_m,
+                        time_s: est.time_s,
+                        energy_j: est.energy_j,
+                    });
+                }
+                LegPlan::Ride { elevator, est } => legs.push(Leg::Elevator {
+                    name: self.site.elevators[elevator].name.clone(),
+                    from_floor: nodes[u].0,
+                    to_floor: nodes[v].0,
+                    time_s: est.time_s,
+                    energy_j: est.energy_j,
+                }),
+            }
+        }
+        let length_m = legs
+            .iter()
+            .map(|l| match l {
+                Leg::Drive { length_m, .. } => *length_m,
+                Leg::Elevator { .. } => 0.0,
+            })
+            .sum();
+        let time_s = legs.iter().map(Leg::time_s).sum();
+        let energy_j: f64 = legs.iter().map(Leg::energy_j).sum();
+        let battery = self.robot.battery;
+        if energy_j > battery.available_j() {
+            return Err(PlanError::Battery {
+                need_pct: 100.0 * energy_j / battery.capacity_j,
+                have_pct: 100.0 * battery.available_j() / battery.capacity_j,
+                reserve_pct: 100.0 * battery.reserve,
+            });
+        }
+        Ok(Route {
+            from: start.label.clone(),
+            to: goal.label.clone(),
+            objective,
+            length_m,
+            time_s,
+            energy_j,
+            battery_soc: [battery.state_of_charge, battery.after(energy_j)],
+            path,
+            legs,
+            expansions,
+        })
+    }
+
+    /// Energy of driving into or out of an elevator car (2.5 m at 0.3 m/s, from rest to rest;
+    /// the time is in the elevator's `door_s`).
+    fn lift_manoeuvre_j(&self) -> f64 {
+        let e = &self.robot.energy;
+        e.rolling_j(self.robot.mass_kg, 2.5) + e.accelerate_j(self.robot.mass_kg, 0.3)
+    }
+
+    /// Names of the doors a path passes through, in order.
+    fn doors_on(&self, floor: i32, points: &[Point]) -> Vec<String> {
+        let Some(cm) = self.costmap(floor) else {
+            return vec![];
+        };
+        if cm.door.is_empty() {
+            return vec![];
+        }
+        let mut out: Vec<String> = Vec::new();
+        let mut last = 0u16;
+        for w in points.windows(2) {
+            let len = w[0].dist(w[1]);
+            let steps = (len / cm.resolution_m).ceil().max(1.0) as usize;
+            for k in 0..=steps {
+                let p = w[0].lerp(w[1], k as f64 / steps as f64);
+                if let Some((cx, cy)) = cm.cell_of(p) {
+                    let d = cm.door[cy * cm.width + cx];
+                    if d != 0 && d != last {
+                        out.push(self.site.doors[d as usize - 1].name.clone());
+                    }
+                    last = d;
+                }
+            }
+        }
+        out
+    }
+
+    /// Plans on one floor from `start` to `goal` (same floor). `Err` says why not.
+    ///
+    /// # Errors
+    /// A sentence saying why there is no path.
+    pub fn plan_floor(&mut self, start: &Target, goal: &Target) -> Result<FloorPath, String> {
+        let fi = self
+            .floor_index(start.floor)
+            .ok_or_else(|| format!("no floor {}", start.floor))?;
+        let options = self.options;
+        let fnav = &mut self.floors[fi];
+        let cm = &fnav.costmap;
+        // With a required heading, aim for a point behind the goal and finish straight in.
+        let mut target = goal.point;
+        let mut final_leg = None;
+        if let Some(h) = goal.heading_rad {
+            let mut l = options.final_approach_m;
+            while l > 0.05 {
+                let pre = goal.point.offset(h, -l);
+                if cm.why_blocked(pre, None).is_none() && lattice::segment_free(cm, pre, goal.point)
+                {
+                    target = pre;
+                    final_leg = Some(h);
+                    break;
+                }
+                l -= 0.25;
+            }
+        }
+        let (sx, sy) = cm
+            .cell_of(start.point)
+            .ok_or_else(|| "the start is outside the map".to_string())?;
+        let (tx, ty) = cm
+            .cell_of(target)
+            .ok_or_else(|| "the goal is outside the map".to_string())?;
+        let s = nearest_open(&fnav.grid, fnav.grid.index(sx, sy));
+        let t = nearest_open(&fnav.grid, fnav.grid.index(tx, ty));
+        let lm = (!fnav.landmarks.is_empty()).then_some(&fnav.landmarks);
+        let gp = fnav
+            .state
+            .astar(&fnav.grid, s, t, lm)
+            .map_err(|_| {
+                format!(
+                    "on floor {}, no way wide enough for the robot leads from ({:.1}, {:.1}) to ({:.1}, {:.1})",
+                    start.floor, start.point.x, start.point.y, goal.point.x, goal.point.y
+                )
+            })?;
+        let grid = &fnav.grid;
+        let mut raw: Vec<Point> = gp.cells.iter().map(|&i| grid.centre(i, cm)).collect();
+        raw[0] = start.point;
+        let last = raw.len() - 1;
+        raw[last] = target;
+        let grid_length_m = raw.windows(2).map(|w| w[0].dist(w[1])).sum();
+        let mut points = smooth(cm, grid, &raw, start.heading_rad)
+            .map_err(|p| {
+                format!(
+                    "on floor {}, the passage near ({:.1}, {:.1}) is too narrow for the robot's footprint",
+                    start.floor, p.x, p.y
+                )
+            })?;
+        let mut final_heading = if points.len() >= 2 {
+            let n = points.len();
+            points[n - 2].heading_to(points[n - 1])
+        } else {
+            start.heading_rad.unwrap_or(0.0)
+        };
+        if let Some(h) = final_leg {
+            let end = *points.last().unwrap_or(&target);
+            if !lattice::turn_free(cm, end, final_heading, h) && points.len() >= 2 {
+                // Turning onto the approach axis needs more room: let the lattice find it.
+                let back = points[points.len() - 2];
+                let m = lattice_between(
+                    cm,
+                    Pose::new(back.x, back.y, back.heading_to(end)),
+                    end,
+                    Some(h),
+                )
+                .ok_or_else(|| {
+                    format!(
+                        "on floor {}, the robot cannot turn onto the approach to ({:.1}, {:.1})",
+                        goal.floor, goal.point.x, goal.point.y
+                    )
+                })?;
+                points.pop();
+                points.extend(m.points.into_iter().skip(1));
+            }
+            points.push(goal.point);
+            final_heading = h;
+        }
+        dedup(&mut points);
+        Ok(FloorPath {
+            points,
+            final_heading,
+            expansions: gp.expansions,
+            grid_cost: gp.cost,
+            grid_length_m,
+        })
+    }
+
+    /// Expected time and energy of driving `points` on `floor`: a velocity profile along the
+    /// path under the speed zones, the slow-down near obstacles that the controller applies,
+    /// the acceleration limits, stops and turns in place at corners sharper than
+    /// `stop_turn_rad`, and the expected waits at doors.
+    pub fn estimate(
+        &self,
+        floor: i32,
+        points: &[Point],
+        start_heading: Option<f64>,
+        final_heading: f64,
+    ) -> Estimate {
+        let Some(cm) = self.costmap(floor) else {
+            return Estimate::default();
+        };
+        let robot = &self.robot;
+        let m = robot.mass_kg;
+        let e = &robot.energy;
+        let mut time_s = 0.0;
+        let mut energy_j = 0.0;
+        let mut length_m = 0.0;
+        let mut heading = start_heading;
+        // Samples of the path with their speed limits; a limit of 0 forces a stop.
+        let ds = cm.resolution_m;
+        let mut vmax: Vec<f64> = Vec::new();
+        let mut turn_total = 0.0;
+        for (k, w) in points.windows(2).enumerate() {
+            let len = w[0].dist(w[1]);
+            if len < 1e-9 {
+                continue;
+            }
+            let h = w[0].heading_to(w[1]);
+            let turn = heading.map_or(0.0, |p| wrap_angle(h - p).abs());
+            if turn > self.options.stop_turn_rad || k == 0 {
+                if let Some(last) = vmax.last_mut() {
+                    *last = 0.0;
+                }
+                time_s += robot.turn_time_s(turn);
+                energy_j += e.turn_j(m, turn);
+                turn_total += turn;
+            }
+            heading = Some(h);
+            let n = (len / ds).ceil().max(1.0) as usize;
+            for i in 0..n {
+                let p = w[0].lerp(w[1], (i as f64 + 0.5) / n as f64);
+                vmax.push(speed_limit_at(cm, p, robot));
+            }
+            length_m += len;
+        }
+        let _ = turn_total;
+        if let Some(h) = heading {
+            let turn = wrap_angle(final_heading - h).abs();
+            time_s += robot.turn_time_s(turn);
+            energy_j += e.turn_j(m, turn);
+        }
+        if !vmax.is_empty() {
+            let step = length_m / vmax.len() as f64;
+            let (a, b) = (robot.limits.max_accel_mps2, robot.limits.max_decel_mps2);
+            // Speeds at sample boundaries: rest at both ends.
+            let n = vmax.len();
+            let mut v = vec![0.0f64; n + 1];
+            for i in 0..n {
+                let cap = vmax[i].min(if i + 1 < n { vmax[i + 1] } else { 0.0 });
+                v[i + 1] = (v[i] * v[i] + 2.0 * a * step)
+                    .sqrt()
+                    .min(cap.max(0.0))
+                    .min(vmax[i]);
+            }
+            v[n] = 0.0;
+            for i in (0..n).rev() {
+                v[i] = v[i].min((v[i + 1] * v[i + 1] + 2.0 * b * step).sqrt());
+            }
+            for i in 0..n {
+                let avg = (v[i] + v[i + 1]) / 2.0;
+                let dt = if avg > 1e-9 {
+                    step / avg
+                } else {
+                    2.0 * (step / a).sqrt()
+                };
+                time_s += dt;
+                if v[i + 1] > v[i] {
+                    energy_j += e.accelerate_j(m, v[i + 1]) - e.accelerate_j(m, v[i]);
+                }
+            }
+            energy_j += e.rolling_j(m, length_m);
+        }
+        // Doors: the expected wait at each.
+        for d in self.doors_on(floor, points) {
+            if let Some(door) = self.site.doors.iter().find(|x| x.name == d) {
+                time_s += door.expected_wait_s();
+            }
+        }
+        energy_j += e.idle_power_w * time_s;
+        Estimate {
+            length_m,
+            time_s,
+            energy_j,
+        }
+    }
+
+    /// Adds a dynamic obstacle on `floor` (seen while driving) and updates the costmap and the
+    /// search weights around it. The landmark tables stay valid: obstacles only raise costs.
+    pub fn add_obstacle(&mut self, floor: i32, area: &crate::geom::Polygon) {
+        if let Some(fi) = self.floor_index(floor) {
+            let f = &mut self.floors[fi];
+            let window = f.costmap.add_obstacle(area);
+            f.grid.update_window(&f.costmap, &self.robot, window);
+        }
+    }
+
+    /// Removes every dynamic obstacle of `floor` (rebuilds its costmap and weights; the
+    /// landmark tables are kept).
+    ///
+    /// # Errors
+    /// [`MapError`] if the costmap cannot be rebuilt.
+    pub fn clear_obstacles(&mut self, floor: i32) -> Result<(), MapError> {
+        if let Some(fi) = self.floor_index(floor) {
+            let costmap = Costmap::build(&self.site, floor, &self.robot, self.options.costmap)?;
+            let grid = SearchGrid::new(
+                &costmap,
+                &self.robot,
+                Some(&self.site),
+                self.options.objective,
+                self.options.cost_weight,
+                self.options.factor_for(&costmap),
+            );
+            self.floors[fi].costmap = costmap;
+            self.floors[fi].grid = grid;
+        }
+        Ok(())
+    }
+}
+
+#[derive(Clone, Debug)]
+enum LegPlan {
+    Drive { path: FloorPath, est: Estimate },
+    Ride { elevator: usize, est: Estimate },
+}
+
+impl LegPlan {
+    fn estimate(&self) -> &Estimate {
+        match self {
+            LegPlan::Drive { est, .. } | LegPlan::Ride { est, .. } => est,
+        }
+    }
+}
+
+/// The speed the controller allows at `p`: the speed zone's limit, lowered near obstacles
+/// (regulated pure pursuit's proximity scaling): full speed with 0.5 m to spare beyond the
+/// circumscribed radius, a third of it at the inscribed radius.
+pub fn speed_limit_at(cm: &Costmap, p: Point, robot: &RobotModel) -> f64 {
+    let Some((cx, cy)) = cm.cell_of(p) else {
+        return 0.0;
+    };
+    let i = cy * cm.width + cx;
+    let zone = cm.speed_at(i).min(robot.limits.max_speed_mps);
+    let d = f64::from(cm.distance_m[i]) - cm.resolution_m / 2.0;
+    let (lo, hi) = (cm.inscribed_m, cm.circumscribed_m + 0.5);
+    let f = ((d - lo) / (hi - lo)).clamp(0.0, 1.0);
+    zone * (1.0 / 3.0 + 2.0 / 3.0 * f)
+}
+
+/// `i`, or the nearest open search cell within two cells of it (a downsampled block next to
+/// a wall can be blocked while the exact start in it is not; the smoothing checks the short
+/// way between them with the full footprint).
+fn nearest_open(grid: &SearchGrid, i: usize) -> usize {
+    if grid.weight[i] != crate::search::BLOCKED {
+        return i;
+    }
+    let w = grid.w as isize;
+    let mut best = i;
+    let mut best_d = i64::MAX;
+    for dy in -2isize..=2 {
+        for dx in -2isize..=2 {
+            let j = i as isize + dy * w + dx;
+            if j < 0 || j as usize >= grid.weight.len() {
+                continue;
+            }
+            let d = (dx * dx + dy * dy) as i64;
+            if grid.weight[j as usize] != crate::search::BLOCKED && d < best_d {
+                best = j as usize;
+                best_d = d;
+            }
+        }
+    }
+    best
+}
+
+fn dedup(points: &mut Vec<Point>) {
+    points.dedup_by(|a, b| a.dist(*b) < 1e-6);
+}
+
+/// Runs the lattice in a window around `start` and `goal`, growing it once if needed.
+fn lattice_between(
+    cm: &Costmap,
+    start: Pose,
+    goal: Point,
+    goal_heading: Option<f64>,
+) -> Option<lattice::Manoeuvre> {
+    for margin_m in [1.5, 3.0, 6.0] {
+        let r = cm.resolution_m;
+        let lo = Point::new(
+            start.x.min(goal.x) - margin_m,
+            start.y.min(goal.y) - margin_m,
+        );
+        let hi = Point::new(
+            start.x.max(goal.x) + margin_m,
+            start.y.max(goal.y) + margin_m,
+        );
+        let to = |v: f64, o: f64, n: usize| (((v - o) / r).floor().max(0.0) as usize).min(n);
+        let window = (
+            to(lo.x, cm.origin.x, cm.width),
+            to(lo.y, cm.origin.y, cm.height),
+            to(hi.x, cm.origin.x, cm.width),
+            to(hi.y, cm.origin.y, cm.height),
+        );
+        if let Some(m) = lattice::search(cm, start, goal, goal_heading, window, 400_000) {
+            return Some(m);
+        }
+    }
+    None
+}
+
+/// Footprint-aware smoothing of a grid path. Returns the corners, or the point where no
+/// footprint-feasible continuation exists.
+///
+/// Greedy string pulling (the farthest raw point reachable by a valid straight line, found by
+/// galloping then bisecting), with three rules: a shortcut must keep the full footprint clear
+/// along it and through the turn at its start; it may cost at most 2 % more than the stretch
+/// of grid path it replaces (so smoothing never pulls the route to the walls); and it must end
+/// where the robot can turn freely (or at the end), so the next shortcut can leave in any
+/// direction. Where no such shortcut exists (a door, a bed bay), the lattice finds the
+/// manoeuvre to the next point where the robot can turn freely.
+fn smooth(
+    cm: &Costmap,
+    grid: &SearchGrid,
+    raw: &[Point],
+    start_heading: Option<f64>,
+) -> Result<Vec<Point>, Point> {
+    let extra = cm.check_extra_m;
+    let n = raw.len();
+    let mut out = vec![raw[0]];
+    if n == 1 {
+        return Ok(out);
+    }
+    // Cost of the raw polyline up to each point, measured like the shortcuts.
+    let mut cum = vec![0.0f64; n];
+    for k in 1..n {
+        cum[k] = cum[k - 1] + line_cost(cm, grid, raw[k - 1], raw[k]).unwrap_or(f64::INFINITY);
+    }
+    let turn_anywhere: Vec<bool> = raw
+        .iter()
+        .map(|&p| {
+            cm.cell_of(p).is_some_and(|(cx, cy)| {
+                let d = f64::from(cm.distance_m[cy * cm.width + cx]);
+                d - cm.resolution_m * std::f64::consts::SQRT_2 >= cm.circumscribed_m + extra
+            })
+        })
+        .collect();
+    let valid = |i: usize, j: usize, heading: Option<f64>, anywhere: bool| -> bool {
+        if anywhere && !(turn_anywhere[j] || j == n - 1) {
+            return false;
+        }
+        let (a, b) = (raw[i], raw[j]);
+        if a.dist(b) < 1e-9 {
+            return true;
+        }
+        if let Some(h) = heading
+            && !lattice::turn_free(cm, a, h, a.heading_to(b))
+        {
+            return false;
+        }
+        match line_cost(cm, grid, a, b) {
+            Some(c) if c <= (cum[j] - cum[i]) * 1.02 + 1e-6 => {}
+            _ => return false,
+        }
+        lattice::segment_free(cm, a, b)
+    };
+    let farthest = |i: usize, heading: Option<f64>, anywhere: bool| -> usize {
+        let mut good = i;
+        let mut step = 1;
+        let mut bad = n;
+        while i + step < n {
+            if valid(i, i + step, heading, anywhere) {
+                good = i + step;
+                step *= 2;
+            } else {
+                bad = i + step;
+                break;
+            }
+        }
+        if bad == n && good < n - 1 {
+            if valid(i, n - 1, heading, anywhere) {
+                return n - 1;
+            }
+            bad = n - 1;
+        }
+        let (mut lo, mut hi) = (good, bad);
+        while hi > lo + 1 {
+            let mid = (lo + hi) / 2;
+            if valid(i, mid, heading, anywhere) {
+                lo = mid;
+            } else {
+                hi = mid;
+            }
+        }
+        if lo == i {
+            // The predicate is not monotone: scan the near points once.
+            return (i + 1..n.min(i + 40))
+                .find(|&j| valid(i, j, heading, anywhere))
+                .unwrap_or(i);
+        }
+        lo
+    };
+    let mut i = 0usize;
+    let mut heading = start_heading;
+    while i < n - 1 {
+        let good = farthest(i, heading, true);
+        if good > i {
+            let (a, b) = (raw[i], raw[good]);
+            if a.dist(b) > 1e-9 {
+                heading = Some(a.heading_to(b));
+            }
+            out.push(b);
+            i = good;
+            continue;
+        }
+        // A tight stretch: the manoeuvre to the next point where the robot can turn freely.
+        let here = raw[i];
+        let h = heading.unwrap_or_else(|| here.heading_to(raw[i + 1]));
+        let mut k = i + 1;
+        while k < n - 1 && (!turn_anywhere[k] || raw[k].dist(here) < 0.3) {
+            k += 1;
+        }
+        if let Some(m) = lattice_between(cm, Pose::new(here.x, here.y, h), raw[k], None) {
+            out.extend(m.points.into_iter().skip(1));
+            heading = Some(m.final_heading);
+            if k == n - 1 {
+                break;
+            }
+            let end = *out.last().unwrap_or(&raw[k]);
+            // Go on from the lattice's end (within half a cell of raw[k]).
+            let mut rest_raw = raw[k..].to_vec();
+            rest_raw[0] = end;
+            let rest = smooth(cm, grid, &rest_raw, heading)?;
+            out.extend(rest.into_iter().skip(1));
+            break;
+        }
+        // Last resort: a shortcut that ends where the robot cannot turn freely.
+        let good = farthest(i, heading, false);
+        if good == i {
+            return Err(here);
+        }
+        heading = Some(raw[i].heading_to(raw[good]));
+        out.push(raw[good]);
+        i = good;
+    }
+    // Merge collinear corners.
+    let mut merged: Vec<Point> = Vec::with_capacity(out.len());
+    for p in out {
+        if merged.len() >= 2 {
+            let a = merged[merged.len() - 2];
+            let b = merged[merged.len() - 1];
+            let cross = (b.x - a.x) * (p.y - b.y) - (b.y - a.y) * (p.x - b.x);
+            let dot = (b.x - a.x) * (p.x - b.x) + (b.y - a.y) * (p.y - b.y);
+            if cross.abs() < 1e-9 && dot > 0.0 {
+                merged.pop();
+            }
+        }
+        merged.push(p);
+    }
+    Ok(merged)
+}
+
+/// Grid cost of the straight line `a`-`b` in the units of [`SearchGrid`] weights, or `None` if
+/// it crosses a blocked cell.
+fn line_cost(cm: &Costmap, grid: &SearchGrid, a: Point, b: Point) -> Option<f64> {
+    let len = a.dist(b);
+    let half = cm.resolution_m / 2.0;
+    let steps = (len / half).ceil().max(1.0) as usize;
+    let mut sum = 0.0;
+    for k in 0..steps {
+        let p = a.lerp(b, (k as f64 + 0.5) / steps as f64);
+        let (cx, cy) = cm.cell_of(p)?;
+        let w = grid.weight[grid.index(cx, cy)];
+        if w == crate::search::BLOCKED {
+            return None;
+        }
+        sum += f64::from(w) / grid.factor as f64;
+    }
+    Some(sum * (len / half) / steps as f64)
+}
