@@ -8,11 +8,15 @@
 //! <root>/<destination>/uploader.lock                    held by the one running uploader
 //! ```
 //!
-//! Every write goes to a temporary file that is fsynced, renamed into place and followed by an
-//! fsync of the folder, so after a crash a file is either complete or absent. The object is
-//! made durable before its state: an object without a state (a crash in between) is found
-//! and queued again by [`Outbox::records`]. An instance is keyed by its SOP Instance UID:
-//! enqueueing the same bytes twice is a no-op, different bytes under the same UID are refused.
+//! The object file is the durable record: it goes to a temporary file that is fsynced, renamed
+//! into place and followed by an fsync of the folder, so after a crash it is either complete or
+//! absent, and [`Outbox::enqueue`] returns only once it is on disk. State files are written
+//! atomically (temporary file and rename) but not fsynced: after a crash a state may be missing,
+//! empty or older than the truth, and every such case reads as *pending*, so the worst a crash
+//! can do is send an instance a second time, which the PACS absorbs because the SOP Instance UID
+//! is the same (and which is why "sent" never needs to wait for the disk). An instance is keyed
+//! by its SOP Instance UID: enqueueing the same bytes twice is a no-op, different bytes under the
+//! same UID are refused.
 
 use std::fs::{self, File};
 use std::io::Write;
@@ -110,14 +114,6 @@ pub enum OutboxError {
         /// The destination.
         destination: String,
     },
-    /// A state file is corrupt.
-    #[error("outbox state {path} is corrupt: {why}")]
-    CorruptState {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        why: String,
-    },
     /// Another uploader holds the destination's lock.
     #[error("another uploader is already sending to {destination} (lock {path} is held)")]
     Busy {
@@ -164,6 +160,11 @@ fn next_seq() -> u64 {
 
 /// Writes `bytes` to `path` atomically and durably (temp file, fsync, rename, fsync folder).
 pub fn write_durably(path: &Path, bytes: &[u8]) -> Result<(), OutboxError> {
+    write_atomically(path, bytes, true)
+}
+
+/// Writes `bytes` to `path` atomically (temp file, rename), fsyncing only when `durable`.
+fn write_atomically(path: &Path, bytes: &[u8], durable: bool) -> Result<(), OutboxError> {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let dir = path.parent().unwrap_or(Path::new("."));
     let tmp = dir.join(format!(
@@ -173,12 +174,16 @@ pub fn write_durably(path: &Path, bytes: &[u8]) -> Result<(), OutboxError> {
     ));
     let mut f = File::create(&tmp).map_err(io(&tmp))?;
     f.write_all(bytes).map_err(io(&tmp))?;
-    f.sync_all().map_err(io(&tmp))?;
+    if durable {
+        f.sync_all().map_err(io(&tmp))?;
+    }
     drop(f);
     fs::rename(&tmp, path).map_err(io(path))?;
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(io(dir))?;
+    if durable {
+        File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(io(dir))?;
+    }
     Ok(())
 }
 
@@ -276,7 +281,7 @@ impl Outbox {
 
     /// Stores `bytes` (a Part 10 file) durably and queues it for `destination`.
     ///
-    /// Returns only after the object and its state are on disk (fsynced).
+    /// Returns only after the object is on disk (fsynced file and folder).
     pub fn enqueue(&self, destination: &str, bytes: &[u8]) -> Result<Enqueued, OutboxError> {
         let info = read_part10_info(bytes).map_err(|e| OutboxError::NotDicom {
             what: "object".into(),
@@ -324,24 +329,28 @@ impl Outbox {
         Ok(Enqueued::New(uid))
     }
 
+    /// A state record; `None` when absent or unreadable (a crash before it reached the disk),
+    /// which callers treat as pending.
     fn read_state(&self, path: &Path) -> Result<Option<ItemRecord>, OutboxError> {
         match fs::read(path) {
-            Ok(b) => serde_json::from_slice(&b)
-                .map(Some)
-                .map_err(|e| OutboxError::CorruptState {
-                    path: path.to_path_buf(),
-                    why: e.to_string(),
-                }),
+            Ok(b) => match serde_json::from_slice(&b) {
+                Ok(rec) => Ok(Some(rec)),
+                Err(e) => {
+                    tracing::warn!(path = %path.display(), error = %e, "unreadable outbox state: treating the instance as pending");
+                    let _ = fs::remove_file(path);
+                    Ok(None)
+                }
+            },
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(io(path)(e)),
         }
     }
 
-    /// Writes a state record durably.
+    /// Writes a state record atomically (not fsynced: see the module docs).
     pub fn write_state(&self, destination: &str, rec: &ItemRecord) -> Result<(), OutboxError> {
         let path = self.state_path(destination, &rec.sop_instance_uid)?;
         let json = serde_json::to_vec_pretty(rec).expect("records always serialise");
-        write_durably(&path, &json)
+        write_atomically(&path, &json, false)
     }
 
     /// The state of one instance.
@@ -553,6 +562,12 @@ mod tests {
         assert_eq!(recs[0].state, ItemState::Pending);
         assert!(!dead.exists());
         assert!(live.exists());
+        // A state torn by a crash (empty file) reads as pending, not as an error.
+        let state = dir.path().join("pacs/state/1.2.3.9.json");
+        std::fs::write(&state, b"").unwrap();
+        let recs = ob.records("pacs").unwrap();
+        assert_eq!(recs.len(), 1);
+        assert_eq!(recs[0].state, ItemState::Pending);
         let st = ob.status().unwrap();
         assert_eq!(st[0].pending, 1);
     }
