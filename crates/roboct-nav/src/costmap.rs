@@ -239,6 +239,17 @@ impl Costmap {
             footprint: robot.footprint.clone(),
         };
         cm.distance_m = distance_transform(&cm.kind, cm.width, cm.height, cm.resolution_m);
+        // Beyond the map's edge is unknown space: as far from a cell as the virtual blocked
+        // cell just outside the edge, so that the fast paths of the footprint check see it.
+        let (w, h, r) = (cm.width, cm.height, cm.resolution_m as f32);
+        for cy in 0..h {
+            let edge_y = (cy + 1).min(h - cy);
+            for cx in 0..w {
+                let edge = (cx + 1).min(w - cx).min(edge_y) as f32 * r;
+                let d = &mut cm.distance_m[cy * w + cx];
+                *d = d.min(edge);
+            }
+        }
         cm.cost = vec![0u8; n];
         cm.recompute_cost(0, 0, cm.width, cm.height);
         Ok(cm)

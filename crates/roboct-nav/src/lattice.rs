@@ -52,15 +52,32 @@ pub fn nearest_dir(heading_rad: f64) -> usize {
 }
 
 /// Whether turning in place at `p` from `from` to `to` (the short way) keeps the footprint
-/// clear; checked at sub-steps of at most twice the check's extra margin of footprint travel.
+/// clear. Checked at both ends and at every multiple of a fixed angle step between them (the
+/// step moves no footprint point farther than twice the check's extra margin), so that a turn
+/// checked in parts is also clear when checked whole, and the other way round.
 pub fn turn_free(cm: &Costmap, p: Point, from: f64, to: f64) -> bool {
     let delta = wrap_angle(to - from);
-    let arc = cm.circumscribed_m * delta.abs();
-    let steps = ((arc / (2.0 * cm.check_extra_m)).ceil() as usize).max(1);
-    (0..=steps).all(|k| {
-        let yaw = from + delta * k as f64 / steps as f64;
-        cm.footprint_free(Pose::new(p.x, p.y, yaw))
-    })
+    // A whole fraction of a full turn, so that the sample angles repeat every 2 pi and do not
+    // depend on how an angle is written.
+    let raw_step = 2.0 * cm.check_extra_m / cm.circumscribed_m.max(1e-6);
+    let step = std::f64::consts::TAU / (std::f64::consts::TAU / raw_step).ceil();
+    let at = |yaw: f64| cm.footprint_free(Pose::new(p.x, p.y, yaw));
+    if !at(from) || !at(from + delta) {
+        return false;
+    }
+    let (lo, hi) = if delta >= 0.0 {
+        (from, from + delta)
+    } else {
+        (from + delta, from)
+    };
+    let mut k = (lo / step).floor() + 1.0;
+    while k * step < hi {
+        if !at(k * step) {
+            return false;
+        }
+        k += 1.0;
+    }
+    true
 }
 
 /// Whether driving straight from `a` to `b` (heading along the segment) keeps the footprint

@@ -729,6 +729,7 @@ impl Navigator {
                     start.floor, p.x, p.y
                 )
             })?;
+        snap_end(cm, &mut points, target, start.heading_rad);
         let mut final_heading = if points.len() >= 2 {
             let n = points.len();
             points[n - 2].heading_to(points[n - 1])
@@ -739,13 +740,15 @@ impl Navigator {
             let end = *points.last().unwrap_or(&target);
             if !lattice::turn_free(cm, end, final_heading, h) && points.len() >= 2 {
                 // Turning onto the approach axis needs more room: let the lattice find it.
-                let back = points[points.len() - 2];
-                let m = lattice_between(
-                    cm,
-                    Pose::new(back.x, back.y, back.heading_to(end)),
-                    end,
-                    Some(h),
-                )
+                let n = points.len();
+                let back = points[n - 2];
+                // The robot arrives at `back` with the heading of the segment before it.
+                let incoming = if n >= 3 {
+                    points[n - 3].heading_to(back)
+                } else {
+                    start.heading_rad.unwrap_or_else(|| back.heading_to(end))
+                };
+                let m = lattice_between(cm, Pose::new(back.x, back.y, incoming), end, Some(h))
                 .ok_or_else(|| {
                     format!(
                         "on floor {}, the robot cannot turn onto the approach to ({:.1}, {:.1})",
@@ -757,8 +760,20 @@ impl Navigator {
             }
             points.push(goal.point);
             final_heading = h;
+        } else if let Some(h) = goal.heading_rad {
+            // No room for a straight final approach: turn to the heading at the goal.
+            final_heading = h;
         }
         dedup(&mut points);
+        // Last line of defence: the whole path, every straight move and every turn in place
+        // (from the start heading to the goal heading), is checked once more with the full
+        // footprint. Nothing unchecked leaves the planner.
+        if let Some(bad) = first_unclear(cm, &points, start.heading_rad, final_heading) {
+            return Err(format!(
+                "on floor {}, no footprint-clear path was found near ({:.1}, {:.1})",
+                start.floor, bad.x, bad.y
+            ));
+        }
         Ok(FloorPath {
             points,
             final_heading,
@@ -953,6 +968,58 @@ fn nearest_open(grid: &SearchGrid, i: usize) -> usize {
         }
     }
     best
+}
+
+/// The first corner or segment of `points` where the footprint is not clear, driving
+/// straight between corners and turning in place at them.
+fn first_unclear(
+    cm: &Costmap,
+    points: &[Point],
+    start_heading: Option<f64>,
+    final_heading: f64,
+) -> Option<Point> {
+    let mut heading = start_heading;
+    for w in points.windows(2) {
+        if w[0].dist(w[1]) < 1e-9 {
+            continue;
+        }
+        let h = w[0].heading_to(w[1]);
+        if heading.is_some_and(|from| !lattice::turn_free(cm, w[0], from, h)) {
+            return Some(w[0]);
+        }
+        if !lattice::segment_free(cm, w[0], w[1]) {
+            return Some(w[0]);
+        }
+        heading = Some(h);
+    }
+    let last = *points.last()?;
+    match heading {
+        Some(from) if !lattice::turn_free(cm, last, from, final_heading) => Some(last),
+        None if !cm.footprint_free(Pose::new(last.x, last.y, final_heading)) => Some(last),
+        _ => None,
+    }
+}
+
+/// A lattice manoeuvre ends within half a cell of its goal: move the last corner onto the
+/// exact `target` if the footprint stays clear on the changed last segment and through the
+/// changed turn before it.
+fn snap_end(cm: &Costmap, points: &mut [Point], target: Point, start_heading: Option<f64>) {
+    let n = points.len();
+    if n < 2 || points[n - 1].dist(target) < 1e-9 {
+        return;
+    }
+    let prev = points[n - 2];
+    if prev.dist(target) < 1e-6 || !lattice::segment_free(cm, prev, target) {
+        return;
+    }
+    let incoming = if n >= 3 {
+        Some(points[n - 3].heading_to(prev))
+    } else {
+        start_heading
+    };
+    if incoming.is_none_or(|h| lattice::turn_free(cm, prev, h, prev.heading_to(target))) {
+        points[n - 1] = target;
+    }
 }
 
 fn dedup(points: &mut Vec<Point>) {

@@ -436,6 +436,24 @@ fn polygon(file: &Path, item: &str, area: &[[f64; 2]]) -> Result<Polygon, MapErr
 }
 
 impl Site {
+    /// A one-floor site (floor 0) without a semantic layer, from a grid.
+    pub fn bare(name: &str, grid: OccupancyGrid) -> Site {
+        Site {
+            name: name.to_string(),
+            source: name.to_string(),
+            floors: vec![Floor {
+                number: 0,
+                name: String::new(),
+                grid,
+            }],
+            places: vec![],
+            doors: vec![],
+            elevators: vec![],
+            speed_zones: vec![],
+            keep_outs: vec![],
+        }
+    }
+
     /// Loads a site file, or a bare ROS map as a one-floor site without semantics.
     ///
     /// # Errors
@@ -443,23 +461,11 @@ impl Site {
     pub fn load(path: &Path, limits: MapLimits) -> Result<Site, MapError> {
         if map::looks_like_ros_map(path)? {
             let grid = map::load_ros_map(path, limits)?;
-            return Ok(Site {
-                name: path
-                    .file_stem()
-                    .map(|s| s.to_string_lossy().into_owned())
-                    .unwrap_or_default(),
-                source: path.display().to_string(),
-                floors: vec![Floor {
-                    number: 0,
-                    name: String::new(),
-                    grid,
-                }],
-                places: vec![],
-                doors: vec![],
-                elevators: vec![],
-                speed_zones: vec![],
-                keep_outs: vec![],
-            });
+            let mut site = Site::bare(&path.display().to_string(), grid);
+            if let Some(stem) = path.file_stem() {
+                site.name = stem.to_string_lossy().into_owned();
+            }
+            return Ok(site);
         }
         let text = fs::read_to_string(path).map_err(|source| MapError::Read {
             file: path.to_path_buf(),
