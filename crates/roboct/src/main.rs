@@ -43,6 +43,14 @@ enum Command {
         #[command(subcommand)]
         which: cmd::dicom::OutboxCommand,
     },
+    /// Plan a route through a hospital (default: the embedded three-floor wing) and print
+    /// its length, time, energy and path.
+    Route(cmd::nav::RouteArgs),
+    /// Export or describe maps: the embedded hospital as ROS maps, a site's contents.
+    Map {
+        #[command(subcommand)]
+        which: cmd::nav::MapCommand,
+    },
     /// Measure a part of the system on reference problems and print the figures.
     Bench {
         #[command(subcommand)]
@@ -56,6 +64,9 @@ enum BenchCommand {
     /// Upload a 256-slice 512x512 CT series to a local Orthanc by C-STORE and STOW-RS, next to
     /// dcmtk storescu, and the real-time first-slice latency.
     Upload(cmd::dicom::BenchUploadArgs),
+    /// Route planning: a 4000x2000-cell floor between far corners, replanning after a blocked
+    /// corridor, a three-floor route through an elevator; with the pathfinding crate's A*.
+    Route(cmd::nav::BenchRouteArgs),
 }
 
 fn main() -> ExitCode {

@@ -5,6 +5,7 @@ use anyhow::Result;
 use crate::{BenchCommand, Command};
 
 pub mod dicom;
+pub mod nav;
 
 /// What every subcommand may need from the global flags.
 pub struct Context {
@@ -24,8 +25,11 @@ pub fn run(command: Command, ctx: &Context) -> Result<()> {
         Command::ImportDicom(args) => dicom::import(args, ctx),
         Command::Upload(args) => dicom::upload(args, ctx),
         Command::Outbox { which } => dicom::outbox(which, ctx),
+        Command::Route(args) => nav::route(args, ctx),
+        Command::Map { which } => nav::map(which, ctx),
         Command::Bench { which } => match which {
             BenchCommand::Upload(args) => dicom::bench_upload(args, ctx),
+            BenchCommand::Route(args) => nav::bench_route(args, ctx),
         },
     }
 }

@@ -1,0 +1,332 @@
+//! `roboct route`, `roboct map` and `roboct bench route`: wiring for `roboct-nav`.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, Result, bail};
+use clap::{Args, Subcommand};
+use roboct_nav::drive::{self, DriveOptions, DriveStatus, DynamicObstacle};
+use roboct_nav::geom::{Point, Polygon};
+use roboct_nav::map::MapLimits;
+use roboct_nav::plan::{Leg, Navigator, PlannerOptions};
+use roboct_nav::robot::RobotModel;
+use roboct_nav::search::Objective;
+use roboct_nav::site::Site;
+use roboct_nav::{bench, hospital, render};
+
+use super::Context;
+
+/// `roboct route`.
+#[derive(Debug, Args)]
+pub struct RouteArgs {
+    /// Site file (floors and semantic layer) or a bare ROS map YAML; default: the embedded
+    /// three-floor hospital wing (`roboct map export DIR` writes it out).
+    #[arg(long)]
+    map: Option<PathBuf>,
+    /// Start: a place name (`dock`) or map coordinates `x,y[,floor]` in metres.
+    #[arg(long)]
+    from: String,
+    /// Goal: a place name (`ward-3/bed-12`) or map coordinates `x,y[,floor]` in metres.
+    #[arg(long)]
+    to: String,
+    /// Minimise battery energy instead of time.
+    #[arg(long)]
+    least_energy: bool,
+    /// Battery state of charge at the start, 0..1.
+    #[arg(long, default_value_t = 1.0)]
+    soc: f64,
+    /// Write a picture of the route (map, keep-outs, inflation, route) as PNG.
+    #[arg(long)]
+    png: Option<PathBuf>,
+    /// Write the route as JSON (`length_m`, `time_s`, `energy_j`, `path` as [x, y, floor]).
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// Also drive the route in simulation (controller, doors, elevators, obstacles).
+    #[arg(long)]
+    drive: bool,
+    /// With --drive: an obstacle (a parked bed, 1 x 2.2 m across the way) at `x,y[,floor][@t]`
+    /// appearing t seconds after the start; repeatable.
+    #[arg(long = "obstacle", value_name = "X,Y[,FLOOR][@T]")]
+    obstacles: Vec<String>,
+}
+
+/// `roboct map`.
+#[derive(Debug, Subcommand)]
+pub enum MapCommand {
+    /// Write the embedded hospital as ROS maps (PGM + YAML per floor), its site file
+    /// `hospital.yaml` and a picture `hospital.png`.
+    Export {
+        /// Folder to write into (created if missing).
+        dir: PathBuf,
+    },
+    /// Describe a site: floors, sizes, places, doors, elevators, zones.
+    Info {
+        /// Site file or ROS map YAML; default: the embedded hospital.
+        #[arg(long)]
+        map: Option<PathBuf>,
+        /// List every place name.
+        #[arg(long)]
+        places: bool,
+    },
+}
+
+/// `roboct bench route`.
+#[derive(Debug, Args)]
+pub struct BenchRouteArgs {
+    /// Timed runs per case (best and median are printed).
+    #[arg(long, default_value_t = 7)]
+    runs: usize,
+    /// Landmarks for the ALT heuristic.
+    #[arg(long, default_value_t = 4)]
+    landmarks: usize,
+    /// Cells of the large floor along x.
+    #[arg(long, default_value_t = 4000)]
+    width: usize,
+    /// Cells of the large floor along y.
+    #[arg(long, default_value_t = 2000)]
+    height: usize,
+}
+
+fn load_site(map: Option<&Path>) -> Result<Site> {
+    match map {
+        None => Ok(hospital::default_hospital()),
+        Some(p) => Site::load(p, MapLimits::from_available_memory())
+            .with_context(|| format!("cannot load the map {}", p.display())),
+    }
+}
+
+pub fn route(args: RouteArgs, ctx: &Context) -> Result<()> {
+    if !(0.0..=1.0).contains(&args.soc) {
+        bail!(
+            "--soc must be a state of charge between 0 and 1, got {}",
+            args.soc
+        );
+    }
+    let site = load_site(args.map.as_deref())?;
+    let mut robot = RobotModel::default();
+    robot.battery.state_of_charge = args.soc;
+    let options = PlannerOptions {
+        objective: if args.least_energy {
+            Objective::LeastEnergy
+        } else {
+            Objective::Fastest
+        },
+        ..Default::default()
+    };
+    let bar = crate::progress::Bar::new(ctx.quiet);
+    roboct_core::Progress::start(&bar, "costmaps", 0);
+    let mut nav = Navigator::new(site, robot, options).context("cannot build the costmaps")?;
+    roboct_core::Progress::finish(&bar);
+    let route = nav.route(&args.from, &args.to)?;
+    println!(
+        "route {} -> {} ({}): {:.1} m, {:.0} s ({:.1} min), {:.0} J ({:.1} kJ), battery {:.1}% -> {:.1}%",
+        route.from,
+        route.to,
+        match route.objective {
+            Objective::Fastest => "fastest",
+            Objective::LeastEnergy => "least energy",
+        },
+        route.length_m,
+        route.time_s,
+        route.time_s / 60.0,
+        route.energy_j,
+        route.energy_j / 1000.0,
+        100.0 * route.battery_soc[0],
+        100.0 * route.battery_soc[1]
+    );
+    for leg in &route.legs {
+        match leg {
+            Leg::Drive {
+                floor,
+                points,
+                doors,
+                length_m,
+                time_s,
+                energy_j,
+                final_heading_rad,
+            } => {
+                println!(
+                    "  floor {floor}: drive {length_m:.1} m, {time_s:.0} s, {energy_j:.0} J{}",
+                    if doors.is_empty() {
+                        String::new()
+                    } else {
+                        format!(", doors: {}", doors.join(", "))
+                    }
+                );
+                let pts: Vec<String> = points
+                    .iter()
+                    .map(|p| format!("({:.2}, {:.2})", p.x, p.y))
+                    .collect();
+                println!("    path: {}", pts.join(" "));
+                println!(
+                    "    final heading {:.0} deg",
+                    final_heading_rad.to_degrees()
+                );
+            }
+            Leg::Elevator {
+                name,
+                from_floor,
+                to_floor,
+                time_s,
+                energy_j,
+            } => println!(
+                "  {name}: floor {from_floor} -> {to_floor}, {time_s:.0} s (wait, doors, travel), {energy_j:.0} J"
+            ),
+        }
+    }
+    if let Some(p) = &args.json {
+        let text = serde_json::to_string_pretty(&route)?;
+        std::fs::write(p, text + "\n").with_context(|| format!("cannot write {}", p.display()))?;
+        println!("wrote {}", p.display());
+    }
+    if let Some(p) = &args.png {
+        render::write_png(&nav, Some(&route), p).map_err(anyhow::Error::msg)?;
+        println!("wrote {}", p.display());
+    }
+    if args.drive {
+        let goal = nav.resolve(&args.to, "goal")?;
+        let obstacles = args
+            .obstacles
+            .iter()
+            .enumerate()
+            .map(|(i, s)| parse_obstacle(s, i, &nav))
+            .collect::<Result<Vec<_>>>()?;
+        let report = drive::simulate(&mut nav, &route, &goal, &obstacles, DriveOptions::default());
+        for e in &report.events {
+            println!(
+                "  t={:7.1} s floor {}: {}",
+                e.t_s,
+                e.floor,
+                serde_json::to_string(&e.what)?
+            );
+        }
+        println!(
+            "drive: {} after {:.0} s, {:.1} m driven, {:.0} J, {} replans",
+            match &report.status {
+                DriveStatus::Arrived => "arrived".to_string(),
+                DriveStatus::GaveUp {
+                    reason,
+                    floor,
+                    x,
+                    y,
+                } => format!("gave up at ({x:.2}, {y:.2}) on floor {floor}: {reason}"),
+            },
+            report.time_s,
+            report.distance_m,
+            report.energy_j,
+            report.replans
+        );
+        if let DriveStatus::GaveUp { reason, .. } = &report.status {
+            bail!("the simulated drive did not arrive: {reason}");
+        }
+    }
+    Ok(())
+}
+
+/// `x,y[,floor][@t]` into a 1 m x 2.2 m parked bed centred there (across a corridor running
+/// along x).
+fn parse_obstacle(s: &str, i: usize, nav: &Navigator) -> Result<DynamicObstacle> {
+    let (pos, t) = match s.split_once('@') {
+        Some((p, t)) => (
+            p,
+            t.trim()
+                .parse::<f64>()
+                .with_context(|| format!("--obstacle {s}: the time after @ must be seconds"))?,
+        ),
+        None => (s, 0.0),
+    };
+    let target = nav
+        .resolve(pos, "obstacle")
+        .with_context(|| format!("--obstacle {s}"))?;
+    let Point { x, y } = target.point;
+    Ok(DynamicObstacle {
+        name: format!("obstacle {}", i + 1),
+        floor: target.floor,
+        shape: Polygon::rect(x - 0.5, y - 1.1, x + 0.5, y + 1.1),
+        appear_s: t,
+        leave_s: None,
+        velocity: Point::new(0.0, 0.0),
+    })
+}
+
+pub fn map(which: MapCommand, _ctx: &Context) -> Result<()> {
+    match which {
+        MapCommand::Export { dir } => {
+            let site = hospital::default_hospital();
+            let path = site
+                .save(&dir, "hospital")
+                .with_context(|| format!("cannot export the hospital to {}", dir.display()))?;
+            let nav = Navigator::new(site, RobotModel::default(), PlannerOptions::default())?;
+            let png = dir.join("hospital.png");
+            render::write_png(&nav, None, &png).map_err(anyhow::Error::msg)?;
+            println!(
+                "wrote {} (site file), its floor maps and {}",
+                path.display(),
+                png.display()
+            );
+            println!(
+                "try: roboct route --map {} --from dock --to ward-3/bed-12 --png route.png",
+                path.display()
+            );
+            Ok(())
+        }
+        MapCommand::Info { map, places } => {
+            let site = load_site(map.as_deref())?;
+            println!("{} ({})", site.name, site.source);
+            for f in &site.floors {
+                let (w, h) = f.grid.size_m();
+                println!(
+                    "  floor {}: {} x {} cells at {} m ({w:.1} m x {h:.1} m) {}",
+                    f.number, f.grid.width, f.grid.height, f.grid.resolution_m, f.name
+                );
+            }
+            let beds = site.places.iter().filter(|p| p.bed.is_some()).count();
+            println!(
+                "  {} places ({beds} beds), {} doors, {} elevators, {} speed zones, {} keep-out zones",
+                site.places.len(),
+                site.doors.len(),
+                site.elevators.len(),
+                site.speed_zones.len(),
+                site.keep_outs.len()
+            );
+            for e in &site.elevators {
+                let floors: Vec<String> = e.stops.iter().map(|s| s.0.to_string()).collect();
+                println!(
+                    "  elevator {}: floors {}, {} s per floor",
+                    e.name,
+                    floors.join(", "),
+                    e.travel_s_per_floor
+                );
+            }
+            for k in &site.keep_outs {
+                println!("  keep out: {} (floor {})", k.name, k.floor);
+            }
+            if places {
+                for p in &site.places {
+                    let at = p.pose.map(|q| q.point()).or(p.bed.map(|b| b.pose.point()));
+                    let at = at.map_or(String::new(), |q| format!(" at ({:.2}, {:.2})", q.x, q.y));
+                    println!("  place {} (floor {}){at}", p.name, p.floor);
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+pub fn bench_route(args: BenchRouteArgs, ctx: &Context) -> Result<()> {
+    let bar = crate::progress::Bar::new(ctx.quiet);
+    let report = bench::run(
+        bench::BenchOptions {
+            width_cells: args.width,
+            height_cells: args.height,
+            runs: args.runs.max(1),
+            landmarks: args.landmarks,
+        },
+        &bar,
+    )?;
+    print!("{}", report.to_text());
+    println!(
+        "goals: single-floor plan < 50 ms on one core, replan after a blocked corridor < 20 ms (machine: {} cores, shared)",
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    );
+    Ok(())
+}
