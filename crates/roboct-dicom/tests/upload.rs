@@ -547,3 +547,136 @@ fn stow_over_tls_refuses_an_untrusted_certificate_and_trusts_the_configured_ca()
     }
     assert_all_arrived(&orthanc, &inst);
 }
+
+#[test]
+fn c_store_failure_statuses_retry_or_fail_per_instance() {
+    let tmp = tempfile::tempdir().unwrap();
+    let received = tmp.path().join("received");
+    std::fs::create_dir(&received).unwrap();
+    let inst = series(8, 4);
+    let port = free_port();
+    let _scp = Proc::spawn(
+        "pynetdicom storage SCP",
+        Command::new(python())
+            .arg(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/store_scp.py"))
+            .arg(port.to_string())
+            .arg(&received)
+            .arg("2")
+            .arg(&inst[1].sop_instance_uid),
+    );
+    wait_port(port, "storage SCP");
+    let outbox = Outbox::open(tmp.path().join("box")).unwrap();
+    for i in &inst {
+        outbox.enqueue("pacs", &i.bytes).unwrap();
+    }
+    let peer = roboct_dicom::dimse::Peer {
+        ae_title: "STORE".into(),
+        host: "127.0.0.1".into(),
+        port,
+    };
+    let sender = Box::new(DimseSender::new(
+        peer,
+        options(),
+        roboct_dicom::part10::EXPLICIT_VR_LE,
+    ));
+    let mut up = Uploader::new(outbox.clone(), "pacs", sender, fast_policy()).unwrap();
+    let r = up
+        .run(
+            Some(Instant::now() + Duration::from_secs(20)),
+            &roboct_core::NoProgress,
+        )
+        .unwrap();
+    drop(up);
+    // 0xA700 twice: retried after backoff, then stored; 0xA900: failed for good, with reason.
+    assert_eq!((r.sent, r.pending, r.failed.len()), (3, 0, 1), "{r:?}");
+    assert!(r.last_transient_error.unwrap().contains("0xA700"));
+    assert_eq!(r.failed[0].0, inst[1].sop_instance_uid);
+    assert!(r.failed[0].1.contains("0xA900"), "{}", r.failed[0].1);
+    let rec = outbox
+        .record("pacs", &inst[1].sop_instance_uid)
+        .unwrap()
+        .unwrap();
+    assert_eq!(rec.state, ItemState::Failed);
+    assert_eq!(rec.attempts, 1, "a permanent refusal is not retried");
+    let head = outbox
+        .record("pacs", &inst[0].sop_instance_uid)
+        .unwrap()
+        .unwrap();
+    assert_eq!((head.state, head.attempts), (ItemState::Sent, 3));
+    assert_eq!(std::fs::read_dir(&received).unwrap().count(), 3);
+    // The operator requeues the refused one; it is refused again, and still not lost.
+    assert_eq!(outbox.requeue_failed("pacs").unwrap(), 1);
+    assert_eq!(outbox.status().unwrap()[0].pending, 1);
+}
+
+#[test]
+fn stow_sends_a_bearer_token() {
+    // A one-request HTTP server that checks the Authorization header and answers 200 with
+    // the instance listed as stored.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let inst = series(8, 1);
+    let uid = inst[0].sop_instance_uid.clone();
+    let server = std::thread::spawn(move || {
+        use std::io::{BufRead, BufReader, Read, Write};
+        let (s, _) = listener.accept().unwrap();
+        let mut r = BufReader::new(s.try_clone().unwrap());
+        let (mut auth, mut len, mut ctype, mut line1) =
+            (String::new(), 0usize, String::new(), String::new());
+        r.read_line(&mut line1).unwrap();
+        loop {
+            let mut l = String::new();
+            r.read_line(&mut l).unwrap();
+            let l = l.trim_end().to_string();
+            if l.is_empty() {
+                break;
+            }
+            let lower = l.to_ascii_lowercase();
+            if lower.starts_with("authorization:") {
+                auth = l["authorization:".len()..].trim().to_string();
+            } else if lower.starts_with("content-length:") {
+                len = l["content-length:".len()..].trim().parse().unwrap();
+            } else if lower.starts_with("content-type:") {
+                ctype = l["content-type:".len()..].trim().to_string();
+            }
+        }
+        let mut body = vec![0u8; len];
+        r.read_exact(&mut body).unwrap();
+        let reply = format!(
+            r#"{{"00081199":{{"vr":"SQ","Value":[{{"00081155":{{"vr":"UI","Value":["{uid}"]}}}}]}}}}"#
+        );
+        let mut s = s;
+        write!(
+            s,
+            "HTTP/1.1 200 OK\r\nContent-Type: application/dicom+json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{reply}",
+            reply.len()
+        )
+        .unwrap();
+        (line1, auth, ctype, body)
+    });
+    let mut s = StowSender::new(
+        &format!("http://127.0.0.1:{port}/dicom-web"),
+        HttpAuth::Bearer(CredentialSource::Value(Secret::new("tok-123"))),
+        None,
+        Duration::from_secs(5),
+        4,
+    )
+    .unwrap();
+    let res = s.send_batch(&[roboct_dicom::send::Outgoing {
+        sop_instance_uid: &inst[0].sop_instance_uid,
+        bytes: &inst[0].bytes,
+    }]);
+    res[0].clone().unwrap();
+    let (line1, auth, ctype, body) = server.join().unwrap();
+    assert!(line1.starts_with("POST /dicom-web/studies "), "{line1}");
+    assert_eq!(auth, "Bearer tok-123");
+    assert!(
+        ctype.starts_with("multipart/related; type=\"application/dicom\"; boundary="),
+        "{ctype}"
+    );
+    // The part carries our file byte for byte.
+    assert!(
+        body.windows(inst[0].bytes.len())
+            .any(|w| w == inst[0].bytes.as_slice())
+    );
+}
