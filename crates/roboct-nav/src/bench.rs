@@ -269,6 +269,20 @@ pub fn run(options: BenchOptions, progress: &dyn Progress) -> Result<BenchReport
             length_m: Some(r.points.windows(2).map(|w| w[0].dist(w[1])).sum()),
         });
     }
+    // Weighted A* on the default planner: bounded suboptimality for speed.
+    for w in [1.1, 1.25] {
+        fast.set_heuristic_weight(w);
+        let (timing, r) = time_runs(options.runs, || fast.plan_floor(&start, &goal));
+        let r = r.map_err(BenchError::Case)?;
+        report.cases.push(Case {
+            name: format!("single floor: full plan (10 cm search grid, ALT, heuristic weight {w})"),
+            timing,
+            expansions: r.expansions,
+            grid_cost: None,
+            length_m: Some(r.points.windows(2).map(|w| w[0].dist(w[1])).sum()),
+        });
+    }
+    fast.set_heuristic_weight(1.0);
     progress.advance(1);
     let mut alt = fast;
 

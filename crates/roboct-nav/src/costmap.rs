@@ -99,6 +99,9 @@ pub struct Costmap {
     /// diagonal and by [`Costmap::check_extra_m`].
     check_polygon: Vec<Point>,
     footprint: Polygon,
+    /// Discs `(x, y, radius)` in the robot frame that together cover the checked footprint:
+    /// where each is clear, the footprint is (a quick accept for long footprints).
+    cover_discs: Vec<(f64, f64, f64)>,
     /// Extra margin of every footprint check, metres: half the longest step between two
     /// checked poses (a lattice move of (2, 1) cells), so that the footprint between checks
     /// is covered too.
@@ -237,7 +240,9 @@ impl Costmap {
             check_polygon,
             check_extra_m,
             footprint: robot.footprint.clone(),
+            cover_discs: Vec::new(),
         };
+        cm.cover_discs = covering_discs(&cm.check_polygon);
         cm.distance_m = distance_transform(&cm.kind, cm.width, cm.height, cm.resolution_m);
         // Beyond the map's edge is unknown space: as far from a cell as the virtual blocked
         // cell just outside the edge, so that the fast paths of the footprint check see it.
@@ -446,6 +451,16 @@ impl Costmap {
         if d + half_diag - r / 2.0 < self.inscribed_m {
             return false;
         }
+        // Quick accept: every covering disc is clear.
+        let covered = self.cover_discs.iter().all(|&(x, y, radius)| {
+            let c = pose.map_from_robot(Point::new(x, y));
+            self.cell_of(c).is_some_and(|(dx, dy)| {
+                f64::from(self.distance_m[dy * self.width + dx]) - 2.0 * half_diag >= radius
+            })
+        });
+        if covered {
+            return true;
+        }
         let n = self.check_polygon.len();
         let mut v = [Point::default(); MAX_FOOTPRINT_VERTICES];
         for (o, &p) in v.iter_mut().zip(&self.check_polygon) {
@@ -487,6 +502,37 @@ impl Costmap {
             !self.kind[base + c0..=base + c1].iter().any(|&k| k != 0)
         })
     }
+}
+
+/// Discs along the longer side of the polygon's bounding box that together cover the box:
+/// `ceil(length / width) + 1` of them, each covering an equal slice of the length.
+fn covering_discs(poly: &[Point]) -> Vec<(f64, f64, f64)> {
+    let (mut lo, mut hi) = (
+        Point::new(f64::INFINITY, f64::INFINITY),
+        Point::new(f64::NEG_INFINITY, f64::NEG_INFINITY),
+    );
+    for p in poly {
+        lo.x = lo.x.min(p.x);
+        lo.y = lo.y.min(p.y);
+        hi.x = hi.x.max(p.x);
+        hi.y = hi.y.max(p.y);
+    }
+    let (lx, ly) = (hi.x - lo.x, hi.y - lo.y);
+    let along_x = lx >= ly;
+    let (long, short) = if along_x { (lx, ly) } else { (ly, lx) };
+    let n = (long / short.max(1e-9)).ceil() as usize + 1;
+    let slice = long / n as f64;
+    let radius = (short / 2.0).hypot(slice / 2.0);
+    (0..n)
+        .map(|i| {
+            let t = (i as f64 + 0.5) * slice;
+            if along_x {
+                (lo.x + t, (lo.y + hi.y) / 2.0, radius)
+            } else {
+                ((lo.x + hi.x) / 2.0, lo.y + t, radius)
+            }
+        })
+        .collect()
 }
 
 /// Calls `f(index)` for every cell whose centre is inside `area` or within `pad` of it.
@@ -619,6 +665,18 @@ mod tests {
     }
 
     proptest! {
+        /// Every point of a footprint lies in one of its covering discs (the quick accept of
+        /// `footprint_free` relies on it).
+        #[test]
+        fn covering_discs_cover_the_footprint(
+            w in 0.2f64..3.0, h in 0.2f64..3.0, u in 0.0f64..1.0, v in 0.0f64..1.0,
+        ) {
+            let poly = Polygon::rect(-w / 2.0, -h / 3.0, w / 2.0, 2.0 * h / 3.0);
+            let discs = covering_discs(&poly.vertices);
+            let p = Point::new(-w / 2.0 + u * w, -h / 3.0 + v * h);
+            prop_assert!(discs.iter().any(|&(x, y, r)| Point::new(x, y).dist(p) <= r + 1e-9));
+        }
+
         #[test]
         fn distance_transform_matches_brute_force(
             w in 1usize..24, h in 1usize..24, seed in any::<u64>(), density in 0.0f64..0.3

@@ -56,15 +56,18 @@ pub fn nearest_dir(heading_rad: f64) -> usize {
 /// step moves no footprint point farther than twice the check's extra margin), so that a turn
 /// checked in parts is also clear when checked whole, and the other way round.
 pub fn turn_free(cm: &Costmap, p: Point, from: f64, to: f64) -> bool {
+    let at = |yaw: f64| cm.footprint_free(Pose::new(p.x, p.y, yaw));
+    at(from) && at(from + wrap_angle(to - from)) && turn_between_free(cm, p, from, to)
+}
+
+/// [`turn_free`] without its two end poses (the lattice has checked them already).
+fn turn_between_free(cm: &Costmap, p: Point, from: f64, to: f64) -> bool {
     let delta = wrap_angle(to - from);
     // A whole fraction of a full turn, so that the sample angles repeat every 2 pi and do not
     // depend on how an angle is written.
     let raw_step = 2.0 * cm.check_extra_m / cm.circumscribed_m.max(1e-6);
     let step = std::f64::consts::TAU / (std::f64::consts::TAU / raw_step).ceil();
     let at = |yaw: f64| cm.footprint_free(Pose::new(p.x, p.y, yaw));
-    if !at(from) || !at(from + delta) {
-        return false;
-    }
     let (lo, hi) = if delta >= 0.0 {
         (from, from + delta)
     } else {
@@ -162,7 +165,8 @@ pub fn search(
     let turn_ok = |flags: &mut [u8], x: usize, y: usize, d: usize| -> bool {
         let k = idx(x, y, d);
         if flags[k] & TURN_CHECKED == 0 {
-            let ok = turn_free(cm, pos(x, y), heading_of(d), heading_of((d + 1) % 16));
+            // Both end states are checked by the caller.
+            let ok = turn_between_free(cm, pos(x, y), heading_of(d), heading_of((d + 1) % 16));
             flags[k] |= TURN_CHECKED | if ok { TURN_FREE } else { 0 };
         }
         flags[k] & TURN_FREE != 0

@@ -43,6 +43,9 @@ pub struct PlannerOptions {
     /// Costmap cells per search cell along each axis; 0 picks 1 for floors up to 4 million
     /// cells and 2 above (the route is still smoothed and checked at full resolution).
     pub downsample: usize,
+    /// Heuristic weight of the grid search: 1 is exact A*; above 1 is weighted A*, faster,
+    /// with a path cost at most that factor above the optimum.
+    pub heuristic_weight: f64,
 }
 
 impl Default for PlannerOptions {
@@ -55,6 +58,7 @@ impl Default for PlannerOptions {
             final_approach_m: 1.0,
             stop_turn_rad: 25f64.to_radians(),
             downsample: 0,
+            heuristic_weight: 1.0,
         }
     }
 }
@@ -268,6 +272,11 @@ impl Navigator {
     /// The search weights of `floor`.
     pub fn search_grid(&self, floor: i32) -> Option<&SearchGrid> {
         self.floor_index(floor).map(|i| &self.floors[i].grid)
+    }
+
+    /// Sets the grid search's heuristic weight (1: exact A*).
+    pub fn set_heuristic_weight(&mut self, weight: f64) {
+        self.options.heuristic_weight = weight.max(1.0);
     }
 
     /// Builds (or rebuilds) `count` landmark tables on every floor.
@@ -709,7 +718,7 @@ impl Navigator {
         let lm = (!fnav.landmarks.is_empty()).then_some(&fnav.landmarks);
         let gp = fnav
             .state
-            .astar(&fnav.grid, s, t, lm)
+            .weighted_astar(&fnav.grid, s, t, lm, options.heuristic_weight)
             .map_err(|_| {
                 format!(
                     "on floor {}, no way wide enough for the robot leads from ({:.1}, {:.1}) to ({:.1}, {:.1})",
