@@ -456,6 +456,30 @@ impl Outbox {
         Ok(n)
     }
 
+    /// Deletes instances of `destination` that the PACS confirmed more than `older_than`
+    /// ago (object and state); pending and failed instances are never touched. Returns how
+    /// many were removed.
+    pub fn prune_sent(
+        &self,
+        destination: &str,
+        older_than: Duration,
+    ) -> Result<usize, OutboxError> {
+        let cutoff = now_ms().saturating_sub(older_than.as_millis() as u64);
+        let mut n = 0;
+        for rec in self.records(destination)? {
+            if rec.state == ItemState::Sent && rec.sent_ms.is_some_and(|t| t <= cutoff) {
+                // Object first: a state without its object is ignored, whereas an object
+                // without its state would be queued again.
+                let state = self.state_path(destination, &rec.sop_instance_uid)?;
+                let object = self.object_path(destination, &rec.sop_instance_uid)?;
+                fs::remove_file(&object).map_err(io(&object))?;
+                fs::remove_file(&state).map_err(io(&state))?;
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+
     /// Takes the exclusive uploader lock of `destination` (released when the guard drops or
     /// the process dies), so two uploaders never send the same queue at once.
     pub fn lock(&self, destination: &str) -> Result<UploaderLock, OutboxError> {
@@ -570,6 +594,33 @@ mod tests {
         assert_eq!(recs[0].state, ItemState::Pending);
         let st = ob.status().unwrap();
         assert_eq!(st[0].pending, 1);
+    }
+
+    #[test]
+    fn prune_removes_only_old_sent_items() {
+        let dir = tempfile::tempdir().unwrap();
+        let ob = Outbox::open(dir.path()).unwrap();
+        for uid in ["1.2.3.1", "1.2.3.2", "1.2.3.3"] {
+            ob.enqueue("pacs", &object(uid, "P")).unwrap();
+        }
+        let mut recs = ob.records("pacs").unwrap();
+        recs[0].state = ItemState::Sent;
+        recs[0].sent_ms = Some(now_ms() - 10 * 86_400_000);
+        recs[1].state = ItemState::Sent;
+        recs[1].sent_ms = Some(now_ms());
+        recs[2].state = ItemState::Failed;
+        for r in &recs {
+            ob.write_state("pacs", r).unwrap();
+        }
+        let day = Duration::from_secs(86_400);
+        assert_eq!(ob.prune_sent("pacs", day).unwrap(), 1);
+        let left: Vec<String> = ob
+            .records("pacs")
+            .unwrap()
+            .into_iter()
+            .map(|r| r.sop_instance_uid)
+            .collect();
+        assert_eq!(left, ["1.2.3.2", "1.2.3.3"]);
     }
 
     #[test]

@@ -290,6 +290,9 @@ pub struct StreamReport {
     pub last_slab_at: Option<Duration>,
     /// See `last_slab_at`.
     pub first_stored_at: Option<Duration>,
+    /// Another uploader held the destination: every slice was queued durably for it to send,
+    /// none was sent by this call.
+    pub queued_for_other_uploader: bool,
 }
 
 enum Notice {
@@ -332,8 +335,29 @@ pub fn stream_series(
         drain_timeout,
     } = target;
     let (outbox, destination) = (&outbox, destination.as_str());
-    let mut uploader = Uploader::new(outbox.clone(), destination, sender, policy)?;
     let (tx, rx) = channel::<Notice>();
+    let mut report = StreamReport::default();
+    let mut uploader = match Uploader::new(outbox.clone(), destination, sender, policy) {
+        Ok(u) => u,
+        Err(OutboxError::Busy { .. }) => {
+            // Another uploader (e.g. `roboct outbox flush`) owns this destination: queue every
+            // slice durably and let it send them.
+            tracing::warn!(destination, "another uploader is sending: queueing only");
+            report.queued_for_other_uploader = true;
+            drop(rx);
+            for slab in slabs.iter() {
+                CtSeriesWriter::check_slab(&slab)?;
+                for k in 0..slab.data.dim().0 {
+                    let inst = writer.slab_slice(&slab, k, units)?;
+                    outbox.enqueue(destination, &inst.bytes)?;
+                    report.instances.push((&inst).into());
+                }
+            }
+            report.upload.pending = report.instances.len();
+            return Ok(report);
+        }
+        Err(e) => return Err(e.into()),
+    };
     let worker = std::thread::spawn(
         move || -> Result<(Uploader, HashMap<String, Instant>), OutboxError> {
             let mut ready: HashMap<String, Instant> = HashMap::new();
@@ -384,7 +408,6 @@ pub fn stream_series(
             }
         },
     );
-    let mut report = StreamReport::default();
     let mut first_arrival: Option<Instant> = None;
     let mut produce = || -> Result<(), StreamError> {
         for slab in slabs.iter() {

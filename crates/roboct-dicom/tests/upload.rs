@@ -680,3 +680,51 @@ fn stow_sends_a_bearer_token() {
             .any(|w| w == inst[0].bytes.as_slice())
     );
 }
+
+#[test]
+fn streaming_while_another_uploader_holds_the_destination_only_queues() {
+    let tmp = tempfile::tempdir().unwrap();
+    let outbox = Outbox::open(tmp.path()).unwrap();
+    let _other = outbox.lock("pacs").unwrap();
+    let uids = UidGenerator::default();
+    let w = writer(&uids);
+    let g = grid(16, 6);
+    let (tx, rx) = channel();
+    for z0 in [0, 3] {
+        tx.send(VolumeSlab {
+            z_start: z0,
+            data: Array3::zeros((3, 16, 16)),
+            volume_grid: g.clone(),
+        })
+        .unwrap();
+    }
+    drop(tx);
+    let nobody = roboct_dicom::dimse::Peer {
+        ae_title: "NONE".into(),
+        host: "127.0.0.1".into(),
+        port: free_port(),
+    };
+    let r = stream_series(
+        rx,
+        &w,
+        VoxelUnits::Hu,
+        StreamTarget {
+            outbox: outbox.clone(),
+            destination: "pacs".into(),
+            sender: Box::new(DimseSender::new(
+                nobody,
+                options(),
+                roboct_dicom::part10::EXPLICIT_VR_LE,
+            )),
+            policy: fast_policy(),
+            drain_timeout: Duration::from_secs(1),
+        },
+    )
+    .unwrap();
+    assert!(r.queued_for_other_uploader);
+    assert_eq!(
+        (r.instances.len(), r.upload.sent, r.upload.pending),
+        (6, 0, 6)
+    );
+    assert_eq!(outbox.status().unwrap()[0].pending, 6);
+}

@@ -125,6 +125,18 @@ pub enum OutboxCommand {
         #[arg(long, default_value_t = 300.0)]
         timeout_s: f64,
     },
+    /// Delete instances the PACS confirmed long ago (pending and failed ones are kept).
+    Prune {
+        /// The PACS name.
+        #[arg(long)]
+        to: String,
+        /// Keep what was confirmed in the last N days.
+        #[arg(long, default_value_t = 7.0)]
+        older_than_days: f64,
+        /// PACS/RIS configuration (TOML).
+        #[arg(long, value_name = "CONFIG")]
+        pacs: Option<PathBuf>,
+    },
 }
 
 /// `roboct bench upload`.
@@ -426,6 +438,20 @@ pub fn outbox(which: OutboxCommand, ctx: &Context) -> Result<()> {
                 println!("requeued {n} failed instances");
             }
             drain(&config, &to, timeout_s, ctx)
+        }
+        OutboxCommand::Prune {
+            to,
+            older_than_days,
+            pacs,
+        } => {
+            if !(older_than_days.is_finite() && older_than_days >= 0.0) {
+                bail!("--older-than-days must be a number of days >= 0, not {older_than_days}");
+            }
+            let config = load(&pacs)?;
+            let n = Outbox::open(&config.outbox)?
+                .prune_sent(&to, Duration::from_secs_f64(older_than_days * 86_400.0))?;
+            println!("{to}: removed {n} instances confirmed more than {older_than_days} days ago");
+            Ok(())
         }
     }
 }
