@@ -77,8 +77,10 @@ impl std::fmt::Display for Timing {
 pub struct Case {
     /// What was measured.
     pub name: String,
-    /// Timings.
+    /// Wall-clock timings.
     pub timing: Timing,
+    /// CPU time of the planning thread (excludes waiting for a core on a shared machine).
+    pub cpu: Timing,
     /// Cells expanded (per run).
     pub expansions: usize,
     /// Optimal grid cost found (cost units), where it applies.
@@ -106,16 +108,38 @@ pub struct BenchReport {
     pub cases: Vec<Case>,
 }
 
-fn time_runs<T>(runs: usize, mut f: impl FnMut() -> T) -> (Timing, T) {
+/// CPU time this thread has used, seconds: unlike wall time it does not count the time the
+/// thread waits for a core, so it measures the work on one core even on a busy machine.
+fn thread_cpu_s() -> f64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `clock_gettime` writes one `timespec` through a valid, exclusive pointer.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    if rc != 0 {
+        return f64::NAN;
+    }
+    ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9
+}
+
+/// Runs `f` `runs` times; wall-clock and thread CPU timings.
+fn time_runs<T>(runs: usize, mut f: impl FnMut() -> T) -> ((Timing, Timing), T) {
     let mut ms = Vec::with_capacity(runs);
+    let mut cpu = Vec::with_capacity(runs);
     let mut last = None;
     for _ in 0..runs.max(1) {
+        let c = thread_cpu_s();
         let t = Instant::now();
         let out = f();
         ms.push(t.elapsed().as_secs_f64() * 1e3);
+        cpu.push((thread_cpu_s() - c) * 1e3);
         last = Some(out);
     }
-    (Timing::of(ms), last.expect("at least one run"))
+    (
+        (Timing::of(ms), Timing::of(cpu)),
+        last.expect("at least one run"),
+    )
 }
 
 /// Errors of the benchmark.
@@ -195,17 +219,18 @@ pub fn run(options: BenchOptions, progress: &dyn Progress) -> Result<BenchReport
             .search_grid(0)
             .ok_or_else(|| BenchError::Case("no floor 0".into()))?;
         let mut state = SearchState::new(grid.weight.len());
-        let (timing, r) = time_runs(options.runs, || state.astar(grid, cs, cg, None));
+        let ((timing, cpu), r) = time_runs(options.runs, || state.astar(grid, cs, cg, None));
         let r = r.map_err(|_| BenchError::Case("no path on the bench floor".into()))?;
         report.cases.push(Case {
             name: "single floor, 5 cm grid: A* (octile heuristic), search only".into(),
             timing,
+            cpu,
             expansions: r.expansions,
             grid_cost: Some(r.cost),
             length_m: None,
         });
         let lm = full.landmarks(0);
-        let (timing, r2) = time_runs(options.runs, || state.astar(grid, cs, cg, lm));
+        let ((timing, cpu), r2) = time_runs(options.runs, || state.astar(grid, cs, cg, lm));
         let r2 = r2.map_err(|_| BenchError::Case("no path with landmarks".into()))?;
         report.cases.push(Case {
             name: format!(
@@ -213,13 +238,14 @@ pub fn run(options: BenchOptions, progress: &dyn Progress) -> Result<BenchReport
                 options.landmarks
             ),
             timing,
+            cpu,
             expansions: r2.expansions,
             grid_cost: Some(r2.cost),
             length_m: None,
         });
         let pf_runs = options.runs.clamp(1, 3);
         let mut pf_expansions = 0usize;
-        let (timing, pf) = time_runs(pf_runs, || {
+        let ((timing, cpu), pf) = time_runs(pf_runs, || {
             let mut count = 0usize;
             let goal_xy = (cg % grid.w, cg / grid.w);
             let s2 = 2 * u64::from(grid.min_weight);
@@ -247,6 +273,7 @@ pub fn run(options: BenchOptions, progress: &dyn Progress) -> Result<BenchReport
             name: "single floor, 5 cm grid: pathfinding crate astar (same graph and heuristic)"
                 .into(),
             timing,
+            cpu,
             expansions: pf_expansions,
             grid_cost: Some(pf.1),
             length_m: None,
@@ -259,11 +286,12 @@ pub fn run(options: BenchOptions, progress: &dyn Progress) -> Result<BenchReport
         ("5 cm grid, ALT", &mut full),
         ("10 cm search grid (default for this size), ALT", &mut fast),
     ] {
-        let (timing, r) = time_runs(options.runs, || nav.plan_floor(&start, &goal));
+        let ((timing, cpu), r) = time_runs(options.runs, || nav.plan_floor(&start, &goal));
         let r = r.map_err(BenchError::Case)?;
         report.cases.push(Case {
             name: format!("single floor: full plan ({name}; search, smoothing, footprint checks)"),
             timing,
+            cpu,
             expansions: r.expansions,
             grid_cost: None,
             length_m: Some(r.points.windows(2).map(|w| w[0].dist(w[1])).sum()),
@@ -272,11 +300,12 @@ pub fn run(options: BenchOptions, progress: &dyn Progress) -> Result<BenchReport
     // Weighted A* on the default planner: bounded suboptimality for speed.
     for w in [1.1, 1.25] {
         fast.set_heuristic_weight(w);
-        let (timing, r) = time_runs(options.runs, || fast.plan_floor(&start, &goal));
+        let ((timing, cpu), r) = time_runs(options.runs, || fast.plan_floor(&start, &goal));
         let r = r.map_err(BenchError::Case)?;
         report.cases.push(Case {
             name: format!("single floor: full plan (10 cm search grid, ALT, heuristic weight {w})"),
             timing,
+            cpu,
             expansions: r.expansions,
             grid_cost: None,
             length_m: Some(r.points.windows(2).map(|w| w[0].dist(w[1])).sum()),
@@ -297,13 +326,16 @@ pub fn run(options: BenchOptions, progress: &dyn Progress) -> Result<BenchReport
         heading_rad: Some(robot_at.yaw_rad),
     };
     let mut ms = Vec::new();
+    let mut cpu = Vec::new();
     let mut last = None;
     for _ in 0..options.runs.max(1) {
         alt.clear_obstacles(0)?;
+        let c = thread_cpu_s();
         let t = Instant::now();
         alt.add_obstacle(0, &block);
         let r = alt.plan_floor(&from, &goal);
         ms.push(t.elapsed().as_secs_f64() * 1e3);
+        cpu.push((thread_cpu_s() - c) * 1e3);
         last = Some(r);
     }
     let r = last
@@ -312,6 +344,7 @@ pub fn run(options: BenchOptions, progress: &dyn Progress) -> Result<BenchReport
     report.cases.push(Case {
         name: "replan after a blocked corridor (obstacle update + full plan, ALT)".into(),
         timing: Timing::of(ms),
+        cpu: Timing::of(cpu),
         expansions: r.expansions,
         grid_cost: None,
         length_m: Some(r.points.windows(2).map(|w| w[0].dist(w[1])).sum()),
@@ -325,12 +358,13 @@ pub fn run(options: BenchOptions, progress: &dyn Progress) -> Result<BenchReport
         robot,
         PlannerOptions::default(),
     )?;
-    let (timing, r) = time_runs(options.runs, || hosp.route("dock", "ward-3/bed-12"));
+    let ((timing, cpu), r) = time_runs(options.runs, || hosp.route("dock", "ward-3/bed-12"));
     let r = r?;
     report.cases.push(Case {
         name: "3 floors: dock (floor 0) to ward-3/bed-12 (floor 2) via elevator, whole route"
             .into(),
         timing,
+        cpu,
         expansions: r.expansions,
         grid_cost: None,
         length_m: Some(r.length_m),
@@ -384,8 +418,8 @@ impl BenchReport {
         ));
         for c in &self.cases {
             s.push_str(&format!(
-                "{}\n    {}  expansions {:>9}",
-                c.name, c.timing, c.expansions
+                "{}\n    wall {}\n    cpu  {}  expansions {:>9}",
+                c.name, c.timing, c.cpu, c.expansions
             ));
             if let Some(g) = c.grid_cost {
                 s.push_str(&format!("  cost {g}"));
