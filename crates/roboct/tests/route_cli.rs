@@ -1,0 +1,134 @@
+//! `roboct route` and `roboct map` from the command line: outputs, and clear errors with a
+//! non-zero exit for bad input.
+
+use std::process::Command;
+
+fn roboct(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_roboct"))
+        .arg("--quiet")
+        .args(args)
+        .output()
+        .expect("run roboct")
+}
+
+#[test]
+fn route_writes_json_and_png() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("route.json");
+    let png = dir.path().join("route.png");
+    let out = roboct(&[
+        "route",
+        "--from",
+        "dock",
+        "--to",
+        "ward-3/bed-12",
+        "--json",
+        json.to_str().unwrap(),
+        "--png",
+        png.to_str().unwrap(),
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("lift-"), "{stdout}");
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    assert!(v["length_m"].as_f64().unwrap() > 10.0);
+    assert!(v["time_s"].as_f64().unwrap() > 10.0);
+    assert!(v["energy_j"].as_f64().unwrap() > 1000.0);
+    let path = v["path"].as_array().unwrap();
+    assert!(path.iter().all(|p| p.as_array().unwrap().len() == 3));
+    assert_eq!(path.last().unwrap()[2].as_f64(), Some(2.0));
+    let bytes = std::fs::read(&png).unwrap();
+    assert_eq!(&bytes[1..4], b"PNG");
+}
+
+#[test]
+fn exported_map_and_bare_floor_maps_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = roboct(&["map", "export", dir.path().to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for f in [
+        "hospital.yaml",
+        "hospital.png",
+        "floor-0.pgm",
+        "floor-0.yaml",
+        "floor-2.yaml",
+    ] {
+        assert!(dir.path().join(f).exists(), "{f}");
+    }
+    let site = dir.path().join("hospital.yaml");
+    let out = roboct(&[
+        "route",
+        "--map",
+        site.to_str().unwrap(),
+        "--from",
+        "dock",
+        "--to",
+        "ward-1/bed-3",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // One floor's map alone, with coordinates.
+    let floor = dir.path().join("floor-1.yaml");
+    let out = roboct(&[
+        "route",
+        "--map",
+        floor.to_str().unwrap(),
+        "--from",
+        "10,8.4",
+        "--to",
+        "60,21.6",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn bad_input_fails_with_a_clear_message() {
+    let cases: [(&[&str], &str); 4] = [
+        (
+            &["route", "--from", "dock", "--to", "ward-3/bed-99"],
+            "no place named \"ward-3/bed-99\"",
+        ),
+        (
+            &[
+                "route",
+                "--map",
+                "/nonexistent/site.yaml",
+                "--from",
+                "1,1",
+                "--to",
+                "2,2",
+            ],
+            "/nonexistent/site.yaml",
+        ),
+        (
+            &["route", "--from", "63,3,0", "--to", "dock"],
+            "keep-out zone \"MRI\"",
+        ),
+        (
+            &["route", "--from", "dock", "--to", "dock", "--soc", "1.5"],
+            "--soc",
+        ),
+    ];
+    for (args, needle) in cases {
+        let out = roboct(args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?} should fail");
+        assert!(stderr.contains(needle), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+}
