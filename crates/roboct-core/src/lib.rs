@@ -7,6 +7,7 @@
 //! * [`progress`]: progress reporting and cooperative cancellation for long work, shared by the
 //!   CLI (progress bars) and the API (progress events).
 
+pub mod memory;
 pub mod phi;
 pub mod progress;
 pub mod units;

@@ -6,6 +6,7 @@
 pub mod circular;
 pub mod config;
 pub mod conventions;
+pub mod file;
 pub mod grid;
 pub mod rtk;
 pub mod scan;
@@ -16,6 +17,7 @@ pub use circular::{Beam, CircularScan, RTK_TO_ROBOCT, RtkProjection, even_angles
 pub use config::{
     ConfigError, GeometryConfig, Kind, default_volume, parse_geometry_toml, read_geometry_toml,
 };
+pub use file::{DetectorSampling, GeometryFile, GeometryFileError};
 pub use grid::{GridError, VolumeGrid};
 pub use rtk::{RtkError, RtkGeometry, read_rtk_xml, write_rtk_xml};
 pub use scan::{Detector, DetectorShape, GeometryError, Orbit, ScanGeometry, Source, View};

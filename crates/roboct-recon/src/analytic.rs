@@ -183,14 +183,7 @@ where
 
     let start = Instant::now();
     let scale = vec![1.0f32; nv];
-    let bp = Backprojector {
-        store: &store,
-        projectors: &projs,
-        view_scale: &scale,
-        weighting,
-        grid,
-        path,
-    };
+    let bp = Backprojector::new(&store, &projs, &scale, weighting, grid, path);
     let nz = grid.size()[2];
     let t = options.slab_thickness;
     let n_slabs = nz.div_ceil(t);

@@ -15,7 +15,7 @@ use ndarray::{Array3, Axis};
 use rayon::prelude::*;
 use roboct_geometry::VolumeGrid;
 
-use crate::kernels::{LineJob, accumulate};
+use crate::kernels::LineJob;
 use crate::projector::{Kind, ViewProjector};
 use crate::store::{LineStore, Orientation, PAD};
 
@@ -101,13 +101,51 @@ pub(crate) fn plan(
 
 /// Everything a slab needs.
 pub(crate) struct Backprojector<'a> {
-    pub store: &'a LineStore,
-    pub projectors: &'a [ViewProjector],
+    store: &'a LineStore,
+    projectors: &'a [ViewProjector],
     /// Extra per-view factor.
-    pub view_scale: &'a [f32],
-    pub weighting: Weighting,
-    pub grid: &'a VolumeGrid,
-    pub path: Path,
+    view_scale: &'a [f32],
+    weighting: Weighting,
+    grid: &'a VolumeGrid,
+    path: Path,
+    /// Coefficients for the AVX-512 tile kernel, when it applies.
+    #[cfg(target_arch = "x86_64")]
+    tiled: Option<crate::tile::Coefficients>,
+}
+
+impl<'a> Backprojector<'a> {
+    pub fn new(
+        store: &'a LineStore,
+        projectors: &'a [ViewProjector],
+        view_scale: &'a [f32],
+        weighting: Weighting,
+        grid: &'a VolumeGrid,
+        path: Path,
+    ) -> Self {
+        #[cfg(target_arch = "x86_64")]
+        let tiled = match path {
+            Path::Lines { axis } if crate::kernels::avx512_available() => {
+                crate::tile::Coefficients::new(
+                    projectors,
+                    store,
+                    axis,
+                    view_scale,
+                    weighting == Weighting::InverseSquareDepth,
+                )
+            }
+            _ => None,
+        };
+        Self {
+            store,
+            projectors,
+            view_scale,
+            weighting,
+            grid,
+            path,
+            #[cfg(target_arch = "x86_64")]
+            tiled,
+        }
+    }
 }
 
 /// Lines per tile side: a tile of 8 x 8 lines shares its detector data in L2 across all views.
@@ -156,6 +194,10 @@ impl Backprojector<'_> {
     }
 
     fn slab_lines(&self, axis: usize, z0: usize, nz: usize) -> Array3<f32> {
+        #[cfg(target_arch = "x86_64")]
+        if let Some(coef) = &self.tiled {
+            return self.slab_tiles(coef, axis, z0, nz);
+        }
         let [nx, ny, _] = self.grid.size();
         // Lines are indexed by two "outer" coordinates; `len` voxels each.
         let (outer, len) = match axis {
@@ -182,7 +224,7 @@ impl Backprojector<'_> {
                             1 => [b as f64, 0.0, (z0 + a) as f64],
                             _ => [0.0, b as f64, (z0 + a) as f64],
                         };
-                        self.accumulate_line(line, base, axis);
+                        self.line(line, base, axis);
                     }
                 }
                 (a0, b0, buf)
@@ -206,8 +248,99 @@ impl Backprojector<'_> {
         out
     }
 
+    /// [`Self::slab_lines`] by the AVX-512 tile kernel (`tile`): lines along z (or y), tiles of
+    /// `TILE_ROWS` x 16 lines.
+    #[cfg(target_arch = "x86_64")]
+    fn slab_tiles(
+        &self,
+        coef: &crate::tile::Coefficients,
+        axis: usize,
+        z0: usize,
+        nz: usize,
+    ) -> Array3<f32> {
+        use crate::tile::{TILE_ROWS, tile};
+        let [nx, ny, _] = self.grid.size();
+        // p: the outer axis other than x; its index values, and the line's first index and length.
+        let (p_start, p_count, k0, len) = if axis == 2 {
+            (0, ny, z0, nz)
+        } else {
+            (z0, nz, 0, ny)
+        };
+        let tiles: Vec<(usize, usize)> = (0..p_count)
+            .step_by(TILE_ROWS)
+            .flat_map(|p| (0..nx).step_by(16).map(move |q| (p, q)))
+            .collect();
+        let results: Vec<(usize, usize, Vec<f32>)> = tiles
+            .par_iter()
+            .map(|&(p, q)| {
+                let np = (p_count - p).min(TILE_ROWS);
+                let nq = (nx - q).min(16);
+                let mut buf = vec![0.0f32; np * 16 * len];
+                // SAFETY: `tiled` is only set when AVX-512F and DQ are available; buf is sized for the tile.
+                unsafe { tile(coef, self.store, p_start + p, np, q, nq, k0, len, &mut buf) };
+                (p, q, buf)
+            })
+            .collect();
+        let mut out = Array3::<f32>::zeros((nz, ny, nx));
+        for (p, q, buf) in results {
+            let nq = (nx - q).min(16);
+            for (t, line) in buf.chunks_exact(len).enumerate() {
+                let (pp, qq) = (t / 16, t % 16);
+                if qq >= nq {
+                    continue;
+                }
+                if axis == 2 {
+                    for (m, v) in line.iter().enumerate() {
+                        out[[m, p + pp, q + qq]] = *v;
+                    }
+                } else {
+                    for (m, v) in line.iter().enumerate() {
+                        out[[p + pp, m, q + qq]] = *v;
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// All views' contributions to one line of voxels starting at index `base`, with the
+    /// fastest kernel this CPU runs.
+    fn line(&self, line: &mut [f32], base: [f64; 3], axis: usize) {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if crate::kernels::avx512_available() {
+                // SAFETY: AVX-512F is available (checked above).
+                unsafe { self.line_avx512(line, base, axis) };
+                return;
+            }
+        }
+        self.accumulate_line(line, base, axis, crate::kernels::accumulate_scalar);
+    }
+
+    /// [`Self::accumulate_line`] compiled for AVX-512, so the per-view set-up and the kernel
+    /// inline into one loop.
+    ///
+    /// # Safety
+    /// The CPU must support AVX-512F.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    unsafe fn line_avx512(&self, line: &mut [f32], base: [f64; 3], axis: usize) {
+        self.accumulate_line(line, base, axis, |acc, job| {
+            // SAFETY: AVX-512F is enabled for this function; the job's lines come from the
+            // store with clamp bounds inside its padding.
+            unsafe { crate::kernels::accumulate_avx512(acc, job) }
+        });
+    }
+
     /// All views' contributions to one line of voxels starting at index `base`.
-    fn accumulate_line(&self, line: &mut [f32], base: [f64; 3], axis: usize) {
+    #[inline(always)]
+    fn accumulate_line(
+        &self,
+        line: &mut [f32],
+        base: [f64; 3],
+        axis: usize,
+        kernel: impl Fn(&mut [f32], &LineJob<'_>),
+    ) {
         let store = self.store;
         let lo = 1.0f32;
         let hi = (store.n_samples + 2 * PAD - 2) as f32;
@@ -259,7 +392,7 @@ impl Backprojector<'_> {
                 lo,
                 hi,
             };
-            accumulate(line, &job);
+            kernel(line, &job);
         }
     }
 }

@@ -252,14 +252,7 @@ pub fn back_project(
         store.set_view(v, projections.index_axis(Axis(0), v));
     }
     let scale = vec![1.0f32; nv];
-    let bp = Backprojector {
-        store: &store,
-        projectors: &projs,
-        view_scale: &scale,
-        weighting: Weighting::One,
-        grid,
-        path,
-    };
+    let bp = Backprojector::new(&store, &projs, &scale, Weighting::One, grid, path);
     let data = bp.slab(0, slab);
     Ok(Volume::from_array(grid.clone(), data).expect("grid shape"))
 }

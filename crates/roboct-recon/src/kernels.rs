@@ -30,22 +30,8 @@ pub(crate) struct LineJob<'a> {
     pub hi: f32,
 }
 
-/// `acc[k] += weight * interp(s0 + k ds)`, choosing the fastest implementation this CPU has.
-#[inline]
-pub(crate) fn accumulate(acc: &mut [f32], job: &LineJob<'_>) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if avx512_available() {
-            // SAFETY: the CPU supports AVX-512F (checked above); the job's slices hold every
-            // index the kernel reads (see `accumulate_avx512`).
-            unsafe { accumulate_avx512(acc, job) };
-            return;
-        }
-    }
-    accumulate_scalar(acc, job);
-}
-
-/// Whether the AVX-512 kernel runs on this CPU (and is not disabled by `ROBOCT_NO_AVX512`).
+/// Whether the AVX-512 kernels (F and DQ) run on this CPU (and are not disabled by setting
+/// `ROBOCT_NO_AVX512`).
 pub fn avx512_available() -> bool {
     #[cfg(target_arch = "x86_64")]
     {
@@ -76,72 +62,34 @@ pub(crate) fn accumulate_scalar(acc: &mut [f32], job: &LineJob<'_>) {
     }
 }
 
-/// The largest stretch of detector samples one call interpolates in a local buffer.
-#[cfg(target_arch = "x86_64")]
-const TMP_LEN: usize = 1024;
-
-/// AVX-512 version of [`accumulate_scalar`].
+/// AVX-512 version of [`accumulate_scalar`], 16 voxels at a time.
 ///
-/// The two detector lines are first blended into one (`tmp`) over the samples the line of
-/// voxels reaches. Then 16 voxels at a time: when their sample positions span fewer than 31
-/// samples (true whenever `|ds| < 2`, the usual case), two 16-wide loads of `tmp` and two
-/// two-source permutes fetch both interpolation neighbours for all 16 lanes, with no gather;
-/// otherwise a gather does it.
+/// When the 16 sample positions span fewer than 31 samples (whenever `|ds| < 2`, the usual
+/// case), two 16-wide loads from each detector line and two-source permutes fetch both
+/// interpolation neighbours for all lanes, with no gather; otherwise gathers do it. Nothing is
+/// copied or zeroed per call: the cost per call is a few scalar operations.
 ///
 /// # Safety
-/// The CPU must support AVX-512F. `job.a` and `job.b` must be readable from
-/// `floor(min(lo, s0))` to `ceil(hi) + 1 + 32`, which `store::LineStore::line` guarantees for
-/// the clamp bounds the back-projector uses.
+/// The CPU must support AVX-512F. `job.a` and `job.b` must be readable from `floor(lo)` to
+/// `ceil(hi) + 32`, which `store::LineStore::line` guarantees for the clamp bounds the
+/// back-projector uses (`lo >= 1`, `hi <= n_samples + 2 PAD - 2`).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
+#[inline]
 pub(crate) unsafe fn accumulate_avx512(acc: &mut [f32], job: &LineJob<'_>) {
     use std::arch::x86_64::*;
     let n = acc.len();
-    if n == 0 {
-        return;
-    }
-    let first = (job.s0).clamp(job.lo, job.hi);
-    let last = (job.s0 + (n - 1) as f32 * job.ds).clamp(job.lo, job.hi);
-    let i_min = first.min(last).floor() as usize;
-    let i_max = first.max(last).floor() as usize + 1;
-    let span = i_max - i_min + 1;
-    if span + 32 > TMP_LEN {
-        accumulate_scalar(acc, job);
-        return;
-    }
-    // Blend the two lines over [i_min, i_min + span + 32): the window loads below read up to
-    // 31 samples past the last index used.
-    let mut tmp = [0.0f32; TMP_LEN];
-    let len = span + 32;
-    let (a, b) = (&job.a[i_min..i_min + len], &job.b[i_min..i_min + len]);
-    let fl = _mm512_set1_ps(job.fl);
-    let mut j = 0;
-    while j + 16 <= len {
-        // SAFETY: j + 16 <= len = a.len() = b.len() <= tmp.len().
-        unsafe {
-            let va = _mm512_loadu_ps(a.as_ptr().add(j));
-            let vb = _mm512_loadu_ps(b.as_ptr().add(j));
-            _mm512_storeu_ps(
-                tmp.as_mut_ptr().add(j),
-                _mm512_fmadd_ps(fl, _mm512_sub_ps(vb, va), va),
-            );
-        }
-        j += 16;
-    }
-    while j < len {
-        tmp[j] = a[j] + job.fl * (b[j] - a[j]);
-        j += 1;
-    }
-
+    let (pa, pb) = (job.a.as_ptr(), job.b.as_ptr());
     let iota = _mm512_setr_ps(
         0., 1., 2., 3., 4., 5., 6., 7., 8., 9., 10., 11., 12., 13., 14., 15.,
     );
     let one = _mm512_set1_epi32(1);
     let ds = _mm512_set1_ps(job.ds);
+    let s0 = _mm512_set1_ps(job.s0);
     let lo = _mm512_set1_ps(job.lo);
     let hi = _mm512_set1_ps(job.hi);
     let weight = _mm512_set1_ps(job.weight);
-    let offset = _mm512_set1_epi32(i_min as i32);
+    let fl = _mm512_set1_ps(job.fl);
     let mut k = 0usize;
     while k < n {
         let remaining = n - k;
@@ -151,54 +99,53 @@ pub(crate) unsafe fn accumulate_avx512(acc: &mut [f32], job: &LineJob<'_>) {
             (1u16 << remaining) - 1
         };
         let kv = _mm512_add_ps(_mm512_set1_ps(k as f32), iota);
-        let s = _mm512_min_ps(
-            _mm512_max_ps(_mm512_fmadd_ps(kv, ds, _mm512_set1_ps(job.s0)), lo),
-            hi,
-        );
+        // Dead lanes of the last vector are clamped like live ones, so they stay in range.
+        let s = _mm512_min_ps(_mm512_max_ps(_mm512_fmadd_ps(kv, ds, s0), lo), hi);
         let sf = _mm512_roundscale_ps::<{ _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC }>(s);
         let frac = _mm512_sub_ps(s, sf);
-        // Indices into tmp.
-        let idx = _mm512_sub_epi32(_mm512_cvttps_epi32(sf), offset);
-        // Positions are monotonic in k, so the smallest index is in the first or last live lane.
-        let lane_last = remaining.min(16) - 1;
-        let mut lanes = [0i32; 16];
-        // SAFETY: 16 i32 fit the array.
-        unsafe { _mm512_storeu_si512(lanes.as_mut_ptr().cast(), idx) };
-        let (lo_i, hi_i) = if job.ds >= 0.0 {
-            (lanes[0], lanes[lane_last])
+        let idx = _mm512_cvttps_epi32(sf);
+        // Positions are monotonic in the lane, so lanes 0 and 15 bound all indices.
+        let first = _mm512_cvtsi512_si32(idx);
+        let last = _mm_extract_epi32::<3>(_mm512_extracti32x4_epi32::<3>(idx));
+        let (lo_i, hi_i) = if first <= last {
+            (first, last)
         } else {
-            (lanes[lane_last], lanes[0])
+            (last, first)
         };
-        let (v0, v1) = if hi_i - lo_i < 31 {
+        let (va0, va1, vb0, vb1) = if hi_i - lo_i < 31 {
             let base = lo_i as usize;
-            // SAFETY: base + 32 <= span + 32 = len <= tmp.len().
-            let (w0, w1) = unsafe {
+            // SAFETY: base >= floor(lo) and base + 31 <= hi_i + 31 <= ceil(hi) + 31: readable.
+            let (a0, a1, b0, b1) = unsafe {
                 (
-                    _mm512_loadu_ps(tmp.as_ptr().add(base)),
-                    _mm512_loadu_ps(tmp.as_ptr().add(base + 16)),
+                    _mm512_loadu_ps(pa.add(base)),
+                    _mm512_loadu_ps(pa.add(base + 16)),
+                    _mm512_loadu_ps(pb.add(base)),
+                    _mm512_loadu_ps(pb.add(base + 16)),
                 )
             };
             let rel = _mm512_sub_epi32(idx, _mm512_set1_epi32(lo_i));
+            let rel1 = _mm512_add_epi32(rel, one);
             (
-                _mm512_permutex2var_ps(w0, rel, w1),
-                _mm512_permutex2var_ps(w0, _mm512_add_epi32(rel, one), w1),
+                _mm512_permutex2var_ps(a0, rel, a1),
+                _mm512_permutex2var_ps(a0, rel1, a1),
+                _mm512_permutex2var_ps(b0, rel, b1),
+                _mm512_permutex2var_ps(b0, rel1, b1),
             )
         } else {
-            // SAFETY: every live index is in [0, span - 1] and index + 1 <= span < len; dead
-            // lanes are masked off.
+            let idx1 = _mm512_add_epi32(idx, one);
+            // SAFETY: every index is in [floor(lo), floor(hi)] and index + 1 is readable.
             unsafe {
                 (
-                    _mm512_mask_i32gather_ps::<4>(_mm512_setzero_ps(), mask, idx, tmp.as_ptr()),
-                    _mm512_mask_i32gather_ps::<4>(
-                        _mm512_setzero_ps(),
-                        mask,
-                        _mm512_add_epi32(idx, one),
-                        tmp.as_ptr(),
-                    ),
+                    _mm512_i32gather_ps::<4>(idx, pa),
+                    _mm512_i32gather_ps::<4>(idx1, pa),
+                    _mm512_i32gather_ps::<4>(idx, pb),
+                    _mm512_i32gather_ps::<4>(idx1, pb),
                 )
             }
         };
-        let val = _mm512_fmadd_ps(frac, _mm512_sub_ps(v1, v0), v0);
+        let va = _mm512_fmadd_ps(frac, _mm512_sub_ps(va1, va0), va0);
+        let vb = _mm512_fmadd_ps(frac, _mm512_sub_ps(vb1, vb0), vb0);
+        let val = _mm512_fmadd_ps(fl, _mm512_sub_ps(vb, va), va);
         // SAFETY: the mask covers only lanes k..n of acc.
         unsafe {
             let cur = _mm512_maskz_loadu_ps(mask, acc.as_ptr().add(k));

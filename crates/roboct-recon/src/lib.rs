@@ -13,11 +13,13 @@
 
 mod analytic;
 mod backproject;
+pub mod bench;
 mod filter;
 mod joseph;
 mod kernels;
 mod projector;
 mod store;
+mod tile;
 mod weights;
 
 pub use analytic::{AnalyticOptions, ReconReport, fdk, fdk_volume};

@@ -110,6 +110,11 @@ impl LineStore {
         &self.data[start..start + self.line_stride + 2 * PAD]
     }
 
+    /// The start of the whole buffer, for kernels that compute their own offsets.
+    pub fn data_ptr(&self) -> *const f32 {
+        self.data.as_ptr()
+    }
+
     /// Bilinear sample at fractional pixel (col, row), zero outside the detector.
     #[inline]
     pub fn sample(&self, view: usize, col: f32, row: f32) -> f32 {

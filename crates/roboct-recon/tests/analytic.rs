@@ -482,7 +482,8 @@ fn slabs_stream_in_order() {
         .zip(whole.data().iter())
         .map(|(a, b)| (a - b).abs())
         .fold(0.0f32, f32::max);
-    assert!(diff < 1e-7, "{diff}");
+    // Slab boundaries change the f32 rounding of the set-up, nothing else.
+    assert!(diff < 1e-5 * MU as f32, "{diff}");
 }
 
 /// A failing receiver stops the reconstruction with its error; so does cancelling.

@@ -30,6 +30,14 @@ struct Cli {
 enum Command {
     /// Print the version and the build's capabilities.
     Info,
+    /// Run the main job on embedded defaults (for now: the CT chain, phantom to PNG slices).
+    Demo(cmd::ct::DemoArgs),
+    /// Make an analytic phantom: sampled on a grid and/or its exact projections.
+    Phantom(cmd::ct::PhantomArgs),
+    /// Forward-project a volume (Joseph's ray-driven method).
+    Project(cmd::ct::ProjectArgs),
+    /// Reconstruct a volume from projections (FBP or FDK).
+    Recon(cmd::ct::ReconArgs),
     /// Query the hospital's Modality Worklist for this scanner's orders.
     Worklist(cmd::dicom::WorklistArgs),
     /// Write a volume in HU as a DICOM CT Image Storage series.
@@ -61,6 +69,9 @@ enum Command {
 /// `roboct bench <part>`: each part's reference problems.
 #[derive(Debug, Subcommand)]
 enum BenchCommand {
+    /// Reconstruction reference problems P2 (2D parallel FBP) and P3 (cone FDK): time,
+    /// voxel-updates/s, RMSE against the phantom, peak memory.
+    Recon(cmd::ct::BenchReconArgs),
     /// Upload a 256-slice 512x512 CT series to a local Orthanc by C-STORE and STOW-RS, next to
     /// dcmtk storescu, and the real-time first-slice latency.
     Upload(cmd::dicom::BenchUploadArgs),

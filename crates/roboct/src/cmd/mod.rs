@@ -4,6 +4,7 @@ use anyhow::Result;
 
 use crate::{BenchCommand, Command};
 
+pub mod ct;
 pub mod dicom;
 pub mod nav;
 
@@ -27,7 +28,12 @@ pub fn run(command: Command, ctx: &Context) -> Result<()> {
         Command::Outbox { which } => dicom::outbox(which, ctx),
         Command::Route(args) => nav::route(args, ctx),
         Command::Map { which } => nav::map(which, ctx),
+        Command::Demo(args) => ct::demo(args, ctx),
+        Command::Phantom(args) => ct::phantom(args, ctx),
+        Command::Project(args) => ct::project(args, ctx),
+        Command::Recon(args) => ct::recon(args, ctx),
         Command::Bench { which } => match which {
+            BenchCommand::Recon(args) => ct::bench_recon(args, ctx),
             BenchCommand::Upload(args) => dicom::bench_upload(args, ctx),
             BenchCommand::Route(args) => nav::bench_route(args, ctx),
         },

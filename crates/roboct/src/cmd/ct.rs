@@ -1,0 +1,674 @@
+//! CT commands: `phantom`, `project`, `recon`, `bench recon` and (for now) `demo`.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Context as _, Result, bail};
+use roboct_core::{CancelToken, NoProgress, Progress};
+use roboct_geometry::{GeometryFile, ScanGeometry, Volume, VolumeGrid, default_volume};
+use roboct_io::{DetectorSampling, ProjectionStack, Window as Display};
+use roboct_phantom::{Phantom, SheppLogan3d};
+use roboct_recon::bench::{Problem, rmse};
+use roboct_recon::{AnalyticOptions, Filter, ReconReport, Window};
+
+use super::Context;
+use crate::progress::Bar;
+
+/// Grid flags: ours (`--size`, `--voxel-mm`, `--center-mm`) or RTK's (`--dimension`,
+/// `--spacing`, `--origin`, in RTK's frame for RTK geometries).
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct GridArgs {
+    /// Volume size in voxels: x,y,z (x,y for 2D scans).
+    #[arg(long, value_delimiter = ',', conflicts_with = "dimension")]
+    size: Option<Vec<usize>>,
+    /// Voxel size in mm: one number or x,y,z.
+    #[arg(long, value_delimiter = ',', conflicts_with = "spacing")]
+    voxel_mm: Option<Vec<f64>>,
+    /// Centre of the volume in mm: x,y,z.
+    #[arg(long, value_delimiter = ',', conflicts_with = "origin")]
+    center_mm: Option<Vec<f64>>,
+    /// RTK's --dimension: voxels x,y,z.
+    #[arg(long, value_delimiter = ',')]
+    dimension: Option<Vec<usize>>,
+    /// RTK's --spacing: voxel size x,y,z in mm.
+    #[arg(long, value_delimiter = ',')]
+    spacing: Option<Vec<f64>>,
+    /// RTK's --origin: centre of the first voxel x,y,z in mm (default: centred volume).
+    #[arg(long, value_delimiter = ',', allow_hyphen_values = true)]
+    origin: Option<Vec<f64>>,
+}
+
+fn three<T: Copy>(v: &[T], flag: &str, two_d_fill: Option<T>) -> Result<[T; 3]> {
+    match (v.len(), two_d_fill) {
+        (1, _) => Ok([v[0]; 3]),
+        (3, _) => Ok([v[0], v[1], v[2]]),
+        (2, Some(z)) => Ok([v[0], v[1], z]),
+        (n, _) => bail!(
+            "--{flag} has {n} values; expected 3 (x,y,z){}",
+            if two_d_fill.is_some() {
+                " or 2 (x,y)"
+            } else {
+                ""
+            }
+        ),
+    }
+}
+
+impl GridArgs {
+    /// The grid from the flags, else `fallback`.
+    fn resolve(
+        &self,
+        is_2d: bool,
+        fallback: impl FnOnce() -> Result<VolumeGrid>,
+    ) -> Result<VolumeGrid> {
+        let any_ours = self.size.is_some() || self.voxel_mm.is_some() || self.center_mm.is_some();
+        let any_rtk = self.dimension.is_some() || self.spacing.is_some() || self.origin.is_some();
+        if !any_ours && !any_rtk {
+            return fallback();
+        }
+        let base = fallback().ok();
+        if any_rtk {
+            let size = match &self.dimension {
+                Some(d) => three(d, "dimension", None)?,
+                None => base
+                    .as_ref()
+                    .map(|g| g.size())
+                    .context("--spacing/--origin need --dimension")?,
+            };
+            let spacing = match &self.spacing {
+                Some(s) => three(s, "spacing", None)?,
+                None => [1.0; 3],
+            };
+            return Ok(match &self.origin {
+                Some(o) => VolumeGrid::new(size, spacing, three(o, "origin", None)?)?,
+                None => VolumeGrid::centered(size, spacing, [0.0; 3])?,
+            });
+        }
+        let fill = is_2d.then_some(1usize);
+        let size = match &self.size {
+            Some(s) => three(s, "size", fill)?,
+            None => base
+                .as_ref()
+                .map(|g| g.size())
+                .context("--voxel-mm/--center-mm need --size (or a [volume] in the geometry)")?,
+        };
+        let voxel = match &self.voxel_mm {
+            Some(v) => three(v, "voxel-mm", is_2d.then(|| v[0]))?,
+            None => base.as_ref().map(|g| g.spacing_mm()).unwrap_or([1.0; 3]),
+        };
+        let center = match &self.center_mm {
+            Some(c) => three(c, "center-mm", is_2d.then_some(0.0))?,
+            None => base.as_ref().map(|g| g.center_mm()).unwrap_or([0.0; 3]),
+        };
+        Ok(VolumeGrid::centered(size, voxel, center)?)
+    }
+}
+
+/// `roboct phantom`: an analytic phantom, sampled on a grid and/or projected exactly.
+#[derive(Debug, clap::Args)]
+pub struct PhantomArgs {
+    /// shepp-logan-2d, shepp-logan-3d (Kak & Slaney), shepp-logan-3d-odl, or a TOML file of
+    /// [[ellipsoid]] entries.
+    #[arg(long, default_value = "shepp-logan-3d")]
+    phantom: String,
+    /// Half-size in mm that Shepp-Logan's [-1, 1] maps to.
+    #[arg(long, default_value_t = 100.0)]
+    half_size_mm: f64,
+    /// Shepp-Logan intensities times this give mu in 1/mm.
+    #[arg(long, default_value_t = 0.02)]
+    mu_scale: f64,
+    /// Use the 1974 intensities instead of the modified (higher-contrast) ones.
+    #[arg(long)]
+    original: bool,
+    /// Geometry file (.toml): its [volume] is the grid, and --projections follow its scan.
+    #[arg(long)]
+    geometry: Option<PathBuf>,
+    #[command(flatten)]
+    grid: GridArgs,
+    /// Write the phantom sampled on the grid (.nii, .nii.gz, .mha, .npy).
+    #[arg(long)]
+    volume: Option<PathBuf>,
+    /// Write its exact projections (.npy, .mha).
+    #[arg(long)]
+    projections: Option<PathBuf>,
+    /// Points per voxel edge (volume) and rays per pixel edge (projections).
+    #[arg(long, default_value_t = 1)]
+    supersample: usize,
+}
+
+fn load_phantom(name: &str, half_size_mm: f64, mu_scale: f64, original: bool) -> Result<Phantom> {
+    let modified = !original;
+    Ok(match name {
+        "shepp-logan-2d" => Phantom::shepp_logan_2d(half_size_mm, modified, mu_scale),
+        "shepp-logan-3d" | "shepp-logan" => {
+            Phantom::shepp_logan_3d(SheppLogan3d::KakSlaney, half_size_mm, modified, mu_scale)
+        }
+        "shepp-logan-3d-odl" => {
+            Phantom::shepp_logan_3d(SheppLogan3d::Odl, half_size_mm, modified, mu_scale)
+        }
+        file if file.ends_with(".toml") => Phantom::read_toml(Path::new(file))?,
+        other => bail!(
+            "unknown phantom {other:?}; expected shepp-logan-2d, shepp-logan-3d, shepp-logan-3d-odl or a .toml file of ellipsoids"
+        ),
+    })
+}
+
+fn read_geometry(
+    path: &Path,
+    sampling: Option<DetectorSampling>,
+    cols_rows: Option<(usize, usize)>,
+) -> Result<GeometryFile> {
+    let sampling = match (sampling, cols_rows) {
+        (Some(s), Some((cols, rows))) => Some((cols, rows, s.pixel_mm, s.origin_mm)),
+        _ => None,
+    };
+    Ok(GeometryFile::read(path, sampling)?)
+}
+
+pub fn phantom(args: PhantomArgs, ctx: &Context) -> Result<()> {
+    if args.volume.is_none() && args.projections.is_none() {
+        bail!("nothing to write: give --volume and/or --projections");
+    }
+    let phantom = load_phantom(
+        &args.phantom,
+        args.half_size_mm,
+        args.mu_scale,
+        args.original,
+    )?;
+    let geometry = match &args.geometry {
+        Some(g) => Some(
+            read_geometry(g, None, None)
+                .with_context(|| format!("reading geometry {}", g.display()))?,
+        ),
+        None => None,
+    };
+    if let Some(out) = &args.volume {
+        let is_2d = geometry.as_ref().is_some_and(|g| g.is_2d) || args.phantom == "shepp-logan-2d";
+        let grid = args.grid.resolve(is_2d, || match &geometry {
+            Some(g) => match &g.volume {
+                Some(v) => Ok(v.clone()),
+                None => Ok(default_volume(&g.scan, g.is_2d)?),
+            },
+            None => {
+                bail!("give --geometry or --size/--voxel-mm to say where to sample the phantom")
+            }
+        })?;
+        let volume = phantom.rasterize(&grid, args.supersample);
+        roboct_io::write_volume(out, &volume)
+            .with_context(|| format!("writing {}", out.display()))?;
+        println!(
+            "wrote {} ({:?} voxels of {:?} mm)",
+            out.display(),
+            grid.size(),
+            grid.spacing_mm()
+        );
+    }
+    if let Some(out) = &args.projections {
+        let g = geometry
+            .as_ref()
+            .context("--projections needs --geometry")?;
+        let bar = Bar::new(ctx.quiet);
+        let data = phantom.project(&g.scan, args.supersample, &bar);
+        write_stack(out, data, &g.scan)?;
+        println!(
+            "wrote {} ({:?} views x rows x cols, exact line integrals)",
+            out.display(),
+            g.scan.projection_shape()
+        );
+    }
+    Ok(())
+}
+
+fn write_stack(path: &Path, data: ndarray::Array3<f32>, scan: &ScanGeometry) -> Result<()> {
+    let d = scan.detector();
+    let stack = ProjectionStack {
+        data,
+        detector: Some(DetectorSampling {
+            pixel_mm: d.pixel_mm,
+            origin_mm: d.origin_mm,
+        }),
+    };
+    roboct_io::write_projections(path, &stack)
+        .with_context(|| format!("writing {}", path.display()))
+}
+
+/// `roboct project`: forward projection of a volume (Joseph's method).
+#[derive(Debug, clap::Args)]
+pub struct ProjectArgs {
+    /// Geometry file (.toml, or RTK's .xml with --detector-like projections given by --like).
+    #[arg(long)]
+    geometry: PathBuf,
+    /// Volume to project (.nii, .nii.gz, .mha); its grid places it.
+    #[arg(long)]
+    volume: PathBuf,
+    /// Output projections (.npy, .mha).
+    #[arg(long)]
+    out: PathBuf,
+    /// For RTK geometries: a projection stack (.mha) whose header gives the detector.
+    #[arg(long)]
+    like: Option<PathBuf>,
+}
+
+pub fn project(args: ProjectArgs, ctx: &Context) -> Result<()> {
+    let (sampling, cols_rows) = match &args.like {
+        Some(p) => {
+            let s = roboct_io::read_projections(p)?;
+            let (_, rows, cols) = s.data.dim();
+            (s.detector, Some((cols, rows)))
+        }
+        None => (None, None),
+    };
+    let g = read_geometry(&args.geometry, sampling, cols_rows)?;
+    let volume = roboct_io::read_volume(&args.volume)?;
+    let bar = Bar::new(ctx.quiet);
+    let start = Instant::now();
+    let data = roboct_recon::forward_project(&g.scan, &volume, &bar)
+        .with_context(|| format!("projecting {}", args.volume.display()))?;
+    write_stack(&args.out, data, &g.scan)?;
+    println!(
+        "wrote {} ({:?}) in {:.2} s",
+        args.out.display(),
+        g.scan.projection_shape(),
+        start.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// The reconstruction algorithms of `roboct recon`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Algorithm {
+    /// Filtered back-projection: parallel beams (2D, 3D) and fan beams.
+    Fbp,
+    /// Feldkamp-Davis-Kress: circular cone beams.
+    Fdk,
+}
+
+/// `roboct recon`: analytic reconstruction.
+#[derive(Debug, clap::Args)]
+pub struct ReconArgs {
+    /// Geometry: roboct TOML, or RTK XML (then the projections must be MetaImage).
+    #[arg(long)]
+    geometry: PathBuf,
+    /// Projections [view][row][col], line integrals of mu in 1/mm: .npy or .mha/.mhd.
+    #[arg(long)]
+    projections: PathBuf,
+    /// fbp (parallel and fan beams) or fdk (cone beams).
+    #[arg(long, value_enum)]
+    algorithm: Algorithm,
+    /// Ramp filter window: ram-lak, shepp-logan, cosine, hamming, hann.
+    #[arg(long, default_value = "ram-lak")]
+    filter: String,
+    /// Filter cut-off as a fraction of the Nyquist frequency, in (0, 1].
+    #[arg(long, default_value_t = 1.0)]
+    cutoff: f64,
+    /// Output volume: .nii, .nii.gz, .mha, .mhd or .npy (the extension picks the format).
+    #[arg(long)]
+    out: PathBuf,
+    #[command(flatten)]
+    grid: GridArgs,
+    /// Slices per slab (the unit of streaming).
+    #[arg(long, default_value_t = 32)]
+    slab: usize,
+    /// Also write PNG previews of the central slices into this folder.
+    #[arg(long)]
+    png: Option<PathBuf>,
+}
+
+pub fn recon(args: ReconArgs, ctx: &Context) -> Result<()> {
+    let window: Window = args.filter.parse()?;
+    let start = Instant::now();
+    let stack = roboct_io::read_projections(&args.projections)?;
+    let (_, rows, cols) = stack.data.dim();
+    let g = read_geometry(&args.geometry, stack.detector, Some((cols, rows)))
+        .with_context(|| format!("reading geometry {}", args.geometry.display()))?;
+    check_detector_agrees(&g, &stack, &args.projections, &args.geometry)?;
+    check_algorithm(args.algorithm, &g)?;
+    let grid = args.grid.resolve(g.is_2d, || match &g.volume {
+        Some(v) => Ok(v.clone()),
+        None => Ok(default_volume(&g.scan, g.is_2d)?),
+    })?;
+    let want = g.scan.projection_shape();
+    if stack.data.dim() != want {
+        bail!(
+            "{}: projections have shape (views, rows, cols) = {:?}, but {} describes {:?}",
+            args.projections.display(),
+            stack.data.dim(),
+            args.geometry.display(),
+            want
+        );
+    }
+    let read_s = start.elapsed().as_secs_f64();
+    let options = AnalyticOptions {
+        filter: Filter {
+            window,
+            cutoff: args.cutoff,
+        },
+        slab_thickness: args.slab,
+        force_generic: false,
+    };
+    let bar = Bar::new(ctx.quiet);
+    let mut volume = Volume::zeros(grid.clone());
+    let report = roboct_recon::fdk(
+        &g.scan,
+        stack.data,
+        &grid,
+        &options,
+        &bar,
+        &CancelToken::new(),
+        |slab| volume.insert_slab(&slab),
+    )?;
+    roboct_io::write_volume(&args.out, &volume)
+        .with_context(|| format!("writing {}", args.out.display()))?;
+    if let Some(dir) = &args.png {
+        write_previews(dir, "recon", &volume)?;
+    }
+    print_report(&report, &grid, read_s);
+    println!("wrote {}", args.out.display());
+    Ok(())
+}
+
+fn check_algorithm(algorithm: Algorithm, g: &GeometryFile) -> Result<()> {
+    let cone = !g.scan.is_parallel() && !g.is_2d;
+    match (algorithm, cone) {
+        (Algorithm::Fbp, true) => bail!(
+            "--algorithm fbp is for parallel-beam and fan-beam (one-row) scans; this is a cone-beam scan: use --algorithm fdk"
+        ),
+        (Algorithm::Fdk, false) => bail!(
+            "--algorithm fdk is for cone-beam scans; this is a {} scan: use --algorithm fbp",
+            if g.scan.is_parallel() {
+                "parallel-beam"
+            } else {
+                "fan-beam"
+            }
+        ),
+        _ => Ok(()),
+    }
+}
+
+/// A MetaImage stack's header and a TOML geometry must describe the same detector.
+fn check_detector_agrees(
+    g: &GeometryFile,
+    stack: &ProjectionStack,
+    proj: &Path,
+    geom: &Path,
+) -> Result<()> {
+    if let (Some(s), false) = (stack.detector, g.rtk_frame) {
+        let d = g.scan.detector();
+        for a in 0..2 {
+            let close = |x: f64, y: f64| (x - y).abs() <= 1e-6 * (1.0 + x.abs().max(y.abs()));
+            if !close(s.pixel_mm[a], d.pixel_mm[a]) || !close(s.origin_mm[a], d.origin_mm[a]) {
+                bail!(
+                    "{} says the detector pixel is {:?} mm with pixel (0,0) at {:?} mm, but {} says {:?} mm at {:?} mm",
+                    proj.display(),
+                    s.pixel_mm,
+                    s.origin_mm,
+                    geom.display(),
+                    d.pixel_mm,
+                    d.origin_mm
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+fn print_report(report: &ReconReport, grid: &VolumeGrid, read_s: f64) {
+    let total = report.filter_s + report.backproject_s;
+    println!(
+        "reconstructed {:?} voxels: read {:.2} s, weight+filter {:.2} s, back-project {:.2} s ({:.2e} voxel-updates/s, path {:?}, {:?})",
+        grid.size(),
+        read_s,
+        report.filter_s,
+        report.backproject_s,
+        report.voxel_updates as f64 / report.backproject_s.max(1e-9),
+        report.path,
+        report.redundancy
+    );
+    let _ = total;
+    for w in &report.warnings {
+        println!("warning: {w}");
+    }
+}
+
+/// Axial, coronal and sagittal central slices, windowed over the volume's range.
+fn write_previews(dir: &Path, prefix: &str, volume: &Volume) -> Result<Vec<PathBuf>> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let data = volume.data();
+    let window = Display::min_max(data.iter());
+    let (nz, ny, nx) = data.dim();
+    let mut out = Vec::new();
+    for (name, slice) in [
+        ("axial", data.index_axis(ndarray::Axis(0), nz / 2)),
+        ("coronal", data.index_axis(ndarray::Axis(1), ny / 2)),
+        ("sagittal", data.index_axis(ndarray::Axis(2), nx / 2)),
+    ] {
+        if slice.dim().0 < 2 {
+            continue;
+        }
+        // Coronal and sagittal views with z up.
+        let slice = if name == "axial" {
+            slice.to_owned()
+        } else {
+            slice.slice(ndarray::s![..;-1, ..]).to_owned()
+        };
+        let path = dir.join(format!("{prefix}_{name}.png"));
+        roboct_io::write_png_slice(&path, slice.view(), window)?;
+        out.push(path);
+    }
+    Ok(out)
+}
+
+/// `roboct bench recon`: the reference problems.
+#[derive(Debug, clap::Args)]
+pub struct BenchReconArgs {
+    /// p2, p3 or all.
+    #[arg(long, default_value = "all")]
+    problem: String,
+    /// Shrink the problems by this factor (sizes, views and pixels), for a quick look.
+    #[arg(long, default_value_t = 1)]
+    scale: usize,
+    /// Timed runs per problem (the best and the median are printed).
+    #[arg(long, default_value_t = 3)]
+    repeat: usize,
+    /// Also write the figures as JSON.
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// Keep each problem's projections (.npy), geometry (.toml and RTK .xml/.mha) and
+    /// reconstruction here, for the comparison scripts in bench/compare/.
+    #[arg(long)]
+    save: Option<PathBuf>,
+}
+
+pub fn bench_recon(args: BenchReconArgs, ctx: &Context) -> Result<()> {
+    let problems: Vec<Problem> = match args.problem.as_str() {
+        "p2" => vec![Problem::p2(args.scale)],
+        "p3" => vec![Problem::p3(args.scale)],
+        "all" => vec![Problem::p2(args.scale), Problem::p3(args.scale)],
+        other => bail!("unknown problem {other:?}; expected p2, p3 or all"),
+    };
+    println!(
+        "machine: {} threads, AVX-512 {}",
+        rayon::current_num_threads(),
+        if roboct_recon::avx512_available() {
+            "yes"
+        } else {
+            "no"
+        }
+    );
+    let mut results = Vec::new();
+    for p in problems {
+        println!("{}: {}", p.name, p.description);
+        let bar = Bar::new(ctx.quiet);
+        let t = Instant::now();
+        let projections = p.projections(&bar);
+        println!("  exact projections in {:.1} s", t.elapsed().as_secs_f64());
+        let truth = p.truth();
+        if let Some(dir) = &args.save {
+            save_problem(dir, &p, &projections, &truth)?;
+        }
+        let mut times = Vec::new();
+        let mut last = None;
+        for _ in 0..args.repeat.max(1) {
+            let input = projections.clone();
+            let baseline = roboct_core::memory::rss_bytes();
+            roboct_core::memory::reset_peak_rss();
+            let t = Instant::now();
+            let (volume, report) = roboct_recon::fdk_volume(
+                &p.geometry,
+                input,
+                &p.grid,
+                &AnalyticOptions::default(),
+                &NoProgress,
+                &CancelToken::new(),
+            )?;
+            let secs = t.elapsed().as_secs_f64();
+            let peak = roboct_core::memory::peak_rss_bytes();
+            times.push(secs);
+            last = Some((volume, report, baseline, peak));
+        }
+        let (volume, report, baseline, peak) = last.expect("at least one run");
+        times.sort_by(f64::total_cmp);
+        let best = times[0];
+        let median = times[times.len() / 2];
+        let updates = report.voxel_updates as f64;
+        let (all, central) = rmse(&volume, &truth);
+        let proj_mb = (p.geometry.projection_shape().0
+            * p.geometry.projection_shape().1
+            * p.geometry.projection_shape().2
+            * 4) as f64
+            / 1e6;
+        println!(
+            "  time best {best:.3} s, median {median:.3} s ({} runs); {:.2e} voxel-updates/s (back-projection alone {:.2e}/s, path {:?})",
+            times.len(),
+            updates / best,
+            updates / report.backproject_s,
+            report.path
+        );
+        println!(
+            "  filter {:.3} s, back-project {:.3} s",
+            report.filter_s, report.backproject_s
+        );
+        println!(
+            "  RMSE vs phantom {all:.3e} /mm ({:.2}% of the skull's 0.02), central half of slices {central:.3e} /mm",
+            100.0 * all / 0.02
+        );
+        if let (Some(b), Some(pk)) = (baseline, peak) {
+            let slab_mb =
+                (p.grid.size()[0] * p.grid.size()[1] * 32.min(p.grid.size()[2]) * 4) as f64 / 1e6;
+            println!(
+                "  peak memory during reconstruction {:.0} MB above the {:.0} MB held before (input projections {:.0} MB, one slab {:.0} MB, output volume {:.0} MB)",
+                (pk.saturating_sub(b)) as f64 / 1e6,
+                b as f64 / 1e6,
+                proj_mb,
+                slab_mb,
+                (p.grid.len() * 4) as f64 / 1e6
+            );
+        }
+        results.push(serde_json::json!({
+            "problem": p.name, "description": p.description, "best_s": best, "median_s": median,
+            "voxel_updates_per_s": updates / best, "backproject_s": report.backproject_s, "filter_s": report.filter_s,
+            "rmse_per_mm": all, "rmse_central_per_mm": central, "peak_rss_bytes": peak, "baseline_rss_bytes": baseline,
+        }));
+    }
+    if let Some(path) = &args.json {
+        std::fs::write(path, serde_json::to_string_pretty(&results)?)
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(())
+}
+
+/// Writes a problem for other tools: our TOML geometry and .npy projections, RTK's XML geometry
+/// and .mha projections (in RTK's frame for cone beams), and the truth.
+fn save_problem(
+    dir: &Path,
+    p: &Problem,
+    projections: &ndarray::Array3<f32>,
+    truth: &Volume,
+) -> Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let stem = p.name.to_lowercase().replace('/', "_");
+    write_stack(
+        &dir.join(format!("{stem}_projections.npy")),
+        projections.clone(),
+        &p.geometry,
+    )?;
+    write_stack(
+        &dir.join(format!("{stem}_projections.mha")),
+        projections.clone(),
+        &p.geometry,
+    )?;
+    roboct_io::write_volume(&dir.join(format!("{stem}_truth.nii")), truth)?;
+    roboct_io::write_volume(&dir.join(format!("{stem}_truth.npy")), truth)?;
+    let meta = serde_json::json!({
+        "name": p.name, "description": p.description,
+        "detector": p.geometry.detector(), "grid_size": p.grid.size(), "voxel_mm": p.grid.spacing_mm(),
+        "angles_rad": p.geometry.orbit().map(|o| o.angles_rad.clone()),
+        "views": p.geometry.n_views(),
+    });
+    std::fs::write(
+        dir.join(format!("{stem}.json")),
+        serde_json::to_string_pretty(&meta)?,
+    )?;
+    println!("  saved to {}", dir.display());
+    Ok(())
+}
+
+/// `roboct demo`: until the whole mission exists, the CT chain end to end.
+#[derive(Debug, clap::Args)]
+pub struct DemoArgs {
+    /// Where to write the results.
+    #[arg(long, default_value = "out/demo")]
+    out: PathBuf,
+}
+
+pub fn demo(args: DemoArgs, ctx: &Context) -> Result<()> {
+    let bar: &dyn Progress = &Bar::new(ctx.quiet);
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("creating {}", args.out.display()))?;
+    let p = Problem::p3(2);
+    println!("CT chain: {}", p.description);
+    let t = Instant::now();
+    let projections = p.projections(bar);
+    println!(
+        "  1. exact projections of the 3D Shepp-Logan phantom: {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
+    write_stack(
+        &args.out.join("projections.mha"),
+        projections.clone(),
+        &p.geometry,
+    )?;
+    let t = Instant::now();
+    let mut volume = Volume::zeros(p.grid.clone());
+    let report = roboct_recon::fdk(
+        &p.geometry,
+        projections,
+        &p.grid,
+        &AnalyticOptions::default(),
+        bar,
+        &CancelToken::new(),
+        |slab| volume.insert_slab(&slab),
+    )?;
+    println!(
+        "  2. FDK: {:.2} s, {} slabs streamed ({:.2e} voxel-updates/s)",
+        t.elapsed().as_secs_f64(),
+        report.slabs,
+        report.voxel_updates as f64 / t.elapsed().as_secs_f64()
+    );
+    let truth = p.truth();
+    let (all, central) = rmse(&volume, &truth);
+    println!(
+        "  3. RMSE against the phantom: {all:.2e} /mm overall, {central:.2e} /mm in the central slices"
+    );
+    roboct_io::write_volume(&args.out.join("recon.nii.gz"), &volume)?;
+    roboct_io::write_volume(&args.out.join("truth.nii.gz"), &truth)?;
+    let pngs = write_previews(&args.out, "recon", &volume)?;
+    write_previews(&args.out, "truth", &truth)?;
+    println!(
+        "  4. wrote {} (recon.nii.gz, truth.nii.gz, projections.mha, {} PNG previews)",
+        args.out.display(),
+        pngs.len() * 2
+    );
+    let _ = NoProgress;
+    Ok(())
+}
