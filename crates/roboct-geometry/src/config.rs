@@ -96,6 +96,8 @@ pub struct GeometryConfig {
     pub volume: Option<VolumeGrid>,
     /// The kind of scan as written in the file.
     pub kind: Kind,
+    /// The circular scan's parameters, for every kind but `vec` (to export it to RTK exactly).
+    pub circular: Option<CircularScan>,
 }
 
 /// The `kind` of a geometry file.
@@ -219,7 +221,7 @@ pub fn parse_geometry_toml(text: &str, path: &Path) -> Result<GeometryConfig, Co
         path: path.to_path_buf(),
         source,
     };
-    let scan = build_scan(&file).map_err(geometry_err)?;
+    let (scan, circular) = build_scan(&file).map_err(geometry_err)?;
     let volume = match &file.volume {
         Some(v) => Some(build_volume(v, file.kind).map_err(|e| match e {
             VolumeProblem::Grid(source) => ConfigError::Volume {
@@ -234,6 +236,7 @@ pub fn parse_geometry_toml(text: &str, path: &Path) -> Result<GeometryConfig, Co
         scan,
         volume,
         kind: file.kind,
+        circular,
     })
 }
 
@@ -285,7 +288,7 @@ fn build_volume(v: &VolumeSection, kind: Kind) -> Result<VolumeGrid, VolumeProbl
     VolumeGrid::centered(size, voxel, center).map_err(VolumeProblem::Grid)
 }
 
-fn build_scan(f: &File) -> Result<ScanGeometry, GeometryError> {
+fn build_scan(f: &File) -> Result<(ScanGeometry, Option<CircularScan>), GeometryError> {
     let rows = f.detector.rows.unwrap_or(1);
     if f.kind.is_2d() && rows != 1 {
         return Err(bad(
@@ -314,7 +317,7 @@ fn build_scan(f: &File) -> Result<ScanGeometry, GeometryError> {
         Some(ShapeName::Arc) => DetectorShape::Cylindrical,
     };
     if f.kind == Kind::Vec {
-        return build_vec_scan(f, rows, shape);
+        return Ok((build_vec_scan(f, rows, shape)?, None));
     }
     if !f.views.is_empty() {
         return Err(bad("[[views]]", "present", "only with kind = \"vec\""));
@@ -387,15 +390,15 @@ fn build_scan(f: &File) -> Result<ScanGeometry, GeometryError> {
         Kind::Vec => unreachable!("handled above"),
     };
     let detector = Detector::centered(f.detector.cols, rows, pixel, offset, shape);
-    CircularScan {
+    let circular = CircularScan {
         beam,
         sid_mm: sid,
         sdd_mm: sdd,
         detector,
         angles_rad: angles,
         detector_rotation_rad: f.detector.rotation_deg.unwrap_or(0.0).to_radians(),
-    }
-    .build()
+    };
+    Ok((circular.build()?, Some(circular)))
 }
 
 fn build_vec_scan(

@@ -55,6 +55,8 @@ pub struct GeometryFile {
     pub rtk_frame: bool,
     /// Whether the scan is 2D (one detector row and one slice).
     pub is_2d: bool,
+    /// The circular scan's parameters (our TOML, all kinds but `vec`).
+    pub circular: Option<crate::circular::CircularScan>,
 }
 
 impl GeometryFile {
@@ -78,6 +80,7 @@ impl GeometryFile {
                     volume: c.volume,
                     rtk_frame: false,
                     is_2d,
+                    circular: c.circular,
                 })
             }
             "xml" => {
@@ -97,6 +100,7 @@ impl GeometryFile {
                     volume: None,
                     rtk_frame: true,
                     is_2d: rows == 1,
+                    circular: None,
                 })
             }
             _ => Err(GeometryFileError::UnknownExtension {

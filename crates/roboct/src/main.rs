@@ -32,6 +32,8 @@ enum Command {
     Info,
     /// Run the main job on embedded defaults (for now: the CT chain, phantom to PNG slices).
     Demo(cmd::ct::DemoArgs),
+    /// Describe a geometry file (and export it for RTK).
+    Geometry(cmd::ct::GeometryArgs),
     /// Make an analytic phantom: sampled on a grid and/or its exact projections.
     Phantom(cmd::ct::PhantomArgs),
     /// Forward-project a volume (Joseph's ray-driven method).
@@ -81,6 +83,13 @@ enum BenchCommand {
 }
 
 fn main() -> ExitCode {
+    // Die quietly when the reader of our output goes away (`roboct ... | head`), as command-line
+    // tools do, instead of panicking on the failed write.
+    #[cfg(unix)]
+    // SAFETY: restoring a signal's default disposition at start-up, before any other thread.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("ROBOCT_LOG")

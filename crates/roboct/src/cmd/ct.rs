@@ -672,3 +672,78 @@ pub fn demo(args: DemoArgs, ctx: &Context) -> Result<()> {
     let _ = NoProgress;
     Ok(())
 }
+
+/// `roboct geometry`: describe a geometry file, and export it for RTK.
+#[derive(Debug, clap::Args)]
+pub struct GeometryArgs {
+    /// Geometry file (.toml).
+    geometry: PathBuf,
+    /// Write the same scan as an RTK geometry file (RTK's frame); its projections' MetaImage
+    /// header carries the detector (as `roboct phantom --projections x.mha` writes it).
+    #[arg(long)]
+    rtk_xml: Option<PathBuf>,
+}
+
+pub fn geometry(args: GeometryArgs, _ctx: &Context) -> Result<()> {
+    let g = read_geometry(&args.geometry, None, None)?;
+    let d = g.scan.detector();
+    println!(
+        "{}: {} {} scan, {} views, detector {} x {} pixels of {:?} mm ({:?}), pixel (0,0) at {:?} mm",
+        args.geometry.display(),
+        if g.is_2d { "2D" } else { "3D" },
+        if g.scan.is_parallel() {
+            "parallel-beam"
+        } else {
+            "divergent-beam"
+        },
+        g.scan.n_views(),
+        d.cols,
+        d.rows,
+        d.pixel_mm,
+        d.shape,
+        d.origin_mm
+    );
+    if let Some(o) = g.scan.orbit() {
+        let (lo, hi) = o
+            .angles_rad
+            .iter()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &x| {
+                (a.min(x), b.max(x))
+            });
+        println!(
+            "  circular orbit about {:?}, angles {:.2} to {:.2} deg",
+            o.axis,
+            lo.to_degrees(),
+            hi.to_degrees()
+        );
+    } else {
+        println!("  no circular orbit (FBP/FDK cannot reconstruct it)");
+    }
+    let grid = match &g.volume {
+        Some(v) => v.clone(),
+        None => default_volume(&g.scan, g.is_2d)?,
+    };
+    println!(
+        "  {} volume: {:?} voxels of {:?} mm centred at {:?} mm",
+        if g.volume.is_some() {
+            "file's"
+        } else {
+            "default (field of view)"
+        },
+        grid.size(),
+        grid.spacing_mm(),
+        grid.center_mm()
+    );
+    if let Some(out) = &args.rtk_xml {
+        let c = g
+            .circular
+            .as_ref()
+            .context("only circular scans (not kind = \"vec\") can be written as RTK geometry")?;
+        roboct_geometry::write_rtk_xml(out, &c.to_rtk())?;
+        println!(
+            "wrote {} (RTK's frame: RTK's y is our z, RTK's z is our -y)",
+            out.display()
+        );
+    }
+    Ok(())
+}

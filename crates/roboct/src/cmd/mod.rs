@@ -29,6 +29,7 @@ pub fn run(command: Command, ctx: &Context) -> Result<()> {
         Command::Route(args) => nav::route(args, ctx),
         Command::Map { which } => nav::map(which, ctx),
         Command::Demo(args) => ct::demo(args, ctx),
+        Command::Geometry(args) => ct::geometry(args, ctx),
         Command::Phantom(args) => ct::phantom(args, ctx),
         Command::Project(args) => ct::project(args, ctx),
         Command::Recon(args) => ct::recon(args, ctx),
