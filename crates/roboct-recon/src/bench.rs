@@ -198,6 +198,99 @@ fn rms_diff<'a>(a: impl Iterator<Item = &'a f32>, b: impl Iterator<Item = &'a f3
     (se / n.max(1) as f64).sqrt()
 }
 
+/// What this machine can do at most, measured the same way on every run: the FP32
+/// fused-multiply-add throughput of all cores (16-lane FMAs in 8 independent chains per core,
+/// the pattern that saturates the FMA units) and the memory bandwidth of a parallel copy of 256
+/// MB (bytes read plus bytes written per second).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct MachineLimits {
+    /// FP32 operations per second (an FMA counts 2), all threads.
+    pub flops_per_s: f64,
+    /// Bytes moved per second by a large parallel copy.
+    pub copy_bytes_per_s: f64,
+    /// Threads used.
+    pub threads: usize,
+}
+
+/// Measures [`MachineLimits`] (about half a second).
+pub fn measure_machine_limits() -> MachineLimits {
+    use rayon::prelude::*;
+    let threads = rayon::current_num_threads();
+    let iterations = 20_000_000u64;
+    let mut best_flops = 0.0f64;
+    for _ in 0..2 {
+        let t = std::time::Instant::now();
+        let flops: f64 = (0..threads)
+            .into_par_iter()
+            .map(|_| fma_burst(iterations))
+            .sum();
+        best_flops = best_flops.max(flops / t.elapsed().as_secs_f64());
+    }
+    let n = 32 << 20; // 32 Mi floats = 128 MiB per buffer
+    let src = vec![1.0f32; n];
+    let mut dst = vec![0.0f32; n];
+    let mut best_copy = 0.0f64;
+    for _ in 0..3 {
+        let t = std::time::Instant::now();
+        dst.par_chunks_mut(1 << 16)
+            .zip(src.par_chunks(1 << 16))
+            .for_each(|(d, s)| d.copy_from_slice(s));
+        best_copy = best_copy.max(2.0 * 4.0 * n as f64 / t.elapsed().as_secs_f64());
+    }
+    std::hint::black_box(&dst);
+    MachineLimits {
+        flops_per_s: best_flops,
+        copy_bytes_per_s: best_copy,
+        threads,
+    }
+}
+
+/// Runs `iterations` rounds of 8 independent 16-lane FMA chains; returns the flops done.
+fn fma_burst(iterations: u64) -> f64 {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            // SAFETY: AVX-512F is available (checked above).
+            return unsafe { fma_burst_avx512(iterations) };
+        }
+    }
+    let mut acc = [[1.0f32; 16]; 8];
+    let (m, c) = (
+        std::hint::black_box(0.999_999_9f32),
+        std::hint::black_box(1e-7f32),
+    );
+    for _ in 0..iterations {
+        for chain in acc.iter_mut() {
+            for x in chain.iter_mut() {
+                *x = x.mul_add(m, c);
+            }
+        }
+    }
+    std::hint::black_box(acc);
+    iterations as f64 * 8.0 * 16.0 * 2.0
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn fma_burst_avx512(iterations: u64) -> f64 {
+    use std::arch::x86_64::*;
+    let m = _mm512_set1_ps(std::hint::black_box(0.999_999_9));
+    let c = _mm512_set1_ps(std::hint::black_box(1e-7));
+    let mut a = [_mm512_set1_ps(1.0); 8];
+    for _ in 0..std::hint::black_box(iterations) {
+        for x in a.iter_mut() {
+            *x = _mm512_fmadd_ps(*x, m, c);
+        }
+    }
+    std::hint::black_box(a);
+    iterations as f64 * 8.0 * 16.0 * 2.0
+}
+
+/// Floating-point operations of one voxel update in FDK's back-projection: the bilinear
+/// interpolation (three linear interpolations, a subtract and a multiply-add each) and the
+/// weighted accumulation (a multiply-add): 8.
+pub const FLOPS_PER_VOXEL_UPDATE: f64 = 8.0;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -210,8 +303,22 @@ mod tests {
         let p3 = Problem::p3(1);
         assert_eq!(p3.geometry.projection_shape(), (360, 384, 512));
         assert_eq!(p3.grid.size(), [256, 256, 256]);
-        // The phantom fits the panel: every exact projection is zero on the border pixels.
         let pixel = p3.geometry.detector().pixel_mm[0];
         assert!((1.0..2.0).contains(&pixel), "{pixel}");
+    }
+
+    /// The detector pixel is chosen so the phantom fits: its exact projections vanish on the
+    /// border pixels of every view (checked on the problem shrunk 8 times).
+    #[test]
+    fn p3_phantom_fits_the_panel() {
+        let p = Problem::p3(8);
+        let proj = p.projections(&roboct_core::NoProgress);
+        let (_, rows, cols) = proj.dim();
+        let border = proj
+            .indexed_iter()
+            .filter(|((_, r, c), _)| *r == 0 || *c == 0 || *r == rows - 1 || *c == cols - 1);
+        let worst = border.map(|(_, v)| v.abs()).fold(0.0f32, f32::max);
+        assert_eq!(worst, 0.0);
+        assert!(proj.iter().cloned().fold(0.0f32, f32::max) > 0.1);
     }
 }

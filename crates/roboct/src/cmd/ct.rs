@@ -486,14 +486,17 @@ pub fn bench_recon(args: BenchReconArgs, ctx: &Context) -> Result<()> {
         "all" => vec![Problem::p2(args.scale), Problem::p3(args.scale)],
         other => bail!("unknown problem {other:?}; expected p2, p3 or all"),
     };
+    let limits = roboct_recon::bench::measure_machine_limits();
     println!(
-        "machine: {} threads, AVX-512 {}",
-        rayon::current_num_threads(),
+        "machine: {} threads, AVX-512 {}; measured FP32 FMA peak {:.0} GFLOP/s, parallel copy {:.1} GB/s",
+        limits.threads,
         if roboct_recon::avx512_available() {
             "yes"
         } else {
             "no"
-        }
+        },
+        limits.flops_per_s / 1e9,
+        limits.copy_bytes_per_s / 1e9
     );
     let mut results = Vec::new();
     for p in problems {
@@ -548,6 +551,13 @@ pub fn bench_recon(args: BenchReconArgs, ctx: &Context) -> Result<()> {
             "  filter {:.3} s, back-project {:.3} s",
             report.filter_s, report.backproject_s
         );
+        let bp_flops = updates / report.backproject_s * roboct_recon::bench::FLOPS_PER_VOXEL_UPDATE;
+        println!(
+            "  back-projection runs at {:.1} GFLOP/s of useful arithmetic ({} flops per voxel update): {:.1}% of the measured FMA peak",
+            bp_flops / 1e9,
+            roboct_recon::bench::FLOPS_PER_VOXEL_UPDATE,
+            100.0 * bp_flops / limits.flops_per_s
+        );
         println!(
             "  RMSE vs phantom {all:.3e} /mm ({:.2}% of the skull's 0.02), central half of slices {central:.3e} /mm",
             100.0 * all / 0.02
@@ -568,6 +578,7 @@ pub fn bench_recon(args: BenchReconArgs, ctx: &Context) -> Result<()> {
             "problem": p.name, "description": p.description, "best_s": best, "median_s": median,
             "voxel_updates_per_s": updates / best, "backproject_s": report.backproject_s, "filter_s": report.filter_s,
             "rmse_per_mm": all, "rmse_central_per_mm": central, "peak_rss_bytes": peak, "baseline_rss_bytes": baseline,
+            "machine_flops_per_s": limits.flops_per_s, "machine_copy_bytes_per_s": limits.copy_bytes_per_s,
         }));
     }
     if let Some(path) = &args.json {
