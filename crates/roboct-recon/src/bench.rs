@@ -1,7 +1,10 @@
 //! Reference problems for `roboct bench recon` and the comparison scripts.
 //!
 //! * **P2**: 2D parallel beam, 512 x 512 pixels of 1 mm, 720 views over 180 degrees, 768 bins of
-//!   1 mm, FBP; the modified 2D Shepp-Logan phantom filling the image (half-size 256 mm).
+//!   1 mm, FBP; the modified 2D Shepp-Logan phantom filling the image (half-size 256 mm). It is
+//!   laid out the way scikit-image lays out a sinogram, so the very same data feed `iradon` in
+//!   the comparison script: bin `k` is at `k - 384` mm, pixel `i` at `i - 256` mm (half a pixel
+//!   off our centred default), and scikit-image's angle `theta` is our `-beta`.
 //! * **P3**: circular cone beam, 256^3 voxels of 1 mm, 360 views over 360 degrees, a 512 x 384
 //!   flat panel, source-isocentre 600 mm, source-detector 1000 mm, FDK; the modified 3D
 //!   Shepp-Logan phantom of Kak & Slaney (half-size 128 mm), with the detector pixel chosen so that
@@ -28,6 +31,8 @@ pub struct Problem {
     pub description: String,
     /// The scan.
     pub geometry: ScanGeometry,
+    /// Its parameters (for writing it as a geometry file).
+    pub scan: CircularScan,
     /// The reconstruction grid.
     pub grid: VolumeGrid,
     /// The object.
@@ -41,7 +46,7 @@ impl Problem {
         let s = scale.max(1);
         let n = 512 / s;
         let pixel = s as f64;
-        let geometry = CircularScan {
+        let scan = CircularScan {
             beam: Beam::Parallel,
             sid_mm: 0.0,
             sdd_mm: 0.0,
@@ -49,15 +54,15 @@ impl Problem {
                 768 / s,
                 1,
                 [pixel, pixel],
-                [0.0, 0.0],
+                [-0.5 * pixel, 0.0],
                 DetectorShape::Flat,
             ),
-            angles_rad: even_angles(0.0, std::f64::consts::PI, 720 / s),
+            angles_rad: even_angles(0.0, -std::f64::consts::PI, 720 / s),
             detector_rotation_rad: 0.0,
-        }
-        .build()
-        .expect("valid reference geometry");
-        let grid = VolumeGrid::centered([n, n, 1], [pixel; 3], [0.0; 3]).expect("valid grid");
+        };
+        let geometry = scan.build().expect("valid reference geometry");
+        let grid = VolumeGrid::centered([n, n, 1], [pixel; 3], [-0.5 * pixel, -0.5 * pixel, 0.0])
+            .expect("valid grid");
         Self {
             name: if s == 1 {
                 "P2".into()
@@ -70,6 +75,7 @@ impl Problem {
                 768 / s
             ),
             geometry,
+            scan,
             grid,
             phantom: Phantom::shepp_logan_2d(256.0, true, MU_SCALE),
         }
@@ -84,7 +90,7 @@ impl Problem {
         let phantom = Phantom::shepp_logan_3d(SheppLogan3d::KakSlaney, 128.0, true, MU_SCALE);
         let angles = even_angles(0.0, std::f64::consts::TAU, views);
         let pixel = fitting_pixel_mm(&phantom, 600.0, 1000.0, cols, rows, &angles);
-        let geometry = CircularScan {
+        let scan = CircularScan {
             beam: Beam::Divergent,
             sid_mm: 600.0,
             sdd_mm: 1000.0,
@@ -97,9 +103,8 @@ impl Problem {
             ),
             angles_rad: angles,
             detector_rotation_rad: 0.0,
-        }
-        .build()
-        .expect("valid reference geometry");
+        };
+        let geometry = scan.build().expect("valid reference geometry");
         let grid = VolumeGrid::centered([n, n, n], [voxel; 3], [0.0; 3]).expect("valid grid");
         Self {
             name: if s == 1 {
@@ -111,6 +116,7 @@ impl Problem {
                 "cone, {n}^3 voxels of {voxel} mm, {views} views over 360 deg, {cols}x{rows} detector of {pixel} mm, SID 600 mm, SDD 1000 mm, FDK"
             ),
             geometry,
+            scan,
             grid,
             phantom,
         }

@@ -530,6 +530,10 @@ pub fn bench_recon(args: BenchReconArgs, ctx: &Context) -> Result<()> {
             last = Some((volume, report, baseline, peak));
         }
         let (volume, report, baseline, peak) = last.expect("at least one run");
+        if let Some(dir) = &args.save {
+            let stem = p.name.to_lowercase().replace('/', "_");
+            roboct_io::write_volume(&dir.join(format!("{stem}_recon.npy")), &volume)?;
+        }
         times.sort_by(f64::total_cmp);
         let best = times[0];
         let median = times[times.len() / 2];
@@ -609,6 +613,8 @@ fn save_problem(
         &p.geometry,
     )?;
     roboct_io::write_volume(&dir.join(format!("{stem}_truth.nii")), truth)?;
+    std::fs::write(dir.join(format!("{stem}.toml")), roboct_geometry::circular_scan_toml(&p.scan, Some(&p.grid)))?;
+    roboct_geometry::write_rtk_xml(&dir.join(format!("{stem}.xml")), &p.scan.to_rtk())?;
     roboct_io::write_volume(&dir.join(format!("{stem}_truth.npy")), truth)?;
     let meta = serde_json::json!({
         "name": p.name, "description": p.description,

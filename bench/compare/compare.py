@@ -1,0 +1,157 @@
+"""roboct next to scikit-image (P2, 2D parallel FBP) and RTK (P3, cone-beam FDK), same data.
+
+1. `roboct bench recon --save WORK` makes P2 and P3 (exact projections of analytic phantoms,
+   the truth on the reconstruction grid, our TOML geometry and the same scan as an RTK XML),
+   reconstructs them in-process and prints its own figures (best of --repeat runs).
+2. scikit-image's `iradon` reconstructs the very P2 sinogram (P2 is laid out the way
+   scikit-image lays out sinograms, so no resampling: see crates/roboct-recon/src/bench.rs).
+3. RTK's CPU FDK (the pipeline of `rtkfdk`: displaced-detector and Parker filters, then
+   `FDKConeBeamReconstructionFilter`, ram-lak, no padding) reconstructs the very P3 projections
+   from the RTK geometry, on RTK's grid (RTK's frame: its (x, y, z) is our (x, z, -y)).
+
+Times are of the reconstruction call alone (data already in memory), best of --repeat; RMSE
+is against the same analytic truth, in 1/mm. The ratios printed are peer time / roboct time.
+"""
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def run_roboct(roboct, work, problem, scale, repeat):
+    out = work / f"roboct_{problem}.json"
+    cmd = [str(roboct), "bench", "recon", "--problem", problem, "--scale", str(scale),
+           "--repeat", str(repeat), "--save", str(work), "--json", str(out), "--quiet"]
+    print("$", " ".join(cmd), flush=True)
+    subprocess.run(cmd, check=True)
+    return json.loads(out.read_text())[0]
+
+
+def best_of(repeat, fn):
+    times, result = [], None
+    for _ in range(repeat):
+        t = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - t)
+    return min(times), result
+
+
+def rmse(a, b):
+    return float(np.sqrt(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)))
+
+
+def skimage_p2(work, stem, repeat):
+    from skimage.transform import iradon
+
+    meta = json.loads((work / f"{stem}.json").read_text())
+    sino = np.load(work / f"{stem}_projections.npy")[:, 0, :]  # (views, bins)
+    truth = np.load(work / f"{stem}_truth.npy")[0]
+    theta = -np.degrees(np.array(meta["angles_rad"]))  # scikit-image's theta is our -beta
+    n = truth.shape[0]
+
+    def recon():
+        return iradon(sino.T, theta=theta, output_size=n, filter_name="ramp",
+                      interpolation="linear", circle=False)
+
+    secs, img = best_of(repeat, recon)
+    return secs, rmse(img, truth), truth.size * len(theta)
+
+
+def rtk_p3(work, stem, repeat):
+    import itk
+    from itk import RTK as rtk
+
+    meta = json.loads((work / f"{stem}.json").read_text())
+    image_type = itk.Image[itk.F, 3]
+    projections = itk.imread(str(work / f"{stem}_projections.mha"), itk.F)
+    geometry = rtk.read_geometry(str(work / f"{stem}.xml"))
+    nx, ny, nz = meta["grid_size"]
+    sx, sy, sz = meta["voxel_mm"]
+    # Our grid (x, y, z) in RTK's frame: x -> x, z -> y, y -> -z (a centred grid maps onto a
+    # centred grid of size (nx, nz, ny)).
+    size = [nx, nz, ny]
+    spacing = [sx, sz, sy]
+    origin = [-(n - 1) / 2 * s for n, s in zip(size, spacing)]
+
+    def recon():
+        source = rtk.ConstantImageSource[image_type].New()
+        source.SetOrigin(origin)
+        source.SetSpacing(spacing)
+        source.SetSize(size)
+        source.SetConstant(0.0)
+        ddf = rtk.DisplacedDetectorForOffsetFieldOfViewImageFilter[image_type].New()
+        ddf.SetInput(projections)
+        ddf.SetGeometry(geometry)
+        pssf = rtk.ParkerShortScanImageFilter[image_type].New()
+        pssf.SetInput(ddf.GetOutput())
+        pssf.SetGeometry(geometry)
+        pssf.InPlaceOff()
+        fdk = rtk.FDKConeBeamReconstructionFilter[image_type].New()
+        fdk.SetInput(0, source.GetOutput())
+        fdk.SetInput(1, pssf.GetOutput())
+        fdk.SetGeometry(geometry)
+        fdk.Update()
+        return itk.array_from_image(fdk.GetOutput())  # [z_rtk][y_rtk][x_rtk]
+
+    secs, vol = best_of(repeat, recon)
+    truth = np.load(work / f"{stem}_truth.npy")  # ours, [z][y][x]
+    # RTK's array [k][j][i] holds our voxel x = i, z = j, y = -k.
+    truth_rtk = np.flip(truth, axis=1).transpose(1, 0, 2)
+    ours = np.load(work / f"{stem}_recon.npy") if (work / f"{stem}_recon.npy").exists() else None
+    central = slice(vol.shape[1] // 4, vol.shape[1] - vol.shape[1] // 4)  # central half of our z
+    return {
+        "seconds": secs,
+        "rmse": rmse(vol, truth_rtk),
+        "rmse_central": rmse(vol[:, central, :], truth_rtk[:, central, :]),
+        "updates": truth.size * meta["views"],
+        "vs_ours": None if ours is None else rmse(vol, np.flip(ours, axis=1).transpose(1, 0, 2)),
+    }
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--roboct", required=True)
+    ap.add_argument("--work", default="out/compare")
+    ap.add_argument("--scale", type=int, default=1, help="shrink both problems (quick look)")
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--only", choices=["p2", "p3"], help="run one problem")
+    args = ap.parse_args()
+    work = Path(args.work)
+    work.mkdir(parents=True, exist_ok=True)
+    import itk  # noqa: F401  (report the thread count the peers use)
+    threads = itk.MultiThreaderBase.GetGlobalDefaultNumberOfThreads()
+    print(f"peers: scikit-image (numpy, 1 thread), RTK {itk.Version.GetITKVersion()} CPU with {threads} threads")
+    rows = []
+    stems = {"p2": "p2" if args.scale == 1 else f"p2_{args.scale}", "p3": "p3" if args.scale == 1 else f"p3_{args.scale}"}
+    for problem in ["p2", "p3"]:
+        if args.only and problem != args.only:
+            continue
+        ours = run_roboct(args.roboct, work, problem, args.scale, args.repeat)
+        stem = stems[problem]
+        if problem == "p2":
+            secs, err, updates = skimage_p2(work, stem, args.repeat)
+            rows.append((ours["problem"], "scikit-image iradon", secs, updates / secs, err, None))
+        else:
+            r = rtk_p3(work, stem, args.repeat)
+            rows.append((ours["problem"], "RTK CPU FDK", r["seconds"], r["updates"] / r["seconds"], r["rmse"], r["rmse_central"]))
+        rows.append((ours["problem"], "roboct", ours["best_s"], ours["voxel_updates_per_s"], ours["rmse_per_mm"],
+                     ours["rmse_central_per_mm"]))
+    print()
+    print(f"{'problem':8} {'tool':22} {'time s':>9} {'voxel-updates/s':>16} {'RMSE /mm':>10} {'central':>10} {'peer/roboct':>12}")
+    for i in range(0, len(rows), 2):
+        peer, ours = rows[i], rows[i + 1]
+        for r in (peer, ours):
+            central = "" if r[5] is None else f"{r[5]:.3e}"
+            ratio = f"{peer[2] / ours[2]:.1f}x" if r is ours else ""
+            print(f"{r[0]:8} {r[1]:22} {r[2]:9.3f} {r[3]:16.3e} {r[4]:10.3e} {central:>10} {ratio:>12}")
+    (work / "comparison.json").write_text(json.dumps(rows, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
