@@ -576,6 +576,71 @@ pub fn default_volume(scan: &ScanGeometry, is_2d: bool) -> Result<VolumeGrid, Gr
     VolumeGrid::centered([n_xy, n_xy, nz], [voxel, voxel, voxel_z], center)
 }
 
+/// The TOML text of a circular scan (and optionally its grid), readable by
+/// [`read_geometry_toml`]: the angles are listed exactly, the detector offset is derived from
+/// its origin.
+pub fn circular_scan_toml(scan: &CircularScan, volume: Option<&VolumeGrid>) -> String {
+    use std::fmt::Write as _;
+    let d = &scan.detector;
+    let two_d = d.rows == 1 && volume.is_none_or(|v| v.size()[2] == 1);
+    let kind = match (scan.beam, two_d) {
+        (Beam::Parallel, true) => "parallel2d",
+        (Beam::Parallel, false) => "parallel3d",
+        (Beam::Divergent, true) => "fan",
+        (Beam::Divergent, false) => "cone",
+    };
+    let centred = Detector::centered(d.cols, d.rows, d.pixel_mm, [0.0; 2], d.shape);
+    let offset = [
+        d.origin_mm[0] - centred.origin_mm[0],
+        d.origin_mm[1] - centred.origin_mm[1],
+    ];
+    let mut t = format!("kind = \"{kind}\"\n");
+    if scan.beam == Beam::Divergent {
+        let _ = writeln!(
+            t,
+            "source_to_isocenter_mm = {:?}\nsource_to_detector_mm = {:?}",
+            scan.sid_mm, scan.sdd_mm
+        );
+    }
+    let shape = if d.shape == DetectorShape::Cylindrical {
+        "arc"
+    } else {
+        "flat"
+    };
+    let _ = writeln!(
+        t,
+        "\n[detector]\ncols = {}\nrows = {}\npixel_mm = {:?}\noffset_mm = {:?}\nshape = \"{shape}\"",
+        d.cols, d.rows, d.pixel_mm, offset
+    );
+    if scan.detector_rotation_rad != 0.0 {
+        let _ = writeln!(
+            t,
+            "rotation_deg = {:?}",
+            scan.detector_rotation_rad.to_degrees()
+        );
+    }
+    let list: Vec<String> = scan
+        .angles_rad
+        .iter()
+        .map(|a| format!("{:?}", a.to_degrees()))
+        .collect();
+    let _ = writeln!(t, "\n[angles]\nlist_deg = [{}]", list.join(", "));
+    if let Some(v) = volume {
+        let size = if two_d {
+            format!("[{}, {}]", v.size()[0], v.size()[1])
+        } else {
+            format!("{:?}", v.size())
+        };
+        let _ = writeln!(
+            t,
+            "\n[volume]\nsize = {size}\nvoxel_mm = {:?}\ncenter_mm = {:?}",
+            v.spacing_mm(),
+            v.center_mm()
+        );
+    }
+    t
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -715,8 +780,7 @@ voxel_mm = [0.5, 0.5]
     fn circular_scans_round_trip_through_toml() {
         for text in [
             CONE.to_string(),
-            CONE.replace("kind = \"cone\"", "kind = \"cone\"")
-                .replace("[detector]", "[detector]\nshape = \"arc\""),
+            CONE.replace("[detector]", "[detector]\nshape = \"arc\""),
         ] {
             let g = parse(&text).unwrap();
             let c = g.circular.clone().unwrap();
@@ -752,69 +816,4 @@ voxel_mm = [0.5, 0.5]
             assert!((-0.5..63.5).contains(&c), "{c}");
         }
     }
-}
-
-/// The TOML text of a circular scan (and optionally its grid), readable by
-/// [`read_geometry_toml`]: the angles are listed exactly, the detector offset is derived from
-/// its origin.
-pub fn circular_scan_toml(scan: &CircularScan, volume: Option<&VolumeGrid>) -> String {
-    use std::fmt::Write as _;
-    let d = &scan.detector;
-    let two_d = d.rows == 1 && volume.is_none_or(|v| v.size()[2] == 1);
-    let kind = match (scan.beam, two_d) {
-        (Beam::Parallel, true) => "parallel2d",
-        (Beam::Parallel, false) => "parallel3d",
-        (Beam::Divergent, true) => "fan",
-        (Beam::Divergent, false) => "cone",
-    };
-    let centred = Detector::centered(d.cols, d.rows, d.pixel_mm, [0.0; 2], d.shape);
-    let offset = [
-        d.origin_mm[0] - centred.origin_mm[0],
-        d.origin_mm[1] - centred.origin_mm[1],
-    ];
-    let mut t = format!("kind = \"{kind}\"\n");
-    if scan.beam == Beam::Divergent {
-        let _ = writeln!(
-            t,
-            "source_to_isocenter_mm = {:?}\nsource_to_detector_mm = {:?}",
-            scan.sid_mm, scan.sdd_mm
-        );
-    }
-    let shape = if d.shape == DetectorShape::Cylindrical {
-        "arc"
-    } else {
-        "flat"
-    };
-    let _ = writeln!(
-        t,
-        "\n[detector]\ncols = {}\nrows = {}\npixel_mm = {:?}\noffset_mm = {:?}\nshape = \"{shape}\"",
-        d.cols, d.rows, d.pixel_mm, offset
-    );
-    if scan.detector_rotation_rad != 0.0 {
-        let _ = writeln!(
-            t,
-            "rotation_deg = {:?}",
-            scan.detector_rotation_rad.to_degrees()
-        );
-    }
-    let list: Vec<String> = scan
-        .angles_rad
-        .iter()
-        .map(|a| format!("{:?}", a.to_degrees()))
-        .collect();
-    let _ = writeln!(t, "\n[angles]\nlist_deg = [{}]", list.join(", "));
-    if let Some(v) = volume {
-        let size = if two_d {
-            format!("[{}, {}]", v.size()[0], v.size()[1])
-        } else {
-            format!("{:?}", v.size())
-        };
-        let _ = writeln!(
-            t,
-            "\n[volume]\nsize = {size}\nvoxel_mm = {:?}\ncenter_mm = {:?}",
-            v.spacing_mm(),
-            v.center_mm()
-        );
-    }
-    t
 }

@@ -21,7 +21,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for (v, view) in sinogram.outer_iter().enumerate() {
         let row = view.row(0);
         let peak = row.iter().cloned().fold(0.0f32, f32::max);
-        println!("view {v}: largest line integral {peak:.3} (mu x mm), centre bin {:.3}", row[64]);
+        println!(
+            "view {v}: largest line integral {peak:.3} (mu x mm), centre bin {:.3}",
+            row[64]
+        );
     }
     Ok(())
 }

@@ -117,6 +117,10 @@ pub(crate) unsafe fn tile(
             _mm512_fmadd_ps(_mm512_set1_ps(a[1][v]), q, _mm512_set1_ps(base))
         };
         let view_base = v * store.view_stride;
+        if v + 1 < coef.scale.len() && PREFETCH.with(|p| *p) {
+            // SAFETY: AVX-512F and DQ are enabled here (this function requires them).
+            unsafe { prefetch_footprint(coef, store, v + 1, p0, np, q0, nq, k0, len) };
+        }
         let scale = coef.scale[v];
         let rk = coef.r[3][v];
         for pp in 0..np {
@@ -167,6 +171,74 @@ pub(crate) unsafe fn tile(
                     );
                 }
             }
+        }
+    }
+}
+
+thread_local! {
+    static PREFETCH: bool = std::env::var_os("ROBOCT_NO_PREFETCH").is_none();
+}
+
+/// Asks the cache to fetch, into L2, the detector samples view `v` will need for this tile (the
+/// columns and rows its four corner lines reach, one line beyond), while the current view is
+/// being accumulated: a tile's footprint in one view is a few dozen short column segments that
+/// the hardware prefetchers, seeing one segment at a time, would fetch late.
+#[target_feature(enable = "avx512f,avx512dq")]
+#[allow(clippy::too_many_arguments)]
+unsafe fn prefetch_footprint(
+    coef: &Coefficients,
+    store: &LineStore,
+    v: usize,
+    p0: usize,
+    np: usize,
+    q0: usize,
+    nq: usize,
+    k0: usize,
+    len: usize,
+) {
+    let (mut cmin, mut cmax) = (f32::INFINITY, f32::NEG_INFINITY);
+    let (mut smin, mut smax) = (f32::INFINITY, f32::NEG_INFINITY);
+    for p in [p0 as f32, (p0 + np - 1) as f32] {
+        for q in [q0 as f32, (q0 + nq - 1) as f32] {
+            let eval =
+                |a: &[Vec<f32>; 4], k: f32| a[0][v] + a[1][v] * q + a[2][v] * p + a[3][v] * k;
+            let w = eval(&coef.w, k0 as f32);
+            if w <= 0.0 {
+                return;
+            }
+            let c = eval(&coef.c, k0 as f32) / w;
+            cmin = cmin.min(c);
+            cmax = cmax.max(c);
+            for k in [k0 as f32, (k0 + len - 1) as f32] {
+                let s = eval(&coef.r, k) / w;
+                smin = smin.min(s);
+                smax = smax.max(s);
+            }
+        }
+    }
+    let lines = store.n_lines as f32;
+    let (c0, c1) = (
+        (cmin.floor().max(-1.0)) as isize,
+        (cmax.ceil().min(lines)) as isize,
+    );
+    let samples = (store.n_samples + 2 * PAD) as f32;
+    let (s0, s1) = (
+        ((smin + PAD as f32).floor().max(0.0)) as usize,
+        ((smax + PAD as f32).ceil().min(samples)) as usize,
+    );
+    if c0 > c1 || s0 >= s1 {
+        return;
+    }
+    let data = store.data_ptr();
+    for c in c0..=c1 {
+        let start = v * store.view_stride + (c + 1) as usize * store.line_stride;
+        let mut s = s0;
+        while s < s1 + 16 {
+            // SAFETY: a prefetch never faults; the address is inside the store's buffer.
+            unsafe {
+                _mm_prefetch::<_MM_HINT_T1>(data.add(start + s.min(store.line_stride - 1)).cast())
+            };
+            s += 16;
         }
     }
 }

@@ -613,7 +613,10 @@ fn save_problem(
         &p.geometry,
     )?;
     roboct_io::write_volume(&dir.join(format!("{stem}_truth.nii")), truth)?;
-    std::fs::write(dir.join(format!("{stem}.toml")), roboct_geometry::circular_scan_toml(&p.scan, Some(&p.grid)))?;
+    std::fs::write(
+        dir.join(format!("{stem}.toml")),
+        roboct_geometry::circular_scan_toml(&p.scan, Some(&p.grid)),
+    )?;
     roboct_geometry::write_rtk_xml(&dir.join(format!("{stem}.xml")), &p.scan.to_rtk())?;
     roboct_io::write_volume(&dir.join(format!("{stem}_truth.npy")), truth)?;
     let meta = serde_json::json!({
