@@ -13,9 +13,11 @@
 
 use serde::Serialize;
 
+use crate::elevator::{self, CarExit, Ride};
 use crate::geom::{Point, Polygon, Pose, wrap_angle};
 use crate::lattice;
-use crate::plan::{Leg, Navigator, Route, Target, speed_limit_at};
+use crate::plan::{Leg, Navigator, Route, Target, footprint_at, speed_limit_at};
+use crate::robot::RobotModel;
 
 /// Something that appears on the way.
 #[derive(Clone, Debug)]
@@ -58,6 +60,48 @@ pub struct DriveOptions {
     pub give_up_after_s: f64,
     /// Distance ahead of a door at which the robot asks it to open, metres.
     pub door_request_m: f64,
+}
+
+impl DriveOptions {
+    /// Checks every option; `Err` names the first one out of range.
+    ///
+    /// # Errors
+    /// A message naming the option, what was expected and what was given.
+    pub fn validate(&self) -> Result<(), String> {
+        let checks = [
+            ("dt_s", self.dt_s, 1e-4, 1.0),
+            ("lookahead_min_m", self.lookahead_min_m, 0.01, 100.0),
+            (
+                "lookahead_max_m",
+                self.lookahead_max_m,
+                self.lookahead_min_m,
+                100.0,
+            ),
+            ("lookahead_time_s", self.lookahead_time_s, 0.0, 100.0),
+            (
+                "regulated_min_radius_m",
+                self.regulated_min_radius_m,
+                0.0,
+                100.0,
+            ),
+            ("sensor_range_m", self.sensor_range_m, 0.0, 1e4),
+            ("stop_gap_m", self.stop_gap_m, 0.0, 100.0),
+            ("wait_before_replan_s", self.wait_before_replan_s, 0.0, 1e6),
+            ("give_up_after_s", self.give_up_after_s, 0.0, 1e6),
+            ("door_request_m", self.door_request_m, 0.0, 1e4),
+        ];
+        for (name, v, lo, hi) in checks {
+            if !(v.is_finite() && v >= lo && v <= hi) {
+                return Err(format!(
+                    "{name} must be a finite number in [{}, {}], got {}",
+                    crate::fmt_num(lo),
+                    crate::fmt_num(hi),
+                    crate::fmt_num(v)
+                ));
+            }
+        }
+        Ok(())
+    }
 }
 
 impl Default for DriveOptions {
@@ -140,7 +184,12 @@ pub enum EventKind {
         /// Elevator name.
         elevator: String,
     },
-    /// Rode an elevator.
+    /// Drove into the car and its doors closed.
+    ElevatorEntered {
+        /// Elevator name.
+        elevator: String,
+    },
+    /// Rode an elevator: the car has arrived and its doors are open.
     ElevatorRide {
         /// Elevator name.
         elevator: String,
@@ -148,6 +197,13 @@ pub enum EventKind {
         from_floor: i32,
         /// To floor.
         to_floor: i32,
+    },
+    /// Drove out of the car, forwards or (in a car too small to turn in) reversing.
+    ElevatorLeft {
+        /// Elevator name.
+        elevator: String,
+        /// How.
+        exit: CarExit,
     },
     /// Reached the goal.
     Arrived,
@@ -170,12 +226,31 @@ pub struct DriveReport {
     pub replans: usize,
     /// The events, in order.
     pub events: Vec<DriveEvent>,
-    /// Poses every step: `(t_s, floor, pose)`.
+    /// The robot every step.
     #[serde(skip)]
-    pub trajectory: Vec<(f64, i32, Pose)>,
+    pub trajectory: Vec<TrackPoint>,
+    /// Each obstacle (in the order given) every step while it is there: `(t_s, outline)`,
+    /// recorded at the same instants as [`DriveReport::trajectory`].
+    #[serde(skip)]
+    pub obstacle_tracks: Vec<Vec<(f64, Polygon)>>,
     /// Steps refused because the next pose would have touched something (0 in a good run:
     /// the look-ahead stops the robot first).
     pub refused_steps: usize,
+}
+
+/// Where the robot was at one step.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct TrackPoint {
+    /// Seconds since the start.
+    pub t_s: f64,
+    /// Floor.
+    pub floor: i32,
+    /// Pose on that floor.
+    pub pose: Pose,
+    /// The elevator (index into the site's elevators) while the robot drives into, rides in
+    /// or drives out of its car: then its footprint may cover the car's cells, which the
+    /// floor map shows as occupied.
+    pub elevator: Option<usize>,
 }
 
 struct Door {
@@ -252,6 +327,7 @@ pub fn simulate(
         distance_m: 0.0,
         events: Vec::new(),
         trajectory: Vec::new(),
+        tracks: vec![Vec::new(); obstacles.len()],
         replans: 0,
         refused: 0,
         obstacles: obstacles.to_vec(),
@@ -259,9 +335,22 @@ pub fn simulate(
         options,
     };
     let mut status = DriveStatus::Arrived;
-    let mut heading = None;
+    if let Err(why) = options.validate() {
+        status = DriveStatus::GaveUp {
+            reason: format!("invalid drive options: {why}"),
+            floor: goal.floor,
+            x: 0.0,
+            y: 0.0,
+        };
+    }
+    // The robot starts as it stands (the planner's estimate counts the turn in place from
+    // there); without a start heading, facing along the first segment.
+    let mut heading = route.start_heading_rad;
     let n_legs = route.legs.len();
     for (li, leg) in route.legs.iter().enumerate() {
+        if status != DriveStatus::Arrived {
+            break;
+        }
         match leg {
             Leg::Drive {
                 floor,
@@ -299,46 +388,31 @@ pub fn simulate(
                 to_floor,
                 ..
             } => {
-                let Some(e) = nav
+                let ride = nav
                     .site()
                     .elevators
                     .iter()
-                    .find(|e| &e.name == name)
-                    .cloned()
-                else {
-                    status = DriveStatus::GaveUp {
-                        reason: format!("elevator {name} is not in the site"),
-                        floor: *from_floor,
-                        x: 0.0,
-                        y: 0.0,
-                    };
-                    break;
+                    .position(|e| &e.name == name)
+                    .ok_or_else(|| format!("elevator {name} is not in the site"))
+                    .and_then(|ei| nav.ride(ei, *from_floor, *to_floor).map(|r| (ei, r)));
+                let (ei, ride) = match ride {
+                    Ok(r) => r,
+                    Err(why) => {
+                        let at = sim.trajectory.last().map_or(Pose::default(), |p| p.pose);
+                        status = DriveStatus::GaveUp {
+                            reason: format!("cannot ride elevator {name}: {why}"),
+                            floor: *from_floor,
+                            x: at.x,
+                            y: at.y,
+                        };
+                        break;
+                    }
                 };
-                sim.event(
-                    *from_floor,
-                    EventKind::ElevatorCalled {
-                        elevator: name.clone(),
-                    },
-                );
-                let t = e.ride_s(*from_floor, *to_floor);
-                let robot = nav.robot();
-                let manoeuvre = 2.0
-                    * (robot.energy.rolling_j(robot.mass_kg, 2.5)
-                        + robot.energy.accelerate_j(robot.mass_kg, 0.3));
-                sim.energy_j += t * robot.energy.idle_power_w + manoeuvre;
-                sim.t += t;
-                sim.event(
-                    *to_floor,
-                    EventKind::ElevatorRide {
-                        elevator: name.clone(),
-                        from_floor: *from_floor,
-                        to_floor: *to_floor,
-                    },
-                );
-                // The robot backs out of the car: it faces away from the doors.
-                heading = e
-                    .stop_on(*to_floor)
-                    .map(|p| wrap_angle(p.yaw_rad + std::f64::consts::PI));
+                if let Err(s) = sim.ride_elevator(nav, ei, &ride) {
+                    status = s;
+                    break;
+                }
+                heading = Some(ride.exit_pose.yaw_rad);
             }
         }
     }
@@ -347,7 +421,7 @@ pub fn simulate(
         // Rebuilding only fails for lack of memory, which the first build already had.
         let _ = nav.clear_obstacles(f);
     }
-    let last_floor = sim.trajectory.last().map_or(goal.floor, |t| t.1);
+    let last_floor = sim.trajectory.last().map_or(goal.floor, |t| t.floor);
     match &status {
         DriveStatus::Arrived => sim.event(goal.floor, EventKind::Arrived),
         DriveStatus::GaveUp { .. } => sim.event(last_floor, EventKind::GaveUp),
@@ -360,6 +434,7 @@ pub fn simulate(
         replans: sim.replans,
         events: sim.events,
         trajectory: sim.trajectory,
+        obstacle_tracks: sim.tracks,
         refused_steps: sim.refused,
     }
 }
@@ -369,7 +444,8 @@ struct Sim {
     energy_j: f64,
     distance_m: f64,
     events: Vec<DriveEvent>,
-    trajectory: Vec<(f64, i32, Pose)>,
+    trajectory: Vec<TrackPoint>,
+    tracks: Vec<Vec<(f64, Polygon)>>,
     replans: usize,
     refused: usize,
     obstacles: Vec<DynamicObstacle>,
@@ -386,6 +462,266 @@ impl Sim {
         });
     }
 
+    /// Records the robot and the obstacles present at this instant.
+    fn record(&mut self, floor: i32, pose: Pose, elevator: Option<usize>) {
+        self.trajectory.push(TrackPoint {
+            t_s: self.t,
+            floor,
+            pose,
+            elevator,
+        });
+        for (i, o) in self.obstacles.iter().enumerate() {
+            if self.t >= o.appear_s && o.leave_s.is_none_or(|l| self.t < l) {
+                self.tracks[i].push((self.t, self.positions[i].clone()));
+            }
+        }
+    }
+
+    /// Whether a visible obstacle overlaps the robot's footprint at `pose`.
+    fn obstacle_hit(&self, floor: i32, robot: &RobotModel, pose: Pose) -> Option<String> {
+        let fp = footprint_at(robot, pose);
+        (0..self.obstacles.len())
+            .find(|&i| {
+                self.visible(i, floor, pose.point()) && convex_overlap(&self.positions[i], &fp)
+            })
+            .map(|i| self.obstacles[i].name.clone())
+    }
+
+    /// Waits `seconds` in place (electronics only), people moving on.
+    fn idle(
+        &mut self,
+        robot: &RobotModel,
+        floor: i32,
+        pose: Pose,
+        seconds: f64,
+        elevator: Option<usize>,
+    ) {
+        let end = self.t + seconds;
+        let dt = self.options.dt_s;
+        while self.t + 1e-9 < end {
+            self.record(floor, pose, elevator);
+            let step = dt.min(end - self.t);
+            self.energy_j += robot.energy.idle_power_w * step;
+            self.t += step;
+            self.move_obstacles(floor, &footprint_at(robot, pose));
+        }
+    }
+
+    /// Drives straight from `a` to `b` facing `facing` (forwards when that is the direction
+    /// of travel, else reversing), from rest to rest at up to `v_max`, each step checked with
+    /// `clear` and against visible obstacles (a blocked step waits).
+    #[allow(clippy::too_many_arguments)]
+    fn straight(
+        &mut self,
+        robot: &RobotModel,
+        floor: i32,
+        a: Point,
+        b: Point,
+        facing: f64,
+        v_max: f64,
+        elevator: Option<usize>,
+        clear: &dyn Fn(Pose) -> bool,
+    ) -> Result<Pose, DriveStatus> {
+        let len = a.dist(b);
+        let dt = self.options.dt_s;
+        let (acc, dec) = (robot.limits.max_accel_mps2, robot.limits.max_decel_mps2);
+        let mut s = 0.0f64;
+        let mut v = 0.0f64;
+        let mut waited = 0.0f64;
+        let mut pose = Pose::new(a.x, a.y, facing);
+        while len - s > 1e-3 {
+            self.record(floor, pose, elevator);
+            let left = len - s;
+            let target = v_max.min((2.0 * dec * left).sqrt());
+            let mut nv = target.clamp(v - dec * dt, v + acc * dt).max(0.0);
+            if nv < 0.02 {
+                // Creep the last millimetres, as the path controller does.
+                nv = (left / dt).min(0.05);
+            }
+            let ds = (nv * dt).min(left);
+            let p = a.lerp(b, (s + ds) / len);
+            let next = Pose::new(p.x, p.y, facing);
+            if !clear(next) || self.obstacle_hit(floor, robot, next).is_some() {
+                self.refused += 1;
+                v = 0.0;
+                waited += dt;
+                self.energy_j += robot.energy.idle_power_w * dt;
+                if waited > self.options.give_up_after_s {
+                    return Err(DriveStatus::GaveUp {
+                        reason: "the way into or out of the elevator stays blocked".into(),
+                        floor,
+                        x: pose.x,
+                        y: pose.y,
+                    });
+                }
+            } else {
+                let accel = (nv - v) / dt;
+                self.energy_j += robot.energy.power_w(robot.mass_kg, nv, accel, 0.0) * dt;
+                self.distance_m += ds;
+                s += ds;
+                v = nv;
+                pose = next;
+            }
+            self.t += dt;
+            self.move_obstacles(floor, &footprint_at(robot, pose));
+        }
+        pose = Pose::new(b.x, b.y, facing);
+        Ok(pose)
+    }
+
+    /// Turns in place at `pose` by `turn` radians (either way, as signed), with the turning
+    /// limits, each step checked with `clear`.
+    fn turn(
+        &mut self,
+        robot: &RobotModel,
+        floor: i32,
+        pose: Pose,
+        turn: f64,
+        elevator: Option<usize>,
+        clear: &dyn Fn(Pose) -> bool,
+    ) -> Result<Pose, DriveStatus> {
+        let dt = self.options.dt_s;
+        let (wmax, alpha) = (
+            robot.limits.max_yaw_rate_rps,
+            robot.limits.max_yaw_accel_rps2,
+        );
+        let target = pose.yaw_rad + turn;
+        let mut pose = pose;
+        let mut w = 0.0f64;
+        let mut waited = 0.0f64;
+        loop {
+            self.record(floor, pose, elevator);
+            let err = target - pose.yaw_rad;
+            if err.abs() < 0.01 && w.abs() < 0.05 {
+                return Ok(Pose::new(pose.x, pose.y, wrap_angle(target)));
+            }
+            let w_brake = (2.0 * alpha * err.abs()).sqrt().min(wmax);
+            let nw = (err.signum() * w_brake).clamp(w - alpha * dt, w + alpha * dt);
+            let next = Pose::new(pose.x, pose.y, pose.yaw_rad + nw * dt);
+            if !clear(next) {
+                self.refused += 1;
+                w = 0.0;
+                waited += dt;
+                self.energy_j += robot.energy.idle_power_w * dt;
+                if waited > self.options.give_up_after_s {
+                    return Err(DriveStatus::GaveUp {
+                        reason: "cannot turn: something is in the way".into(),
+                        floor,
+                        x: pose.x,
+                        y: pose.y,
+                    });
+                }
+            } else {
+                self.energy_j += robot.energy.power_w(robot.mass_kg, 0.0, 0.0, nw) * dt;
+                pose = next;
+                w = nw;
+            }
+            self.t += dt;
+            self.move_obstacles(floor, &footprint_at(robot, pose));
+        }
+    }
+
+    /// Rides an elevator as [`crate::elevator`] plans it: waits for the car and its doors,
+    /// drives in, turns in the car (if it can), rides, waits for the doors, drives out.
+    fn ride_elevator(
+        &mut self,
+        nav: &Navigator,
+        ei: usize,
+        ride: &Ride,
+    ) -> Result<(), DriveStatus> {
+        let robot = nav.robot().clone();
+        let Some(e) = nav.site().elevators.get(ei).cloned() else {
+            return Err(DriveStatus::GaveUp {
+                reason: format!("no elevator number {ei} in the site"),
+                floor: ride.from_floor,
+                x: ride.entry.x,
+                y: ride.entry.y,
+            });
+        };
+        let (Some(cm_from), Some(cm_to)) =
+            (nav.costmap(ride.from_floor), nav.costmap(ride.to_floor))
+        else {
+            return Err(DriveStatus::GaveUp {
+                reason: format!("elevator {} serves a floor the site lacks", e.name),
+                floor: ride.from_floor,
+                x: ride.entry.x,
+                y: ride.entry.y,
+            });
+        };
+        let half = robot.safety_margin_m / 2.0;
+        let v_car = elevator::CAR_SPEED_MPS.min(robot.limits.max_speed_mps);
+        let name = e.name.clone();
+        self.event(
+            ride.from_floor,
+            EventKind::ElevatorCalled {
+                elevator: name.clone(),
+            },
+        );
+        self.idle(
+            &robot,
+            ride.from_floor,
+            ride.entry,
+            e.wait_s + e.door_s,
+            None,
+        );
+        let clear_from = |p: Pose| elevator::pose_clear(cm_from, &e.car, &robot.footprint, p, half);
+        let pose = self.straight(
+            &robot,
+            ride.from_floor,
+            ride.entry.point(),
+            ride.inside,
+            ride.in_heading_rad(),
+            v_car,
+            Some(ei),
+            &clear_from,
+        )?;
+        self.event(
+            ride.from_floor,
+            EventKind::ElevatorEntered {
+                elevator: name.clone(),
+            },
+        );
+        let in_car = |p: Pose| elevator::fits_in_car(&e.car, &robot, p, half);
+        let pose = self.turn(
+            &robot,
+            ride.from_floor,
+            pose,
+            ride.turn_rad,
+            Some(ei),
+            &in_car,
+        )?;
+        let travel = e.car_s(ride.from_floor, ride.to_floor) - e.wait_s - 2.0 * e.door_s;
+        self.idle(&robot, ride.from_floor, pose, travel, Some(ei));
+        self.idle(&robot, ride.to_floor, pose, e.door_s, Some(ei));
+        self.event(
+            ride.to_floor,
+            EventKind::ElevatorRide {
+                elevator: name.clone(),
+                from_floor: ride.from_floor,
+                to_floor: ride.to_floor,
+            },
+        );
+        let clear_to = |p: Pose| elevator::pose_clear(cm_to, &e.car, &robot.footprint, p, half);
+        self.straight(
+            &robot,
+            ride.to_floor,
+            ride.inside,
+            ride.exit_pose.point(),
+            ride.out_heading_rad(),
+            v_car,
+            Some(ei),
+            &clear_to,
+        )?;
+        self.event(
+            ride.to_floor,
+            EventKind::ElevatorLeft {
+                elevator: name,
+                exit: ride.exit,
+            },
+        );
+        Ok(())
+    }
+
     fn visible(&self, i: usize, floor: i32, at: Point) -> bool {
         let o = &self.obstacles[i];
         o.floor == floor
@@ -397,8 +733,8 @@ impl Sim {
                 .any(|v| v.dist(at) <= self.options.sensor_range_m)
     }
 
-    /// Moves people on; a person who would walk into the robot waits.
-    fn move_obstacles(&mut self, robot_shape: &Polygon) {
+    /// Moves people on; a person who would walk into the robot (on its floor) waits.
+    fn move_obstacles(&mut self, floor: i32, robot_shape: &Polygon) {
         for i in 0..self.obstacles.len() {
             let o = &self.obstacles[i];
             if self.t < o.appear_s || o.leave_s.is_some_and(|l| self.t >= l) {
@@ -407,7 +743,12 @@ impl Sim {
             if o.velocity.x == 0.0 && o.velocity.y == 0.0 {
                 continue;
             }
-            let next = shape_at(o, self.t + self.options.dt_s);
+            if o.floor != floor {
+                self.positions[i] = shape_at(o, self.t);
+                continue;
+            }
+            // The clock has moved on already: where the person is now, if free to walk.
+            let next = shape_at(o, self.t);
             if !convex_overlap(&next, robot_shape) {
                 self.positions[i] = next;
             } else {
@@ -430,7 +771,23 @@ impl Sim {
         let o = self.options;
         let dt = o.dt_s;
         let mut path: Vec<Point> = points.to_vec();
-        let mut pose = Pose::new(path[0].x, path[0].y, start_heading);
+        let Some(&first) = path.first() else {
+            return Err(DriveStatus::GaveUp {
+                reason: format!("the route's leg on floor {floor} has no points"),
+                floor,
+                x: leg_goal.point.x,
+                y: leg_goal.point.y,
+            });
+        };
+        if nav.costmap(floor).is_none() {
+            return Err(DriveStatus::GaveUp {
+                reason: format!("the route drives on floor {floor}, which the site lacks"),
+                floor,
+                x: first.x,
+                y: first.y,
+            });
+        }
+        let mut pose = Pose::new(first.x, first.y, start_heading);
         let mut v = 0.0f64;
         let mut w = 0.0f64;
         let mut seg = 0usize; // current segment path[seg] -> path[seg + 1]
@@ -461,16 +818,9 @@ impl Sim {
             y: (pose.y * 100.0).round() / 100.0,
         };
         let stop_turn = nav.options().stop_turn_rad;
-        let footprint_at = |p: Pose| {
-            Polygon::new(
-                robot
-                    .footprint
-                    .vertices
-                    .iter()
-                    .map(|&q| p.map_from_robot(q))
-                    .collect(),
-            )
-        };
+        // Braking from top speed, and the step of the speed-limit look-ahead.
+        let speed_look_m = robot.braking_distance_m(robot.limits.max_speed_mps) + 0.1;
+        let speed_step_m = nav.costmap(floor).map_or(0.05, |c| c.resolution_m);
         loop {
             if self.t > deadline {
                 return Err(give_up(
@@ -479,7 +829,7 @@ impl Sim {
                     "the drive took more than an hour".into(),
                 ));
             }
-            self.trajectory.push((self.t, floor, pose));
+            self.record(floor, pose, None);
             let n = path.len();
             // Turn in place at the start of a segment (or at the end, to the goal heading).
             if rotating_to.is_none() && v.abs() < 1e-6 {
@@ -512,7 +862,7 @@ impl Sim {
                 let target = err.signum() * w_brake;
                 let nw = (target).clamp(w - alpha * dt, w + alpha * dt);
                 let next = Pose::new(pose.x, pose.y, pose.yaw_rad + nw * dt);
-                if !self.pose_ok(nav, floor, next, &footprint_at, &doors) {
+                if !self.pose_ok(nav, floor, next, &doors) {
                     self.refused += 1;
                     w = 0.0;
                     waiting_s += dt;
@@ -529,7 +879,7 @@ impl Sim {
                     ));
                 }
                 self.t += dt;
-                self.move_obstacles(&footprint_at(pose));
+                self.move_obstacles(floor, &footprint_at(&robot, pose));
                 continue;
             }
             if seg + 1 >= n {
@@ -548,7 +898,7 @@ impl Sim {
                 k + 1 >= n || {
                     let h1 = path[k - 1].heading_to(path[k]);
                     let h2 = path[k].heading_to(path[k + 1]);
-                    wrap_angle(h2 - h1).abs() > stop_turn.min(0.2)
+                    wrap_angle(h2 - h1).abs() > stop_turn
                 }
             };
             let project = |seg: usize| {
@@ -619,7 +969,7 @@ impl Sim {
                 .enumerate()
             {
                 let s = k as f64 * 0.1;
-                let fp = footprint_at(p);
+                let fp = footprint_at(&robot, p);
                 let hit = (0..self.obstacles.len())
                     .find(|&i| {
                         self.visible(i, floor, pose.point())
@@ -655,16 +1005,25 @@ impl Sim {
                 rotating_to = Some(pose.yaw_rad + alpha_err);
                 continue;
             }
-            let mut v_target = speed_limit_at(
-                nav.costmap(floor).expect("the leg's floor exists"),
-                pose.point(),
-                &robot,
-            );
+            // The speed limit here and ahead, as far as braking from top speed reaches: the
+            // robot slows before a slower zone or a narrow passage, not in it.
+            let Some(cm) = nav.costmap(floor) else {
+                return Err(give_up(self, pose, format!("floor {floor} is gone")));
+            };
+            let mut v_target = speed_limit_at(cm, pose.point(), &robot);
+            let decel = robot.limits.max_decel_mps2;
+            for (k, p) in sample_path(&path, seg, s_on, speed_look_m.min(to_stop), speed_step_m)
+                .iter()
+                .enumerate()
+            {
+                let ahead = k as f64 * speed_step_m;
+                let limit = speed_limit_at(cm, p.point(), &robot);
+                v_target = v_target.min((limit * limit + 2.0 * decel * ahead).sqrt());
+            }
             let radius = 1.0 / curvature.abs().max(1e-9);
             if radius < o.regulated_min_radius_m {
                 v_target *= radius / o.regulated_min_radius_m;
             }
-            let decel = robot.limits.max_decel_mps2;
             v_target = v_target.min((2.0 * decel * to_stop).sqrt());
             if free_m.is_finite() {
                 v_target = v_target.min((2.0 * decel * (free_m - o.stop_gap_m).max(0.0)).sqrt());
@@ -679,6 +1038,9 @@ impl Sim {
             if nv < 0.02 && blocker.is_none() && to_stop > 0.02 {
                 nv = (to_stop / dt).min(0.05);
             }
+            // Never past the vertex where it stops: arriving is not overshooting and being
+            // put back.
+            nv = nv.min(to_stop / dt);
             let nw = (nv * curvature).clamp(
                 -robot.limits.max_yaw_rate_rps,
                 robot.limits.max_yaw_rate_rps,
@@ -691,7 +1053,7 @@ impl Sim {
                 next_yaw,
             );
             let moving = nv > 1e-6;
-            if moving && !self.pose_ok(nav, floor, next, &footprint_at, &doors) {
+            if moving && !self.pose_ok(nav, floor, next, &doors) {
                 // Never take a step that touches something.
                 self.refused += 1;
                 v = 0.0;
@@ -774,28 +1136,21 @@ impl Sim {
                 }
             }
             self.t += dt;
-            self.move_obstacles(&footprint_at(pose));
+            self.move_obstacles(floor, &footprint_at(&robot, pose));
         }
     }
 
     /// Whether the robot may stand at `pose`: inside the map, the footprint (with the safety
     /// margin) clear of the costmap's obstacles, of visible dynamic obstacles and of closed
     /// doors.
-    fn pose_ok(
-        &self,
-        nav: &Navigator,
-        floor: i32,
-        pose: Pose,
-        footprint_at: &dyn Fn(Pose) -> Polygon,
-        doors: &[Door],
-    ) -> bool {
+    fn pose_ok(&self, nav: &Navigator, floor: i32, pose: Pose, doors: &[Door]) -> bool {
         let Some(cm) = nav.costmap(floor) else {
             return false;
         };
         if !footprint_clear_exact(cm, pose, nav.robot().safety_margin_m / 2.0) {
             return false;
         }
-        let fp = footprint_at(pose);
+        let fp = footprint_at(nav.robot(), pose);
         for i in 0..self.obstacles.len() {
             if self.visible(i, floor, pose.point()) && convex_overlap(&self.positions[i], &fp) {
                 return false;

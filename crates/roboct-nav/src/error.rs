@@ -2,6 +2,8 @@
 
 use std::path::PathBuf;
 
+use crate::fmt_m;
+
 /// A map or site file could not be loaded, checked or written.
 #[derive(Debug, thiserror::Error)]
 pub enum MapError {
@@ -141,8 +143,27 @@ pub enum PlanError {
         /// Its floors.
         known: Vec<i32>,
     },
+    /// The start or goal lies outside its floor's map.
+    #[error(
+        "{what} {label} at ({}, {}) is outside the map of floor {floor}, which spans x {} to {} m and y {} to {} m",
+        fmt_m(*x), fmt_m(*y), fmt_m(extent[0]), fmt_m(extent[2]), fmt_m(extent[1]), fmt_m(extent[3])
+    )]
+    OutsideMap {
+        /// `start`, `goal` or `obstacle`.
+        what: &'static str,
+        /// The place name or the coordinates as given.
+        label: String,
+        /// Map x, metres.
+        x: f64,
+        /// Map y, metres.
+        y: f64,
+        /// Floor number.
+        floor: i32,
+        /// The map's extent `[x_min, y_min, x_max, y_max]`, metres.
+        extent: [f64; 4],
+    },
     /// The start or goal is not a place the robot can stand.
-    #[error("{what} {label} at ({x:.2}, {y:.2}) on floor {floor} is {reason}")]
+    #[error("{what} {label} at ({}, {}) on floor {floor} is {reason}", fmt_m(*x), fmt_m(*y))]
     Blocked {
         /// `start` or `goal`.
         what: &'static str,
@@ -200,6 +221,7 @@ impl PlanError {
             PlanError::UnknownPlace { .. }
             | PlanError::BadLocation { .. }
             | PlanError::UnknownFloor { .. }
+            | PlanError::OutsideMap { .. }
             | PlanError::Blocked { .. } => Recovery::FixRequest,
             PlanError::Unreachable { .. } => Recovery::WaitAndReplan,
             PlanError::Battery { .. } => Recovery::Charge,

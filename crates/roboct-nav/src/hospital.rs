@@ -612,8 +612,16 @@ pub fn default_hospital() -> Site {
     }
     let stop_x = SHAFT_X.1 + WALL_M / 2.0 + 0.4 + ROBOT_FRONT_M;
     for (name, (y0, y1)) in [("lift-A", LIFT_A_Y), ("lift-B", LIFT_B_Y)] {
+        // The car fills the shaft inside its 0.1 m walls, from the hall side of its doors.
+        let car = vec![
+            [SHAFT_X.0 + 0.1, y0 + 0.1],
+            [SHAFT_X.1, y0 + 0.1],
+            [SHAFT_X.1, y1 - 0.1],
+            [SHAFT_X.0 + 0.1, y1 - 0.1],
+        ];
         site_file.elevators.push(ElevatorSpec {
             name: name.into(),
+            car,
             stops: (0..3)
                 .map(|floor| ElevatorStop {
                     floor,
@@ -626,7 +634,7 @@ pub fn default_hospital() -> Site {
                 .collect(),
             travel_s_per_floor: 5.0,
             wait_s: 25.0,
-            door_s: 10.0,
+            door_s: 6.0,
         });
     }
     Site::from_spec(

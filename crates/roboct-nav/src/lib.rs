@@ -24,6 +24,7 @@
 pub mod bench;
 pub mod costmap;
 pub mod drive;
+pub mod elevator;
 pub mod error;
 pub mod geom;
 pub mod hospital;
@@ -36,3 +37,39 @@ pub mod search;
 pub mod site;
 
 pub use error::{MapError, PlanError, Recovery};
+
+/// A number for a message: as written for ordinary magnitudes, in scientific notation for
+/// huge or tiny ones (a user's `1e300` prints as `1.000e300`, not as 301 digits).
+pub fn fmt_num(v: f64) -> String {
+    if v == 0.0 || (v.is_finite() && (1e-4..1e6).contains(&v.abs())) {
+        format!("{v}")
+    } else if v.is_finite() {
+        format!("{v:.3e}")
+    } else {
+        format!("{v}")
+    }
+}
+
+/// Metres for a message: two decimals for ordinary magnitudes, scientific notation for huge
+/// ones.
+pub fn fmt_m(v: f64) -> String {
+    if v.is_finite() && v.abs() < 1e6 {
+        format!("{v:.2}")
+    } else {
+        fmt_num(v)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn numbers_in_messages_stay_short() {
+        assert_eq!(super::fmt_num(0.015), "0.015");
+        assert_eq!(super::fmt_num(1e300), "1.000e300");
+        assert_eq!(super::fmt_num(f64::NAN), "NaN");
+        assert_eq!(super::fmt_num(-5.0), "-5");
+        assert_eq!(super::fmt_m(12.345), "12.35");
+        assert_eq!(super::fmt_m(-1e300), "-1.000e300");
+        assert!(super::fmt_m(1e300).len() < 12);
+    }
+}

@@ -17,12 +17,14 @@ use roboct_core::CancelToken;
 use serde::Serialize;
 
 use crate::costmap::{Costmap, CostmapOptions};
+use crate::drive::DriveOptions;
+use crate::elevator::{self, CarExit, Ride};
 use crate::error::{MapError, PlanError};
 use crate::geom::{Point, Pose, wrap_angle};
 use crate::lattice;
 use crate::robot::RobotModel;
 use crate::search::{Landmarks, Objective, SearchGrid, SearchState};
-use crate::site::{PlaceKind, Site};
+use crate::site::Site;
 
 /// Planner settings.
 #[derive(Clone, Copy, Debug)]
@@ -38,7 +40,9 @@ pub struct PlannerOptions {
     pub costmap: CostmapOptions,
     /// Length of the straight final approach to a goal with a heading, metres.
     pub final_approach_m: f64,
-    /// Turns larger than this stop the robot and turn it in place, radians.
+    /// Corners sharper than this stop the robot, which turns in place there, radians; the
+    /// controller follows gentler ones without stopping. The estimate and the simulated
+    /// controller use this one value.
     pub stop_turn_rad: f64,
     /// Costmap cells per search cell along each axis; 0 picks 1 for floors up to 4 million
     /// cells and 2 above (the route is still smoothed and checked at full resolution).
@@ -46,6 +50,10 @@ pub struct PlannerOptions {
     /// Heuristic weight of the grid search: 1 is exact A*; above 1 is weighted A*, faster,
     /// with a path cost at most that factor above the optimum.
     pub heuristic_weight: f64,
+    /// The controller that the time and energy estimates model (door requests, the gap kept
+    /// to a closed door); [`crate::drive::simulate`] with the same options drives what was
+    /// estimated.
+    pub drive: DriveOptions,
 }
 
 impl Default for PlannerOptions {
@@ -56,14 +64,64 @@ impl Default for PlannerOptions {
             landmarks: 0,
             costmap: CostmapOptions::default(),
             final_approach_m: 1.0,
-            stop_turn_rad: 25f64.to_radians(),
+            stop_turn_rad: 0.2,
             downsample: 0,
             heuristic_weight: 1.0,
+            drive: DriveOptions::default(),
         }
     }
 }
 
 impl PlannerOptions {
+    /// Checks every option; `Err` names the first one out of range.
+    ///
+    /// # Errors
+    /// A message naming the option, what was expected and what was given.
+    pub fn validate(&self) -> Result<(), String> {
+        let checks = [
+            ("cost_weight", self.cost_weight, 0.0, f64::INFINITY),
+            (
+                "final_approach_m",
+                self.final_approach_m,
+                0.0,
+                f64::INFINITY,
+            ),
+            (
+                "stop_turn_rad",
+                self.stop_turn_rad,
+                0.0,
+                std::f64::consts::PI,
+            ),
+            (
+                "heuristic_weight",
+                self.heuristic_weight,
+                1.0,
+                f64::INFINITY,
+            ),
+            (
+                "costmap.inflation_radius_m",
+                self.costmap.inflation_radius_m,
+                0.0,
+                f64::INFINITY,
+            ),
+            (
+                "costmap.cost_decay_per_m",
+                self.costmap.cost_decay_per_m,
+                0.0,
+                f64::INFINITY,
+            ),
+        ];
+        for (name, v, lo, hi) in checks {
+            if !(v.is_finite() && v >= lo && v <= hi) {
+                return Err(format!(
+                    "{name} must be a finite number in [{lo}, {hi}], got {}",
+                    crate::fmt_num(v)
+                ));
+            }
+        }
+        self.drive.validate().map_err(|e| format!("drive.{e}"))
+    }
+
     /// The search grid's downsampling factor for a costmap.
     pub fn factor_for(&self, cm: &Costmap) -> usize {
         match self.downsample {
@@ -108,7 +166,7 @@ pub enum Leg {
         /// Expected battery energy, joules.
         energy_j: f64,
     },
-    /// An elevator ride.
+    /// An elevator ride: in from the stop on one floor, out to the stop on another.
     Elevator {
         /// Elevator name.
         name: String,
@@ -116,7 +174,13 @@ pub enum Leg {
         from_floor: i32,
         /// To floor.
         to_floor: i32,
-        /// Expected time (wait, doors, travel), seconds.
+        /// Where the robot rides in the car, metres (the frame the floors' maps share).
+        inside: Point,
+        /// How it leaves the car (it turns in the car if there is room, else reverses out).
+        exit: CarExit,
+        /// Driven into and out of the car, metres.
+        length_m: f64,
+        /// Expected time (wait, doors, drive in, turn, travel, drive out), seconds.
         time_s: f64,
         /// Expected battery energy, joules.
         energy_j: f64,
@@ -137,6 +201,13 @@ impl Leg {
             Leg::Drive { energy_j, .. } | Leg::Elevator { energy_j, .. } => *energy_j,
         }
     }
+
+    /// Driven length, metres.
+    pub fn length_m(&self) -> f64 {
+        match self {
+            Leg::Drive { length_m, .. } | Leg::Elevator { length_m, .. } => *length_m,
+        }
+    }
 }
 
 /// A planned route.
@@ -148,6 +219,10 @@ pub struct Route {
     pub to: String,
     /// What was minimised.
     pub objective: Objective,
+    /// The robot's heading at the start, radians, when the start has one (a place's pose, or
+    /// the robot's own pose when replanning); `None` for bare coordinates, where the route
+    /// starts facing along its first segment.
+    pub start_heading_rad: Option<f64>,
     /// Driven length, metres.
     pub length_m: f64,
     /// Expected time, seconds.
@@ -204,18 +279,27 @@ pub struct Navigator {
     robot: RobotModel,
     options: PlannerOptions,
     floors: Vec<FloorNav>,
+    /// Checked elevator rides by `(elevator, from floor, to floor)`, planned on first use.
+    rides: HashMap<(usize, i32, i32), Result<Ride, String>>,
 }
 
 impl Navigator {
     /// Builds the costmaps (and landmark tables, if asked) of every floor.
     ///
     /// # Errors
-    /// [`MapError`] if a robot value is invalid or a costmap cannot be allocated.
+    /// [`MapError`] if the site is inconsistent ([`Site::check`]), a robot value or a
+    /// planner option is invalid, or a costmap cannot be allocated.
     pub fn new(site: Site, robot: RobotModel, options: PlannerOptions) -> Result<Self, MapError> {
         use rayon::prelude::*;
+        site.check()?;
         robot.validate().map_err(|message| MapError::Site {
             file: "<robot model>".into(),
             item: "robot".into(),
+            message,
+        })?;
+        options.validate().map_err(|message| MapError::Site {
+            file: "<planner options>".into(),
+            item: "options".into(),
             message,
         })?;
         let floors = site
@@ -246,6 +330,7 @@ impl Navigator {
             robot,
             options,
             floors,
+            rides: HashMap::new(),
         })
     }
 
@@ -274,9 +359,14 @@ impl Navigator {
         self.floor_index(floor).map(|i| &self.floors[i].grid)
     }
 
-    /// Sets the grid search's heuristic weight (1: exact A*).
+    /// Sets the grid search's heuristic weight (1: exact A*; values below 1 or not finite
+    /// count as 1).
     pub fn set_heuristic_weight(&mut self, weight: f64) {
-        self.options.heuristic_weight = weight.max(1.0);
+        self.options.heuristic_weight = if weight.is_finite() {
+            weight.max(1.0)
+        } else {
+            1.0
+        };
     }
 
     /// Builds (or rebuilds) `count` landmark tables on every floor.
@@ -312,13 +402,19 @@ impl Navigator {
     pub fn resolve(&self, text: &str, what: &'static str) -> Result<Target, PlanError> {
         let t = text.trim();
         if let Some(p) = self.site.place(t) {
-            let (point, heading) = match (p.kind, p.pose, p.bed) {
-                (_, Some(pose), _) => (pose.point(), Some(pose.yaw_rad)),
-                (PlaceKind::Bed, None, Some(bed)) => {
+            // `Site::check` (run by `new`) gives every place a pose or a bed.
+            let (point, heading) = match (p.pose, p.bed) {
+                (Some(pose), _) => (pose.point(), Some(pose.yaw_rad)),
+                (None, Some(bed)) => {
                     let a = bed.approach(self.robot.front_m(), 0.3);
                     (a.point(), Some(a.yaw_rad))
                 }
-                _ => unreachable!("site validation gives every place a pose or a bed"),
+                (None, None) => {
+                    return Err(PlanError::BadLocation {
+                        text: t.to_string(),
+                        expected: "a place with a pose or a bed".into(),
+                    });
+                }
             };
             return Ok(Target {
                 label: t.to_string(),
@@ -385,6 +481,14 @@ impl Navigator {
 
     /// Checks that the robot can stand at `t`; `Err` says why not.
     fn check_target(&self, t: &Target, what: &'static str) -> Result<(), PlanError> {
+        if !(t.point.x.is_finite() && t.point.y.is_finite())
+            || t.heading_rad.is_some_and(|h| !h.is_finite())
+        {
+            return Err(PlanError::BadLocation {
+                text: t.label.clone(),
+                expected: format!("finite coordinates and heading for the {what}"),
+            });
+        }
         let Some(fi) = self.floor_index(t.floor) else {
             return Err(PlanError::UnknownFloor {
                 what,
@@ -394,6 +498,21 @@ impl Navigator {
             });
         };
         let cm = &self.floors[fi].costmap;
+        if cm.cell_of(t.point).is_none() {
+            let (x0, y0) = (cm.origin.x, cm.origin.y);
+            let (x1, y1) = (
+                x0 + cm.width as f64 * cm.resolution_m,
+                y0 + cm.height as f64 * cm.resolution_m,
+            );
+            return Err(PlanError::OutsideMap {
+                what,
+                label: t.label.clone(),
+                x: t.point.x,
+                y: t.point.y,
+                floor: t.floor,
+                extent: [x0, y0, x1, y1],
+            });
+        }
         let blocked = |reason: String| PlanError::Blocked {
             what,
             label: t.label.clone(),
@@ -438,7 +557,7 @@ impl Navigator {
     ) -> Result<Route, PlanError> {
         self.check_target(start, "start")?;
         self.check_target(goal, "goal")?;
-        // Nodes: 0 start, 1 goal, then every elevator stop.
+        // Nodes: 0 start, 1 goal, then every elevator stop: (floor, point, heading, elevator).
         let mut nodes: Vec<(i32, Point, Option<f64>, Option<usize>)> = vec![
             (start.floor, start.point, start.heading_rad, None),
             (goal.floor, goal.point, goal.heading_rad, None),
@@ -476,10 +595,10 @@ impl Navigator {
             if u == 1 {
                 break;
             }
-            // The heading the robot has on arriving at u: an elevator stop is left facing away
-            // from the doors (the robot backs out of the car).
+            // The heading the robot has on arriving at u: after a ride, the one it leaves the
+            // car with.
             let arrive_heading = match &prev[u] {
-                Some((_, LegPlan::Ride { .. })) => nodes[u].2.map(|h| h + std::f64::consts::PI),
+                Some((_, LegPlan::Ride { ride, .. })) => Some(ride.exit_pose.yaw_rad),
                 Some((_, LegPlan::Drive { path, .. })) => Some(path.final_heading),
                 None => nodes[u].2,
             };
@@ -493,18 +612,26 @@ impl Navigator {
                     && nodes[u].0 != nodes[v].0
                     && !matches!(prev[u], Some((_, LegPlan::Ride { .. })))
                 {
-                    let e = &self.site.elevators[eu];
-                    let t = e.ride_s(nodes[u].0, nodes[v].0);
-                    let est = Estimate {
-                        length_m: 0.0,
-                        time_s: t,
-                        energy_j: t * self.robot.energy.idle_power_w
-                            + 2.0 * self.lift_manoeuvre_j(),
-                    };
-                    let d = dist[u] + cost_of(&est, objective);
-                    if d < dist[v] {
-                        dist[v] = d;
-                        prev[v] = Some((u, LegPlan::Ride { elevator: eu, est }));
+                    match self.ride(eu, nodes[u].0, nodes[v].0) {
+                        Ok(ride) => {
+                            let est = ride.estimate(&self.robot, &self.site.elevators[eu]);
+                            let d = dist[u] + cost_of(&est, objective);
+                            if d < dist[v] {
+                                dist[v] = d;
+                                prev[v] = Some((
+                                    u,
+                                    LegPlan::Ride {
+                                        elevator: eu,
+                                        ride,
+                                        est,
+                                    },
+                                ));
+                            }
+                        }
+                        Err(why) => failures.push(format!(
+                            "elevator {} from floor {} to floor {}: {why}",
+                            self.site.elevators[eu].name, nodes[u].0, nodes[v].0
+                        )),
                     }
                     continue;
                 }
@@ -606,22 +733,29 @@ impl Navigator {
                         energy_j: est.energy_j,
                     });
                 }
-                LegPlan::Ride { elevator, est } => legs.push(Leg::Elevator {
-                    name: self.site.elevators[elevator].name.clone(),
-                    from_floor: nodes[u].0,
-                    to_floor: nodes[v].0,
-                    time_s: est.time_s,
-                    energy_j: est.energy_j,
-                }),
+                LegPlan::Ride {
+                    elevator,
+                    ride,
+                    est,
+                } => {
+                    // Into the car on one floor, out of it on the other.
+                    let c = ride.inside;
+                    path.push([c.x, c.y, f64::from(nodes[u].0)]);
+                    path.push([c.x, c.y, f64::from(nodes[v].0)]);
+                    legs.push(Leg::Elevator {
+                        name: self.site.elevators[elevator].name.clone(),
+                        from_floor: nodes[u].0,
+                        to_floor: nodes[v].0,
+                        inside: c,
+                        exit: ride.exit,
+                        length_m: est.length_m,
+                        time_s: est.time_s,
+                        energy_j: est.energy_j,
+                    });
+                }
             }
         }
-        let length_m = legs
-            .iter()
-            .map(|l| match l {
-                Leg::Drive { length_m, .. } => *length_m,
-                Leg::Elevator { .. } => 0.0,
-            })
-            .sum();
+        let length_m = legs.iter().map(Leg::length_m).sum();
         let time_s = legs.iter().map(Leg::time_s).sum();
         let energy_j: f64 = legs.iter().map(Leg::energy_j).sum();
         let battery = self.robot.battery;
@@ -636,6 +770,7 @@ impl Navigator {
             from: start.label.clone(),
             to: goal.label.clone(),
             objective,
+            start_heading_rad: start.heading_rad,
             length_m,
             time_s,
             energy_j,
@@ -646,11 +781,25 @@ impl Navigator {
         })
     }
 
-    /// Energy of driving into or out of an elevator car (2.5 m at 0.3 m/s, from rest to rest;
-    /// the time is in the elevator's `door_s`).
-    fn lift_manoeuvre_j(&self) -> f64 {
-        let e = &self.robot.energy;
-        e.rolling_j(self.robot.mass_kg, 2.5) + e.accelerate_j(self.robot.mass_kg, 0.3)
+    /// The checked ride of elevator `e` from `from` to `to` (planned on first use).
+    ///
+    /// # Errors
+    /// A sentence saying which part of the ride does not fit the robot.
+    pub fn ride(&mut self, e: usize, from: i32, to: i32) -> Result<Ride, String> {
+        if let Some(r) = self.rides.get(&(e, from, to)) {
+            return r.clone();
+        }
+        let elevator = self
+            .site
+            .elevators
+            .get(e)
+            .ok_or_else(|| format!("no elevator number {e}"))?;
+        let r = match (self.costmap(from), self.costmap(to)) {
+            (Some(a), Some(b)) => elevator::plan_ride(a, b, &self.robot, elevator, from, to),
+            _ => Err(format!("floor {from} or {to} is not in the site")),
+        };
+        self.rides.insert((e, from, to), r.clone());
+        r
     }
 
     /// Names of the doors a path passes through, in order.
@@ -691,6 +840,28 @@ impl Navigator {
         let options = self.options;
         let fnav = &mut self.floors[fi];
         let cm = &fnav.costmap;
+        // Already there, or already on the final approach facing the goal: no search.
+        if let Some(points) = already_on_approach(cm, start, goal, options.final_approach_m) {
+            let final_heading = goal
+                .heading_rad
+                .or(start.heading_rad)
+                .unwrap_or_else(|| points[0].heading_to(points[points.len() - 1]));
+            if let Some(bad) = first_unclear(cm, &points, start.heading_rad, final_heading) {
+                return Err(format!(
+                    "on floor {}, the robot cannot turn at ({}, {})",
+                    start.floor,
+                    crate::fmt_m(bad.x),
+                    crate::fmt_m(bad.y)
+                ));
+            }
+            return Ok(FloorPath {
+                points,
+                final_heading,
+                expansions: 0,
+                grid_cost: 0,
+                grid_length_m: 0.0,
+            });
+        }
         // With a required heading, aim for a point behind the goal and finish straight in.
         let mut target = goal.point;
         let mut final_leg = None;
@@ -792,10 +963,17 @@ impl Navigator {
         })
     }
 
-    /// Expected time and energy of driving `points` on `floor`: a velocity profile along the
-    /// path under the speed zones, the slow-down near obstacles that the controller applies,
-    /// the acceleration limits, stops and turns in place at corners sharper than
-    /// `stop_turn_rad`, and the expected waits at doors.
+    /// Expected time and energy of driving `points` on `floor` the way the simulated
+    /// controller ([`crate::drive`]) drives them: a velocity profile along the path under the
+    /// speed zones and the slow-down near obstacles ([`speed_limit_at`]), with the acceleration
+    /// and braking limits; a stop and a turn in place at the start (from `start_heading`), at
+    /// every corner sharper than [`PlannerOptions::stop_turn_rad`] and at the end (to
+    /// `final_heading`), each turn timed from the turning limits; and at each door the robot
+    /// passes through, the request [`DriveOptions::door_request_m`] ahead of it and, if the
+    /// door is not open by the time the robot would have to brake for it, a stop
+    /// [`DriveOptions::stop_gap_m`] short of it and the wait until it opens. Energy: the
+    /// electronics over the whole time, rolling resistance over the length, every rise in
+    /// speed (braking is not recovered) and the wheel scrub of the turns.
     pub fn estimate(
         &self,
         floor: i32,
@@ -807,83 +985,118 @@ impl Navigator {
             return Estimate::default();
         };
         let robot = &self.robot;
-        let m = robot.mass_kg;
+        let (acc, dec) = (robot.limits.max_accel_mps2, robot.limits.max_decel_mps2);
         let e = &robot.energy;
-        let mut time_s = 0.0;
-        let mut energy_j = 0.0;
-        let mut length_m = 0.0;
-        let mut heading = start_heading;
-        // Samples of the path with their speed limits; a limit of 0 forces a stop.
-        let ds = cm.resolution_m;
+        let m = robot.mass_kg;
+        // Boundaries of samples a cell long: position, heading, distance along the path, the
+        // speed cap there (0 where the robot stops) and the turn in place there; each sample
+        // between two boundaries has the controller's speed limit at its middle.
+        let mut at: Vec<Pose> = Vec::new();
+        let mut s_at = vec![0.0f64];
+        let mut cap = vec![0.0f64];
+        let mut turn_at = vec![0.0f64];
+        let mut step: Vec<f64> = Vec::new();
         let mut vmax: Vec<f64> = Vec::new();
-        let mut turn_total = 0.0;
-        for (k, w) in points.windows(2).enumerate() {
+        let mut heading = start_heading;
+        let ds = cm.resolution_m;
+        let mut first = true;
+        for w in points.windows(2) {
             let len = w[0].dist(w[1]);
             if len < 1e-9 {
                 continue;
             }
             let h = w[0].heading_to(w[1]);
             let turn = heading.map_or(0.0, |p| wrap_angle(h - p).abs());
-            if turn > self.options.stop_turn_rad || k == 0 {
-                if let Some(last) = vmax.last_mut() {
-                    *last = 0.0;
-                }
-                time_s += robot.turn_time_s(turn);
-                energy_j += e.turn_j(m, turn);
-                turn_total += turn;
+            let j = cap.len() - 1;
+            if first || turn > self.options.stop_turn_rad {
+                cap[j] = 0.0;
+                turn_at[j] += turn;
             }
+            if first {
+                at.push(Pose::new(w[0].x, w[0].y, h));
+            }
+            first = false;
             heading = Some(h);
             let n = (len / ds).ceil().max(1.0) as usize;
             for i in 0..n {
-                let p = w[0].lerp(w[1], (i as f64 + 0.5) / n as f64);
-                vmax.push(speed_limit_at(cm, p, robot));
+                let mid = w[0].lerp(w[1], (i as f64 + 0.5) / n as f64);
+                let end = w[0].lerp(w[1], (i + 1) as f64 / n as f64);
+                vmax.push(speed_limit_at(cm, mid, robot));
+                step.push(len / n as f64);
+                s_at.push(s_at[s_at.len() - 1] + len / n as f64);
+                at.push(Pose::new(end.x, end.y, h));
+                cap.push(f64::INFINITY);
+                turn_at.push(0.0);
             }
-            length_m += len;
         }
-        let _ = turn_total;
+        let nb = cap.len();
+        cap[nb - 1] = 0.0;
         if let Some(h) = heading {
-            let turn = wrap_angle(final_heading - h).abs();
-            time_s += robot.turn_time_s(turn);
-            energy_j += e.turn_j(m, turn);
+            turn_at[nb - 1] += wrap_angle(final_heading - h).abs();
         }
-        if !vmax.is_empty() {
-            let step = length_m / vmax.len() as f64;
-            let (a, b) = (robot.limits.max_accel_mps2, robot.limits.max_decel_mps2);
-            // Speeds at sample boundaries: rest at both ends.
-            let n = vmax.len();
-            let mut v = vec![0.0f64; n + 1];
-            for i in 0..n {
-                let cap = vmax[i].min(if i + 1 < n { vmax[i + 1] } else { 0.0 });
-                v[i + 1] = (v[i] * v[i] + 2.0 * a * step)
+        let length_m = s_at[nb - 1];
+        // Speeds at the boundaries under the caps: forward for acceleration, backward for
+        // braking.
+        let profile = |cap: &[f64]| -> Vec<f64> {
+            let mut v = vec![0.0f64; nb];
+            for i in 0..nb - 1 {
+                let next_limit = vmax.get(i + 1).copied().unwrap_or(f64::INFINITY);
+                v[i + 1] = (v[i] * v[i] + 2.0 * acc * step[i])
                     .sqrt()
-                    .min(cap.max(0.0))
-                    .min(vmax[i]);
+                    .min(vmax[i])
+                    .min(next_limit)
+                    .min(cap[i + 1]);
             }
-            v[n] = 0.0;
-            for i in (0..n).rev() {
-                v[i] = v[i].min((v[i + 1] * v[i + 1] + 2.0 * b * step).sqrt());
+            for i in (0..nb - 1).rev() {
+                v[i] = v[i].min((v[i + 1] * v[i + 1] + 2.0 * dec * step[i]).sqrt());
             }
-            for i in 0..n {
-                let avg = (v[i] + v[i + 1]) / 2.0;
-                let dt = if avg > 1e-9 {
-                    step / avg
+            v
+        };
+        // Arrival time at each boundary, before its turn and any wait.
+        let arrivals = |v: &[f64], wait: &[f64]| -> Vec<f64> {
+            let mut t = vec![0.0f64; nb];
+            for i in 0..nb - 1 {
+                let dt = if v[i] + v[i + 1] > 1e-9 {
+                    2.0 * step[i] / (v[i] + v[i + 1])
                 } else {
-                    2.0 * (step / a).sqrt()
+                    robot.straight_move(step[i], vmax[i]).time_s
                 };
-                time_s += dt;
-                if v[i + 1] > v[i] {
-                    energy_j += e.accelerate_j(m, v[i + 1]) - e.accelerate_j(m, v[i]);
-                }
+                t[i + 1] = t[i] + robot.turn_time_s(turn_at[i]) + wait[i] + dt;
             }
-            energy_j += e.rolling_j(m, length_m);
-        }
-        // Doors: the expected wait at each.
-        for d in self.doors_on(floor, points) {
-            if let Some(door) = self.site.doors.iter().find(|x| x.name == d) {
-                time_s += door.expected_wait_s();
+            t
+        };
+        let no_wait = vec![0.0f64; nb];
+        let index_at = |s: f64| s_at.partition_point(|&x| x < s - 1e-9).min(nb - 1);
+        let crossings = self.door_crossings(cm, floor, &at, &s_at);
+        let v1 = profile(&cap);
+        let t1 = arrivals(&v1, &no_wait);
+        // Doors that would still be closed when the robot has to brake for them: it stops.
+        let mut cap2 = cap.clone();
+        let mut stops: Vec<(usize, usize, f64)> = Vec::new();
+        for c in &crossings {
+            let (j_req, j_stop) = (index_at(c.s_request), index_at(c.s_stop));
+            let brake_from = c.s_stop - robot.braking_distance_m(v1[j_stop]);
+            if t1[j_req] + c.delay_s > t1[index_at(brake_from.max(0.0))] {
+                cap2[j_stop] = 0.0;
+                stops.push((j_req, j_stop, c.delay_s));
             }
         }
-        energy_j += e.idle_power_w * time_s;
+        let v = profile(&cap2);
+        let mut wait = vec![0.0f64; nb];
+        stops.sort_by_key(|s| s.1);
+        for &(j_req, j_stop, delay) in &stops {
+            let t = arrivals(&v, &wait);
+            wait[j_stop] += (t[j_req] + delay - t[j_stop]).max(0.0);
+        }
+        let t = arrivals(&v, &wait);
+        let time_s = t[nb - 1] + robot.turn_time_s(turn_at[nb - 1]) + wait[nb - 1];
+        let mut energy_j = e.rolling_j(m, length_m) + e.idle_power_w * time_s;
+        for i in 0..nb - 1 {
+            if v[i + 1] > v[i] {
+                energy_j += e.accelerate_j(m, v[i + 1]) - e.accelerate_j(m, v[i]);
+            }
+        }
+        energy_j += turn_at.iter().map(|&a| e.turn_j(m, a)).sum::<f64>();
         Estimate {
             length_m,
             time_s,
@@ -891,10 +1104,50 @@ impl Navigator {
         }
     }
 
+    /// The doors a path passes through (its centre enters the door's area), in order: where
+    /// the controller asks each to open ([`DriveOptions::door_request_m`] before the centre
+    /// reaches it), where it would stop for it while closed ([`DriveOptions::stop_gap_m`] and
+    /// the sampling of its look-ahead short of where the footprint would first touch it), and
+    /// how long the door takes to open.
+    fn door_crossings(&self, cm: &Costmap, floor: i32, at: &[Pose], s_at: &[f64]) -> Vec<Crossing> {
+        let o = self.options.drive;
+        let reach = cm.circumscribed_m;
+        let mut out = Vec::new();
+        for d in self.site.doors.iter().filter(|d| d.floor == floor) {
+            let (lo, hi) = d.area.bounds();
+            let near = |p: Pose| {
+                p.x >= lo.x - reach
+                    && p.x <= hi.x + reach
+                    && p.y >= lo.y - reach
+                    && p.y <= hi.y + reach
+            };
+            let Some(j_in) = at
+                .iter()
+                .position(|&p| near(p) && d.area.contains(p.point()))
+            else {
+                continue;
+            };
+            let j_fp = at[..=j_in]
+                .iter()
+                .position(|&p| {
+                    near(p) && crate::drive::convex_overlap(&d.area, &footprint_at(&self.robot, p))
+                })
+                .unwrap_or(j_in);
+            out.push(Crossing {
+                s_request: (s_at[j_in] - o.door_request_m).max(0.0),
+                s_stop: (s_at[j_fp] - o.stop_gap_m - 0.05).max(0.0),
+                delay_s: d.expected_wait_s(),
+            });
+        }
+        out.sort_by(|a, b| a.s_stop.total_cmp(&b.s_stop));
+        out
+    }
+
     /// Adds a dynamic obstacle on `floor` (seen while driving) and updates the costmap and the
     /// search weights around it. The landmark tables stay valid: obstacles only raise costs.
     pub fn add_obstacle(&mut self, floor: i32, area: &crate::geom::Polygon) {
         if let Some(fi) = self.floor_index(floor) {
+            self.rides.clear();
             let f = &mut self.floors[fi];
             let window = f.costmap.add_obstacle(area);
             f.grid.update_window(&f.costmap, &self.robot, window);
@@ -908,6 +1161,7 @@ impl Navigator {
     /// [`MapError`] if the costmap cannot be rebuilt.
     pub fn clear_obstacles(&mut self, floor: i32) -> Result<(), MapError> {
         if let Some(fi) = self.floor_index(floor) {
+            self.rides.clear();
             let costmap = Costmap::build(&self.site, floor, &self.robot, self.options.costmap)?;
             let grid = SearchGrid::new(
                 &costmap,
@@ -924,10 +1178,39 @@ impl Navigator {
     }
 }
 
+/// A door on a path, as the estimate sees it.
+struct Crossing {
+    /// Distance along the path where the controller asks it to open, metres.
+    s_request: f64,
+    /// Where the robot stops if it is still closed, metres.
+    s_stop: f64,
+    /// Seconds it takes to open once asked.
+    delay_s: f64,
+}
+
+/// The robot's footprint at `pose`, map frame.
+pub(crate) fn footprint_at(robot: &RobotModel, pose: Pose) -> crate::geom::Polygon {
+    crate::geom::Polygon::new(
+        robot
+            .footprint
+            .vertices
+            .iter()
+            .map(|&q| pose.map_from_robot(q))
+            .collect(),
+    )
+}
+
 #[derive(Clone, Debug)]
 enum LegPlan {
-    Drive { path: FloorPath, est: Estimate },
-    Ride { elevator: usize, est: Estimate },
+    Drive {
+        path: FloorPath,
+        est: Estimate,
+    },
+    Ride {
+        elevator: usize,
+        ride: Ride,
+        est: Estimate,
+    },
 }
 
 impl LegPlan {
@@ -951,6 +1234,35 @@ pub fn speed_limit_at(cm: &Costmap, p: Point, robot: &RobotModel) -> f64 {
     let (lo, hi) = (cm.inscribed_m, cm.circumscribed_m + 0.5);
     let f = ((d - lo) / (hi - lo)).clamp(0.0, 1.0);
     zone * (1.0 / 3.0 + 2.0 / 3.0 * f)
+}
+
+/// The whole path when no search is needed: `[start]` when the start is the goal (1 mm), or
+/// `[start, goal]` when the start lies on the goal's final approach (on the line up to
+/// `approach_m` behind it, within 1 cm) facing the goal (or without a heading) and the way
+/// is clear.
+fn already_on_approach(
+    cm: &Costmap,
+    start: &Target,
+    goal: &Target,
+    approach_m: f64,
+) -> Option<Vec<Point>> {
+    if start.point.dist(goal.point) < 1e-3 {
+        return Some(vec![start.point]);
+    }
+    let h = goal.heading_rad?;
+    let (sn, cs) = h.sin_cos();
+    let (dx, dy) = (goal.point.x - start.point.x, goal.point.y - start.point.y);
+    let ahead = dx * cs + dy * sn;
+    let lateral = -dx * sn + dy * cs;
+    let facing = start
+        .heading_rad
+        .is_none_or(|s| wrap_angle(s - h).abs() < 0.02);
+    (ahead > 0.0
+        && ahead <= approach_m + 1e-9
+        && lateral.abs() < 0.01
+        && facing
+        && lattice::segment_free(cm, start.point, goal.point))
+    .then(|| vec![start.point, goal.point])
 }
 
 /// `i`, or the nearest open search cell within two cells of it (a downsampled block next to

@@ -149,11 +149,27 @@ impl Default for RobotModel {
 }
 
 impl RobotModel {
-    /// Checks the model; `Err` says which value is wrong.
+    /// Checks every value of the model; `Err` names the first field out of range (as
+    /// `limits.max_speed_mps`, `energy.rolling_resistance`, `battery.reserve`), the range
+    /// expected and the value found.
     ///
     /// # Errors
-    /// A message naming the field and what was expected.
+    /// A message naming the field, what was expected and what was given.
     pub fn validate(&self) -> Result<(), String> {
+        let bad = |field: &str, expected: &str, got: f64| {
+            Err(format!(
+                "{field} must be {expected}, got {}",
+                crate::fmt_num(got)
+            ))
+        };
+        if self
+            .footprint
+            .vertices
+            .iter()
+            .any(|v| !(v.x.is_finite() && v.y.is_finite()))
+        {
+            return Err("footprint vertices must be finite numbers of metres".into());
+        }
         if !self.footprint.is_convex() {
             return Err("footprint must be a convex polygon with a non-zero area".into());
         }
@@ -161,28 +177,132 @@ impl RobotModel {
             return Err("footprint must contain the turning centre (0, 0)".into());
         }
         let l = &self.limits;
-        for (name, v) in [
-            ("max_speed_mps", l.max_speed_mps),
-            ("max_accel_mps2", l.max_accel_mps2),
-            ("max_decel_mps2", l.max_decel_mps2),
-            ("max_yaw_rate_rps", l.max_yaw_rate_rps),
-            ("max_yaw_accel_rps2", l.max_yaw_accel_rps2),
-            ("mass_kg", self.mass_kg),
-            ("drivetrain_efficiency", self.energy.drivetrain_efficiency),
-            ("capacity_j", self.battery.capacity_j),
-        ] {
-            if !(v > 0.0 && v.is_finite()) {
-                return Err(format!("{name} must be > 0, got {v}"));
+        let e = &self.energy;
+        let b = &self.battery;
+        // (field, value, lowest allowed, lowest included, highest allowed, highest included)
+        let ranges: [(&str, f64, f64, bool, f64, bool); 15] = [
+            ("mass_kg", self.mass_kg, 0.0, false, f64::INFINITY, false),
+            (
+                "safety_margin_m",
+                self.safety_margin_m,
+                0.0,
+                true,
+                f64::INFINITY,
+                false,
+            ),
+            (
+                "limits.max_speed_mps",
+                l.max_speed_mps,
+                0.0,
+                false,
+                f64::INFINITY,
+                false,
+            ),
+            (
+                "limits.max_accel_mps2",
+                l.max_accel_mps2,
+                0.0,
+                false,
+                f64::INFINITY,
+                false,
+            ),
+            (
+                "limits.max_decel_mps2",
+                l.max_decel_mps2,
+                0.0,
+                false,
+                f64::INFINITY,
+                false,
+            ),
+            (
+                "limits.max_yaw_rate_rps",
+                l.max_yaw_rate_rps,
+                0.0,
+                false,
+                f64::INFINITY,
+                false,
+            ),
+            (
+                "limits.max_yaw_accel_rps2",
+                l.max_yaw_accel_rps2,
+                0.0,
+                false,
+                f64::INFINITY,
+                false,
+            ),
+            (
+                "energy.rolling_resistance",
+                e.rolling_resistance,
+                0.0,
+                true,
+                1.0,
+                false,
+            ),
+            (
+                "energy.drivetrain_efficiency",
+                e.drivetrain_efficiency,
+                0.0,
+                false,
+                1.0,
+                true,
+            ),
+            (
+                "energy.idle_power_w",
+                e.idle_power_w,
+                0.0,
+                true,
+                f64::INFINITY,
+                false,
+            ),
+            (
+                "energy.track_width_m",
+                e.track_width_m,
+                0.0,
+                false,
+                f64::INFINITY,
+                false,
+            ),
+            (
+                "energy.turn_scrub_factor",
+                e.turn_scrub_factor,
+                0.0,
+                true,
+                f64::INFINITY,
+                false,
+            ),
+            (
+                "battery.capacity_j",
+                b.capacity_j,
+                0.0,
+                false,
+                f64::INFINITY,
+                false,
+            ),
+            (
+                "battery.state_of_charge",
+                b.state_of_charge,
+                0.0,
+                true,
+                1.0,
+                true,
+            ),
+            ("battery.reserve", b.reserve, 0.0, true, 1.0, false),
+        ];
+        for (field, v, lo, lo_in, hi, hi_in) in ranges {
+            let above = if lo_in { v >= lo } else { v > lo };
+            let below = if hi_in { v <= hi } else { v < hi };
+            if !(v.is_finite() && above && below) {
+                let expected = match (hi.is_finite(), lo_in, hi_in) {
+                    (false, true, _) => format!("a finite number >= {lo}"),
+                    (false, false, _) => format!("a finite number > {lo}"),
+                    (true, li, hi_in) => format!(
+                        "in {}{lo}, {hi}{}",
+                        if li { "[" } else { "(" },
+                        if hi_in { "]" } else { ")" }
+                    ),
+                };
+                return bad(field, &expected, v);
             }
-        }
-        if !(self.safety_margin_m >= 0.0) {
-            return Err("safety_margin_m must be >= 0".into());
-        }
-        if !(0.0..=1.0).contains(&self.battery.state_of_charge) {
-            return Err(format!(
-                "state of charge must be in [0, 1], got {}",
-                self.battery.state_of_charge
-            ));
         }
         Ok(())
     }
@@ -298,6 +418,60 @@ mod tests {
         let mut r = RobotModel::default();
         r.limits.max_speed_mps = 0.0;
         assert!(r.validate().unwrap_err().contains("max_speed_mps"));
+        // Every field, one bad value at a time: the error names that field.
+        type Set = fn(&mut RobotModel);
+        let cases: [(&str, Set); 17] = [
+            ("mass_kg", |r| r.mass_kg = -1.0),
+            ("safety_margin_m", |r| r.safety_margin_m = f64::NAN),
+            ("limits.max_speed_mps", |r| {
+                r.limits.max_speed_mps = f64::INFINITY
+            }),
+            ("limits.max_accel_mps2", |r| r.limits.max_accel_mps2 = 0.0),
+            ("limits.max_decel_mps2", |r| r.limits.max_decel_mps2 = -0.5),
+            ("limits.max_yaw_rate_rps", |r| {
+                r.limits.max_yaw_rate_rps = 0.0
+            }),
+            ("limits.max_yaw_accel_rps2", |r| {
+                r.limits.max_yaw_accel_rps2 = f64::NAN
+            }),
+            ("energy.rolling_resistance", |r| {
+                r.energy.rolling_resistance = -0.01
+            }),
+            ("energy.rolling_resistance", |r| {
+                r.energy.rolling_resistance = 1.5
+            }),
+            ("energy.drivetrain_efficiency", |r| {
+                r.energy.drivetrain_efficiency = 1.2
+            }),
+            ("energy.idle_power_w", |r| r.energy.idle_power_w = -150.0),
+            ("energy.idle_power_w", |r| r.energy.idle_power_w = f64::NAN),
+            ("energy.track_width_m", |r| r.energy.track_width_m = 0.0),
+            ("energy.turn_scrub_factor", |r| {
+                r.energy.turn_scrub_factor = -3.0
+            }),
+            ("battery.capacity_j", |r| r.battery.capacity_j = 0.0),
+            ("battery.state_of_charge", |r| {
+                r.battery.state_of_charge = 1.5
+            }),
+            ("battery.reserve", |r| r.battery.reserve = 1.0),
+        ];
+        for (field, set) in cases {
+            let mut r = RobotModel::default();
+            set(&mut r);
+            let e = r.validate().unwrap_err();
+            assert!(e.starts_with(field), "{field}: {e}");
+        }
+        // Limits are inclusive where they should be.
+        let mut r = RobotModel::default();
+        r.energy.rolling_resistance = 0.0;
+        r.energy.idle_power_w = 0.0;
+        r.battery.reserve = 0.0;
+        r.battery.state_of_charge = 1.0;
+        r.safety_margin_m = 0.0;
+        r.validate().unwrap();
+        let mut r = RobotModel::default();
+        r.battery.reserve = -0.1;
+        assert!(r.validate().unwrap_err().contains("in [0, 1)"));
         let r = RobotModel {
             footprint: Polygon::rect(0.1, 0.1, 1.0, 1.0),
             ..Default::default()

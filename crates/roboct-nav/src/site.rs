@@ -17,6 +17,7 @@
 //!   - { name: ward-3/room-1, floor: 2, automatic: false, area: [[1, 7], [2.4, 7], [2.4, 7.3], [1, 7.3]] }
 //! elevators:
 //!   - name: lift-A
+//!     car: [[25.1, 12.6], [27.7, 12.6], [27.7, 15.4], [25.1, 15.4]]   # the car's floor
 //!     stops: [ { floor: 0, pose: { x: 30, y: 14, yaw_deg: 180 } }, { floor: 2, pose: { x: 30, y: 14, yaw_deg: 180 } } ]
 //!     travel_s_per_floor: 6
 //! speed_zones:
@@ -26,6 +27,10 @@
 //! ```
 //!
 //! Headings in the file are degrees (`yaw_deg`), counter-clockwise from the map's +x axis.
+//! An elevator's `car` is the floor of its car, from the hall side of its doors to its back
+//! wall, in the frame that the floors' maps share (a shaft is vertical, so the car stands at
+//! the same coordinates on every floor); each stop is where the robot waits on that floor,
+//! facing the car (see [`crate::elevator`] for how the robot enters and leaves it).
 //! A YAML file with an `image` key is a bare ROS map: it loads as a one-floor site (floor 0)
 //! with no semantic layer, so maps from any SLAM tool work with coordinates alone.
 
@@ -164,7 +169,8 @@ fn default_assist_s() -> f64 {
 pub struct ElevatorStop {
     /// Floor number.
     pub floor: i32,
-    /// Where the robot waits on that floor, facing the elevator doors.
+    /// Where the robot waits on that floor, facing the car: it drives straight in along this
+    /// heading.
     pub pose: PoseDeg,
 }
 
@@ -174,6 +180,9 @@ pub struct ElevatorStop {
 pub struct ElevatorSpec {
     /// Unique name.
     pub name: String,
+    /// The car's floor area as `[[x, y], ...]` (convex), from the hall side of its doors to its
+    /// back wall, in the frame the floors' maps share.
+    pub car: Vec<[f64; 2]>,
     /// Its stops, one per floor served.
     pub stops: Vec<ElevatorStop>,
     /// Seconds from one floor to the next.
@@ -181,8 +190,8 @@ pub struct ElevatorSpec {
     /// Expected seconds until the car arrives after a call (default 30).
     #[serde(default = "default_lift_wait_s")]
     pub wait_s: f64,
-    /// Seconds per stop for the doors to open and close and the robot to drive in or out
-    /// (default 12).
+    /// Seconds per stop that the doors take to open and close (default 8); the robot's
+    /// drive into and out of the car is timed from its own limits.
     #[serde(default = "default_lift_door_s")]
     pub door_s: f64,
 }
@@ -191,7 +200,7 @@ fn default_lift_wait_s() -> f64 {
     30.0
 }
 fn default_lift_door_s() -> f64 {
-    12.0
+    8.0
 }
 
 /// An area with its own speed limit, as written in the site file.
@@ -354,13 +363,15 @@ impl Door {
 pub struct Elevator {
     /// Unique name.
     pub name: String,
-    /// `(floor, waiting pose)` for each floor served.
+    /// The car's floor area (convex), in the frame the floors' maps share.
+    pub car: Polygon,
+    /// `(floor, waiting pose)` for each floor served; the pose faces the car.
     pub stops: Vec<(i32, Pose)>,
     /// Seconds per floor travelled.
     pub travel_s_per_floor: f64,
     /// Expected wait for the car, seconds.
     pub wait_s: f64,
-    /// Door and drive-in/out time per stop, seconds.
+    /// Seconds the doors take to open and close at each stop.
     pub door_s: f64,
 }
 
@@ -370,8 +381,10 @@ impl Elevator {
         self.stops.iter().find(|s| s.0 == floor).map(|s| s.1)
     }
 
-    /// Expected seconds from calling the car on `from` to standing at its stop on `to`.
-    pub fn ride_s(&self, from: i32, to: i32) -> f64 {
+    /// Expected seconds the car itself takes from a call on `from` to open doors on `to`:
+    /// the wait for the car, the doors at both stops and the travel (the robot's own drive in,
+    /// turn and drive out come on top; see [`crate::elevator`]).
+    pub fn car_s(&self, from: i32, to: i32) -> f64 {
         self.wait_s + 2.0 * self.door_s + self.travel_s_per_floor * f64::from((to - from).abs())
     }
 }
@@ -527,14 +540,21 @@ impl Site {
                 ))
             }
         };
-        let grid_of = |floor: i32| &floors.iter().find(|f| f.number == floor).unwrap().grid;
         let check_inside = |item: &str, floor: i32, p: Point| {
-            if grid_of(floor).cell_of(p).is_some() {
+            let inside = floors
+                .iter()
+                .find(|f| f.number == floor)
+                .is_some_and(|f| f.grid.cell_of(p).is_some());
+            if inside {
                 Ok(())
             } else {
                 Err(err(
                     item.to_string(),
-                    format!("({:.2}, {:.2}) lies outside floor {floor}'s map", p.x, p.y),
+                    format!(
+                        "({}, {}) lies outside floor {floor}'s map",
+                        crate::fmt_m(p.x),
+                        crate::fmt_m(p.y)
+                    ),
                 ))
             }
         };
@@ -632,8 +652,15 @@ impl Site {
         for d in &spec.doors {
             let item = format!("door \"{}\"", d.name);
             check_floor(&item, d.floor)?;
-            if !(d.open_s >= 0.0 && d.assist_s >= 0.0) {
-                return Err(err(item, "`open_s` and `assist_s` must be >= 0".into()));
+            if !(d.open_s >= 0.0
+                && d.assist_s >= 0.0
+                && d.open_s.is_finite()
+                && d.assist_s.is_finite())
+            {
+                return Err(err(
+                    item,
+                    "`open_s` and `assist_s` must be finite and >= 0".into(),
+                ));
             }
             doors.push(Door {
                 name: d.name.clone(),
@@ -658,14 +685,19 @@ impl Site {
                     return Err(err(item, format!("two stops on floor {}", s.floor)));
                 }
             }
-            if !(e.travel_s_per_floor >= 0.0 && e.wait_s >= 0.0 && e.door_s >= 0.0) {
+            if ![e.travel_s_per_floor, e.wait_s, e.door_s]
+                .iter()
+                .all(|v| v.is_finite() && *v >= 0.0)
+            {
                 return Err(err(
                     item,
-                    "`travel_s_per_floor`, `wait_s` and `door_s` must be >= 0".into(),
+                    "`travel_s_per_floor`, `wait_s` and `door_s` must be finite and >= 0".into(),
                 ));
             }
+            let car = polygon(file, &format!("{item}: car"), &e.car)?;
             elevators.push(Elevator {
                 name: e.name.clone(),
+                car,
                 stops: e.stops.iter().map(|s| (s.floor, s.pose.into())).collect(),
                 travel_s_per_floor: e.travel_s_per_floor,
                 wait_s: e.wait_s,
@@ -702,7 +734,7 @@ impl Site {
             });
         }
 
-        Ok(Site {
+        let site = Site {
             name: spec.name.clone(),
             source: file.display().to_string(),
             floors,
@@ -711,7 +743,210 @@ impl Site {
             elevators,
             speed_zones,
             keep_outs,
-        })
+        };
+        site.check()?;
+        Ok(site)
+    }
+
+    /// Checks everything the navigator relies on, for sites built in code as much as for
+    /// loaded ones (the fields are public): at least one floor, unique floor numbers, grids
+    /// whose cells match their size with a positive resolution, every place, door, zone and
+    /// elevator stop on a known floor with finite coordinates, every place with a pose or a
+    /// bed, areas with at least three points and a non-zero area, finite non-negative times,
+    /// and each elevator's car convex, on the map of every floor it serves, and straight
+    /// ahead of each stop. [`crate::plan::Navigator::new`] calls it.
+    ///
+    /// # Errors
+    /// [`MapError::Site`] naming the first entry at fault and what was expected.
+    pub fn check(&self) -> Result<(), MapError> {
+        let err = |item: String, message: String| MapError::Site {
+            file: self.source.clone().into(),
+            item,
+            message,
+        };
+        if self.floors.is_empty() {
+            return Err(err(
+                "floors".into(),
+                "a site needs at least one floor".into(),
+            ));
+        }
+        let finite = |p: Point| p.x.is_finite() && p.y.is_finite();
+        for (i, f) in self.floors.iter().enumerate() {
+            let item = format!("floor {}", f.number);
+            if self.floors[..i].iter().any(|g| g.number == f.number) {
+                return Err(err(item, "floor numbers must be unique".into()));
+            }
+            let g = &f.grid;
+            if g.width == 0 || g.height == 0 || g.width.checked_mul(g.height) != Some(g.cells.len())
+            {
+                return Err(err(
+                    item,
+                    format!(
+                        "the map must have width x height cells, at least one: {} x {} but {} cells",
+                        g.width,
+                        g.height,
+                        g.cells.len()
+                    ),
+                ));
+            }
+            if !(g.resolution_m.is_finite() && g.resolution_m > 0.0 && finite(g.origin)) {
+                return Err(err(
+                    item,
+                    format!(
+                        "the map needs a finite resolution > 0 and a finite origin, got {} m at ({}, {})",
+                        crate::fmt_num(g.resolution_m),
+                        crate::fmt_m(g.origin.x),
+                        crate::fmt_m(g.origin.y)
+                    ),
+                ));
+            }
+        }
+        let floor_ok = |item: &str, floor: i32| {
+            if self.floor(floor).is_some() {
+                Ok(())
+            } else {
+                Err(err(
+                    item.to_string(),
+                    format!(
+                        "floor {floor} is not among the site's floors {:?}",
+                        self.floors.iter().map(|f| f.number).collect::<Vec<_>>()
+                    ),
+                ))
+            }
+        };
+        let area_ok = |item: &str, area: &Polygon| {
+            if area.vertices.len() >= 3
+                && area.vertices.iter().all(|&v| finite(v))
+                && area.area() > 0.0
+            {
+                Ok(())
+            } else {
+                Err(err(
+                    item.to_string(),
+                    "an area needs at least 3 finite points and a non-zero area".into(),
+                ))
+            }
+        };
+        let pose_ok = |item: &str, p: Pose| {
+            if p.x.is_finite() && p.y.is_finite() && p.yaw_rad.is_finite() {
+                Ok(())
+            } else {
+                Err(err(
+                    item.to_string(),
+                    "a pose needs finite x, y and yaw".into(),
+                ))
+            }
+        };
+        for p in &self.places {
+            let item = format!("place \"{}\"", p.name);
+            floor_ok(&item, p.floor)?;
+            if let Some(pose) = p.pose {
+                pose_ok(&item, pose)?;
+            }
+            match (p.kind, p.pose, p.bed) {
+                (PlaceKind::Bed, _, None) => {
+                    return Err(err(item, "a bed needs its `bed` geometry".into()));
+                }
+                (_, None, None) => return Err(err(item, "needs a `pose`".into())),
+                _ => {}
+            }
+            if let Some(b) = p.bed {
+                pose_ok(&item, b.pose)?;
+                if !(b.length_m.is_finite()
+                    && b.length_m > 0.0
+                    && b.width_m.is_finite()
+                    && b.width_m > 0.0)
+                {
+                    return Err(err(item, "bed `length_m` and `width_m` must be > 0".into()));
+                }
+            }
+        }
+        if self.doors.len() >= usize::from(u16::MAX) {
+            return Err(err(
+                "doors".into(),
+                format!("at most {} doors are supported", u16::MAX - 1),
+            ));
+        }
+        for d in &self.doors {
+            let item = format!("door \"{}\"", d.name);
+            floor_ok(&item, d.floor)?;
+            area_ok(&item, &d.area)?;
+            if !(d.open_s.is_finite()
+                && d.open_s >= 0.0
+                && d.assist_s.is_finite()
+                && d.assist_s >= 0.0)
+            {
+                return Err(err(
+                    item,
+                    "`open_s` and `assist_s` must be finite and >= 0".into(),
+                ));
+            }
+        }
+        for e in &self.elevators {
+            let item = format!("elevator \"{}\"", e.name);
+            if e.stops.len() < 2 {
+                return Err(err(item, "needs `stops` on at least two floors".into()));
+            }
+            if ![e.travel_s_per_floor, e.wait_s, e.door_s]
+                .iter()
+                .all(|v| v.is_finite() && *v >= 0.0)
+            {
+                return Err(err(
+                    item,
+                    "`travel_s_per_floor`, `wait_s` and `door_s` must be finite and >= 0".into(),
+                ));
+            }
+            area_ok(&format!("{item}: car"), &e.car)?;
+            if !e.car.is_convex() {
+                return Err(err(item, "the `car` area must be convex".into()));
+            }
+            for (i, &(floor, pose)) in e.stops.iter().enumerate() {
+                floor_ok(&item, floor)?;
+                pose_ok(&item, pose)?;
+                if e.stops[..i].iter().any(|t| t.0 == floor) {
+                    return Err(err(item, format!("two stops on floor {floor}")));
+                }
+                let grid = self.floor(floor).map(|f| &f.grid);
+                if let Some(v) = e
+                    .car
+                    .vertices
+                    .iter()
+                    .find(|&&v| grid.is_none_or(|g| g.cell_of(v).is_none()))
+                {
+                    return Err(err(
+                        item,
+                        format!(
+                            "the car's corner ({}, {}) lies outside floor {floor}'s map",
+                            crate::fmt_m(v.x),
+                            crate::fmt_m(v.y)
+                        ),
+                    ));
+                }
+                crate::elevator::ride_point(&e.car, pose).map_err(|why| {
+                    err(item.clone(), format!("the stop on floor {floor}: {why}"))
+                })?;
+            }
+        }
+        for z in &self.speed_zones {
+            let item = format!("speed zone \"{}\"", z.name);
+            floor_ok(&item, z.floor)?;
+            area_ok(&item, &z.area)?;
+            if !(z.max_speed_mps.is_finite() && z.max_speed_mps > 0.0) {
+                return Err(err(
+                    item,
+                    format!(
+                        "`max_speed_mps` must be > 0, got {}",
+                        crate::fmt_num(z.max_speed_mps)
+                    ),
+                ));
+            }
+        }
+        for k in &self.keep_outs {
+            let item = format!("keep-out zone \"{}\"", k.name);
+            floor_ok(&item, k.floor)?;
+            area_ok(&item, &k.area)?;
+        }
+        Ok(())
     }
 
     /// The floor with this number.
@@ -795,6 +1030,7 @@ impl Site {
                 .iter()
                 .map(|e| ElevatorSpec {
                     name: e.name.clone(),
+                    car: area(&e.car),
                     stops: e
                         .stops
                         .iter()

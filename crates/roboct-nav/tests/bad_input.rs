@@ -231,14 +231,51 @@ fn site_file_errors_name_the_entry() {
             "area",
         ),
         (
-            "elevators:\n  - { name: lift, travel_s_per_floor: 5, stops: [ { floor: 0, pose: { x: 1, y: 1, yaw_deg: 0 } } ] }\n",
+            "elevators:\n  - { name: lift, car: [[2, 0.5], [3, 0.5], [3, 1.5], [2, 1.5]], travel_s_per_floor: 5, stops: [ { floor: 0, pose: { x: 1, y: 1, yaw_deg: 0 } } ] }\n",
             "elevator \"lift\"",
             "two floors",
         ),
         ("placez: []\n", "placez", "unknown field"),
     ];
+    // Elevators need two floors: their car must be convex, on the maps, and ahead of each stop.
+    let two = "floors:\n  - { number: 0, map: room.yaml }\n  - { number: 1, map: room.yaml }\n";
+    let lift = |car: &str, yaw1: i32| {
+        format!(
+            "{two}elevators:\n  - {{ name: lift, car: {car}, travel_s_per_floor: 5, stops: [ {{ floor: 0, pose: {{ x: 1, y: 1, yaw_deg: 0 }} }}, {{ floor: 1, pose: {{ x: 1, y: 1, yaw_deg: {yaw1} }} }} ] }}\n"
+        )
+    };
+    let square = "[[2, 0.5], [3, 0.5], [3, 1.5], [2, 1.5]]";
+    let lift_cases = [
+        (
+            lift(square, 180),
+            "elevator \"lift\"",
+            "does not face the car",
+        ),
+        (
+            lift("[[2, 0.5], [3, 0.5], [2.5, 1], [3, 1.5], [2, 1.5]]", 0),
+            "elevator \"lift\"",
+            "convex",
+        ),
+        (
+            lift("[[2, 0.5], [9, 0.5], [9, 1.5], [2, 1.5]]", 0),
+            "elevator \"lift\"",
+            "outside floor 0",
+        ),
+        (
+            lift("[[2, 0.5], [3, 0.5]]", 0),
+            "elevator \"lift\": car",
+            "at least 3",
+        ),
+    ];
+    // A good one loads.
+    let path = write_yaml(dir.path(), "site.yaml", &lift(square, 0));
+    Site::load(&path, LIMITS).unwrap();
+    let cases = cases
+        .into_iter()
+        .map(|(b, i, w)| (format!("{head}{b}"), i, w))
+        .chain(lift_cases);
     for (body, item, what) in cases {
-        let path = write_yaml(dir.path(), "site.yaml", &format!("{head}{body}"));
+        let path = write_yaml(dir.path(), "site.yaml", &body);
         let e = Site::load(&path, LIMITS).unwrap_err();
         let msg = e.to_string();
         assert!(

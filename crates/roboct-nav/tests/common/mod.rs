@@ -42,6 +42,35 @@ pub fn outline(cm: &Costmap, pose: Pose) -> Vec<Point> {
 /// The first blocked cell (obstacle, unknown, keep-out) whose square the real footprint at
 /// `pose` overlaps, or `None`.
 pub fn touches_blocked(cm: &Costmap, pose: Pose) -> Option<(usize, usize)> {
+    touches_blocked_outside(cm, pose, &[])
+}
+
+/// Whether `p` lies inside or on the convex polygon `poly` (either orientation), to `tol`.
+pub fn inside_convex(poly: &[Point], p: Point, tol: f64) -> bool {
+    let n = poly.len();
+    if n < 3 {
+        return false;
+    }
+    let mut sign = 0.0f64;
+    for i in 0..n {
+        let (a, b) = (poly[i], poly[(i + 1) % n]);
+        let len = a.dist(b);
+        let cross = ((b.x - a.x) * (p.y - a.y) - (b.y - a.y) * (p.x - a.x)) / len;
+        if cross.abs() <= tol {
+            continue;
+        }
+        if sign == 0.0 {
+            sign = cross.signum();
+        } else if cross.signum() != sign {
+            return false;
+        }
+    }
+    true
+}
+
+/// Like [`touches_blocked`], but blocked cells whose whole square lies inside `car` (an
+/// elevator car, which the map shows as the occupied shaft) do not count.
+pub fn touches_blocked_outside(cm: &Costmap, pose: Pose, car: &[Point]) -> Option<(usize, usize)> {
     let fp = outline(cm, pose);
     let poly = Polygon::new(fp.clone());
     let (lo, hi) = poly.bounds();
@@ -64,6 +93,9 @@ pub fn touches_blocked(cm: &Costmap, pose: Pose) -> Option<(usize, usize)> {
                     Point::new(ox + r, oy + r),
                     Point::new(ox, oy + r),
                 ];
+                if car.len() >= 3 && sq.iter().all(|&c| inside_convex(car, c, 1e-6)) {
+                    continue;
+                }
                 if overlap(&fp, &sq) {
                     return Some((cx, cy));
                 }

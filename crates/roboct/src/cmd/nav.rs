@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context as _, Result, bail};
 use clap::{Args, Subcommand};
 use roboct_nav::drive::{self, DriveOptions, DriveStatus, DynamicObstacle};
+use roboct_nav::elevator::CarExit;
 use roboct_nav::geom::{Point, Polygon};
 use roboct_nav::map::MapLimits;
 use roboct_nav::plan::{Leg, Navigator, PlannerOptions};
@@ -166,10 +167,16 @@ pub fn route(args: RouteArgs, ctx: &Context) -> Result<()> {
                 name,
                 from_floor,
                 to_floor,
+                exit,
                 time_s,
                 energy_j,
+                ..
             } => println!(
-                "  {name}: floor {from_floor} -> {to_floor}, {time_s:.0} s (wait, doors, travel), {energy_j:.0} J"
+                "  {name}: floor {from_floor} -> {to_floor}, {time_s:.0} s (wait, doors, drive in, travel, {}), {energy_j:.0} J",
+                match exit {
+                    CarExit::Forward => "turn in the car, drive out",
+                    CarExit::Reverse => "reverse out",
+                }
             ),
         }
     }
