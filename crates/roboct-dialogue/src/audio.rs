@@ -259,7 +259,11 @@ impl Audio {
             Err(_) => self.samples.iter().map(|&s| s as f64).collect(),
         };
         let peak = mixed.iter().fold(0.0f64, |m, &x| m.max(x.abs()));
-        let scale = if peak > 32_000.0 { 32_000.0 / peak } else { 1.0 };
+        let scale = if peak > 32_000.0 {
+            32_000.0 / peak
+        } else {
+            1.0
+        };
         Audio {
             samples: mixed.iter().map(|&x| (x * scale).round() as i16).collect(),
         }
@@ -416,7 +420,11 @@ fn read_samples<R: Read>(
             for s in reader.samples::<f32>() {
                 let v = s.map_err(|e| corrupt(out.len(), e))?;
                 // NaN or infinite samples would poison every later computation.
-                out.push(if v.is_finite() { v.clamp(-1.0, 1.0) } else { 0.0 });
+                out.push(if v.is_finite() {
+                    v.clamp(-1.0, 1.0)
+                } else {
+                    0.0
+                });
             }
         }
         (hound::SampleFormat::Int, bits @ 8..=32) => {
@@ -438,14 +446,8 @@ fn read_samples<R: Read>(
 
 /// Band-limited resampling of a mono signal (rubato's synchronous FFT resampler).
 fn resample(mono: &[f32], from_hz: u32, to_hz: u32) -> Result<Vec<f32>, String> {
-    let mut r = Fft::<f32>::new(
-        from_hz as usize,
-        to_hz as usize,
-        1024,
-        1,
-        FixedSync::Input,
-    )
-    .map_err(|e| e.to_string())?;
+    let mut r = Fft::<f32>::new(from_hz as usize, to_hz as usize, 1024, 1, FixedSync::Input)
+        .map_err(|e| e.to_string())?;
     let input = InterleavedSlice::new(mono, 1, mono.len()).map_err(|e| e.to_string())?;
     let out = r
         .process_all(&input, mono.len(), None)
@@ -487,7 +489,9 @@ mod tests {
 
     fn sine(rate: u32, freq: f64, seconds: f64, amp: f64) -> Vec<f32> {
         (0..(rate as f64 * seconds) as usize)
-            .map(|i| (amp * (2.0 * std::f64::consts::PI * freq * i as f64 / rate as f64).sin()) as f32)
+            .map(|i| {
+                (amp * (2.0 * std::f64::consts::PI * freq * i as f64 / rate as f64).sin()) as f32
+            })
             .collect()
     }
 
@@ -548,7 +552,10 @@ mod tests {
             assert!((audio.duration_s() - 1.0).abs() < 0.01, "{rate}: {audio:?}");
             let mid = &audio.samples()[2000..14000];
             let a440 = tone_amplitude(mid, 440.0);
-            assert!((a440 - 0.5).abs() < 0.02, "{rate} Hz: 440 Hz amplitude {a440}");
+            assert!(
+                (a440 - 0.5).abs() < 0.02,
+                "{rate} Hz: 440 Hz amplitude {a440}"
+            );
             // The alias of 9 kHz at 16 kHz would be 7 kHz.
             assert!(tone_amplitude(mid, 7_000.0) < 0.01, "{rate} Hz aliased");
         }
@@ -557,7 +564,13 @@ mod tests {
     #[test]
     fn formats_and_channels_are_converted() {
         let tone = sine(16_000, 300.0, 0.5, 0.4);
-        for (bits, float) in [(8, false), (16, false), (24, false), (32, false), (32, true)] {
+        for (bits, float) in [
+            (8, false),
+            (16, false),
+            (24, false),
+            (32, false),
+            (32, true),
+        ] {
             let bytes = wav_bytes(spec(16_000, 1, bits, float), &tone);
             let (audio, conv) = decode_wav(&bytes, "t").unwrap();
             assert!(!conv.resampled());
@@ -566,7 +579,8 @@ mod tests {
         }
         // Stereo with the tone on the left only: the mono mix holds half of it.
         let stereo: Vec<f32> = tone.iter().flat_map(|&s| [s, 0.0]).collect();
-        let (audio, conv) = decode_wav(&wav_bytes(spec(16_000, 2, 16, false), &stereo), "t").unwrap();
+        let (audio, conv) =
+            decode_wav(&wav_bytes(spec(16_000, 2, 16, false), &stereo), "t").unwrap();
         assert_eq!(conv.input_channels, 2);
         assert_eq!(audio.samples().len(), tone.len());
         assert!((tone_amplitude(audio.samples(), 300.0) - 0.2).abs() < 0.01);
@@ -578,8 +592,15 @@ mod tests {
         assert!(matches!(e, AudioError::NotWav { .. }), "{e}");
         assert!(e.to_string().contains("notes.txt") && e.to_string().contains("RIFF/WAVE"));
 
-        let e = decode_wav(&wav_bytes(spec(4_000, 1, 16, false), &[0.1; 400]), "low.wav").unwrap_err();
-        assert!(matches!(e, AudioError::RateTooLow { rate_hz: 4000, .. }), "{e}");
+        let e = decode_wav(
+            &wav_bytes(spec(4_000, 1, 16, false), &[0.1; 400]),
+            "low.wav",
+        )
+        .unwrap_err();
+        assert!(
+            matches!(e, AudioError::RateTooLow { rate_hz: 4000, .. }),
+            "{e}"
+        );
 
         let e = decode_wav(&wav_bytes(spec(16_000, 1, 16, false), &[]), "empty.wav").unwrap_err();
         assert!(matches!(e, AudioError::Empty { .. }), "{e}");
@@ -602,14 +623,19 @@ mod tests {
         assert!(e.to_string().contains("adpcm.wav"), "{e}");
 
         let e = read_wav(Path::new("/nonexistent/cmd.wav")).unwrap_err();
-        assert!(matches!(e, AudioError::Io { .. }) && e.to_string().contains("/nonexistent/cmd.wav"));
+        assert!(
+            matches!(e, AudioError::Io { .. }) && e.to_string().contains("/nonexistent/cmd.wav")
+        );
     }
 
     #[test]
     fn level_finds_silence_and_clipping() {
         let quiet = Audio::from_samples(vec![3; 16_000]);
         assert!(quiet.level().is_silent());
-        let tone: Vec<i16> = sine(16_000, 300.0, 1.0, 0.3).iter().map(|&x| (x * 32768.0) as i16).collect();
+        let tone: Vec<i16> = sine(16_000, 300.0, 1.0, 0.3)
+            .iter()
+            .map(|&x| (x * 32768.0) as i16)
+            .collect();
         let speechy = Audio::from_samples(tone);
         assert!(!speechy.level().is_silent() && !speechy.level().is_clipped());
         let loud = speechy.with_gain(20.0);
@@ -618,7 +644,10 @@ mod tests {
 
     #[test]
     fn noise_is_added_at_the_asked_snr_and_repeats() {
-        let tone: Vec<i16> = sine(16_000, 300.0, 1.0, 0.3).iter().map(|&x| (x * 32768.0) as i16).collect();
+        let tone: Vec<i16> = sine(16_000, 300.0, 1.0, 0.3)
+            .iter()
+            .map(|&x| (x * 32768.0) as i16)
+            .collect();
         let clean = Audio::from_samples(tone);
         for snr in [20.0, 10.0, 5.0] {
             let noisy = clean.with_noise(snr, 7);
@@ -631,7 +660,10 @@ mod tests {
                 .sum::<f64>()
                 / clean.samples().len() as f64;
             let measured = 10.0 * (clean.active_power() / noise).log10();
-            assert!((measured - snr).abs() < 0.3, "asked {snr} dB, got {measured}");
+            assert!(
+                (measured - snr).abs() < 0.3,
+                "asked {snr} dB, got {measured}"
+            );
         }
     }
 

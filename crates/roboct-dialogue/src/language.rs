@@ -156,8 +156,8 @@ pub struct CommandSpec {
 pub const BODY_PARTS: &[SlotValue] = &[
     SlotValue {
         name: "head",
-        spoken: &["head"],
-        typed: &["brain", "skull", "cranium", "cranial", "cerebral"],
+        spoken: &["brain"],
+        typed: &["head", "skull", "cranium", "cranial", "cerebral"],
         zh: &["头部", "头颅", "头", "颅脑", "脑部"],
     },
     SlotValue {
@@ -184,9 +184,9 @@ pub const PROTOCOLS: &[SlotValue] = &[
     },
     SlotValue {
         name: "standard",
-        spoken: &["standard"],
+        spoken: &["standard dose"],
         typed: &[
-            "standard dose",
+            "standard",
             "normal",
             "normal dose",
             "routine",
@@ -198,7 +198,13 @@ pub const PROTOCOLS: &[SlotValue] = &[
     SlotValue {
         name: "sparse_view",
         spoken: &["sparse view"],
-        typed: &["sparse-view", "sparse", "sparse views", "few view", "few-view"],
+        typed: &[
+            "sparse-view",
+            "sparse",
+            "sparse views",
+            "few view",
+            "few-view",
+        ],
         zh: &["稀疏视角", "稀疏投影", "稀疏"],
     },
 ];
@@ -213,8 +219,14 @@ pub const TOPICS: &[SlotValue] = &[
     },
     SlotValue {
         name: "battery",
-        spoken: &["battery", "battery level"],
-        typed: &["charge level", "how much battery", "battery status", "power level"],
+        spoken: &["battery"],
+        typed: &[
+            "battery level",
+            "charge level",
+            "how much battery",
+            "battery status",
+            "power level",
+        ],
         zh: &["电量", "电池"],
     },
     SlotValue {
@@ -292,7 +304,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         kind: CommandKind::Stop,
         name: "stop",
         summary: "emergency stop: halts motion and X-ray at once, no confirmation",
-        spoken: &["stop", "[emergency] stop [stop]", "stop now"],
+        spoken: &["[emergency] stop [stop] [now]"],
         typed: &["stop everything", "stop the scan", "stop moving"],
         zh_examples: &["停止", "停", "紧急停止", "停下"],
     },
@@ -301,15 +313,26 @@ pub const COMMANDS: &[CommandSpec] = &[
         name: "go",
         summary: "drive to a ward and bed, or a room",
         spoken: &["go to ward {ward} [bed {bed}]", "go to room {room}"],
-        typed: &["ward {ward} [bed {bed}]", "room {room}", "go to bed {bed} [in] ward {ward}"],
+        typed: &[
+            "ward {ward} [bed {bed}]",
+            "room {room}",
+            "go to bed {bed} [in] ward {ward}",
+        ],
         zh_examples: &["去三号病房十二床", "到5号病房", "去12号房间"],
     },
     CommandSpec {
         kind: CommandKind::Dock,
         name: "dock",
         summary: "return to the docking station",
-        spoken: &["return to [the] dock", "go to [the] dock"],
-        typed: &["go back to [the] dock", "dock", "go home", "return home", "go charge"],
+        spoken: &["return to [the] dock"],
+        typed: &[
+            "go to [the] dock",
+            "go back to [the] dock",
+            "dock",
+            "go home",
+            "return home",
+            "go charge",
+        ],
         zh_examples: &["返回充电站", "回充电站", "回去充电"],
     },
     CommandSpec {
@@ -339,7 +362,11 @@ pub const COMMANDS: &[CommandSpec] = &[
         name: "verify",
         summary: "give the patient ID from the wristband for the identity check",
         spoken: &["patient number {patient_id}"],
-        typed: &["patient [id] {patient_id}", "id {patient_id}", "mrn {patient_id}"],
+        typed: &[
+            "patient [id] {patient_id}",
+            "id {patient_id}",
+            "mrn {patient_id}",
+        ],
         zh_examples: &["病人编号四七一一", "患者号码4711"],
     },
     CommandSpec {
@@ -354,24 +381,30 @@ pub const COMMANDS: &[CommandSpec] = &[
         kind: CommandKind::Cancel,
         name: "cancel",
         summary: "cancel the pending question or scan plan",
-        spoken: &["cancel", "never mind"],
-        typed: &["cancel that", "cancel [the] scan", "forget it", "no"],
+        spoken: &["cancel"],
+        typed: &[
+            "never mind",
+            "cancel that",
+            "cancel [the] scan",
+            "forget it",
+            "no",
+        ],
         zh_examples: &["取消", "算了"],
     },
     CommandSpec {
         kind: CommandKind::Pause,
         name: "pause",
         summary: "pause driving (say resume to continue)",
-        spoken: &["pause", "hold on"],
-        typed: &["wait", "hold", "hang on"],
+        spoken: &["pause"],
+        typed: &["hold on", "wait", "hold", "hang on"],
         zh_examples: &["暂停", "等一下"],
     },
     CommandSpec {
         kind: CommandKind::Resume,
         name: "resume",
         summary: "resume after a pause",
-        spoken: &["resume", "continue"],
-        typed: &["carry on", "go on", "go ahead", "proceed"],
+        spoken: &["resume"],
+        typed: &["continue", "carry on", "go on", "go ahead", "proceed"],
         zh_examples: &["继续", "恢复"],
     },
     CommandSpec {
@@ -391,24 +424,35 @@ pub const COMMANDS: &[CommandSpec] = &[
         kind: CommandKind::Upload,
         name: "upload",
         summary: "upload the results to the PACS",
-        spoken: &["upload [the] results", "send [the] results"],
-        typed: &["upload", "upload [the] images", "send [the] images [to] [the] pacs"],
+        spoken: &["upload [the] results"],
+        typed: &[
+            "send [the] results",
+            "upload",
+            "upload [the] images",
+            "send [the] images [to] [the] pacs",
+        ],
         zh_examples: &["上传结果", "上传"],
     },
     CommandSpec {
         kind: CommandKind::Repeat,
         name: "repeat",
         summary: "repeat my last answer",
-        spoken: &["repeat", "say that again"],
-        typed: &["say again", "pardon", "come again", "repeat that"],
+        spoken: &["repeat"],
+        typed: &[
+            "say that again",
+            "say again",
+            "pardon",
+            "come again",
+            "repeat that",
+        ],
         zh_examples: &["重复", "再说一遍"],
     },
     CommandSpec {
         kind: CommandKind::Help,
         name: "help",
         summary: "list what you can say",
-        spoken: &["help", "what can i say"],
-        typed: &["commands", "options", "what can you do"],
+        spoken: &["what can i say"],
+        typed: &["help", "commands", "options", "what can you do"],
         zh_examples: &["帮助"],
     },
 ];
@@ -421,12 +465,12 @@ pub const FILLERS: &[&str] = &[
     "okay", "ok", "so", "now", "just", "hey", "robot", "roboct", "scanner", "i", "we", "want",
     "need", "like", "to", "the", "a", "an", "of", "for", "me", "us", "let's", "lets", "yes",
     "yeah", "thanks", "thank", "right", "well", "then", "do", "perform", "take", "run", "start",
-    "make", "get", "number", "and", "in", "at", "on", "is", "are", "my", "your",
-    "it", "that", "this", "there", "oh", "with", "using",
+    "make", "get", "number", "and", "in", "at", "on", "is", "are", "my", "your", "it", "that",
+    "this", "there", "oh", "with", "using",
 ];
 
 /// Optional spoken politeness before a command, in the speech grammar.
-pub const SPOKEN_PREFIXES: &[&str] = &["please", "could you [please]", "can you [please]"];
+pub const SPOKEN_PREFIXES: &[&str] = &["please"];
 /// Optional spoken politeness after a command, in the speech grammar.
 pub const SPOKEN_SUFFIXES: &[&str] = &["please"];
 
@@ -687,10 +731,14 @@ pub fn number_words(n: u32) -> String {
     if r > 0 || n == 0 {
         if r < 20 {
             parts.push(ONES[r as usize].to_string());
-        } else if r % 10 == 0 {
+        } else if r.is_multiple_of(10) {
             parts.push(TENS[(r / 10) as usize].to_string());
         } else {
-            parts.push(format!("{} {}", TENS[(r / 10) as usize], ONES[(r % 10) as usize]));
+            parts.push(format!(
+                "{} {}",
+                TENS[(r / 10) as usize],
+                ONES[(r % 10) as usize]
+            ));
         }
     }
     parts.join(" ")
@@ -702,15 +750,22 @@ pub const DIGIT_WORDS: [&str; 10] = [
 ];
 
 /// The speech grammar: the spoken patterns of every command as JSGF (sphinxbase's dialect:
-/// one public rule, `+` repetition).
+/// one public rule; repetition is spelt out as nested optionals).
 pub fn jsgf() -> String {
     let mut g = String::from("#JSGF V1.0;\n\ngrammar roboct;\n\n");
     let rule_name = |k: CommandKind| format!("cmd_{}", command_spec(k).name);
-    let cmds: Vec<String> = COMMANDS.iter().map(|c| format!("<{}>", rule_name(c.kind))).collect();
+    // The X-ray confirmation takes no politeness around it: "confirm" alone, so that less
+    // speech can be bent into it (measured: "can you hear me" became "confirm please").
+    let cmds: Vec<String> = COMMANDS
+        .iter()
+        .filter(|c| c.kind != CommandKind::Confirm)
+        .map(|c| format!("<{}>", rule_name(c.kind)))
+        .collect();
     let _ = writeln!(
         g,
-        "public <command> = [<prefix>] ( {} ) [<suffix>];\n",
-        cmds.join(" | ")
+        "public <command> = [<prefix>] ( {} ) [<suffix>] | <{}>;\n",
+        cmds.join(" | "),
+        rule_name(CommandKind::Confirm)
     );
     let _ = writeln!(g, "<prefix> = {};", SPOKEN_PREFIXES.join(" | "));
     let _ = writeln!(g, "<suffix> = {};", SPOKEN_SUFFIXES.join(" | "));
@@ -728,16 +783,28 @@ pub fn jsgf() -> String {
                 .map(number_words)
                 .collect::<Vec<_>>()
                 .join(" | "),
-            SlotValues::Digits { .. } => "<digit>+".to_string(),
+            // Bounded repetition spelt out: sphinxbase's `+` loops back to the wrong state
+            // (measured: "patient number ..." decoded as words after a loop).
+            SlotValues::Digits { min_len, max_len } => {
+                let mut body = vec!["<digit>"; min_len].join(" ");
+                let optional = max_len.saturating_sub(min_len);
+                body.push_str(&" [<digit>".repeat(optional));
+                body.push_str(&"]".repeat(optional));
+                body
+            }
             SlotValues::Words(values) => values
                 .iter()
-                .flat_map(|v| v.spoken.iter().map(|p| format!("( {} )", pattern_to_jsgf(p))))
+                .flat_map(|v| {
+                    v.spoken
+                        .iter()
+                        .map(|p| format!("( {} )", pattern_to_jsgf(p)))
+                })
                 .collect::<Vec<_>>()
                 .join(" | "),
         };
         let _ = writeln!(g, "<{}> = {};", s.name, body);
     }
-    let _ = writeln!(g, "<digit> = {} | oh;", DIGIT_WORDS.join(" | "));
+    let _ = writeln!(g, "<digit> = {};", DIGIT_WORDS.join(" | "));
     g
 }
 
@@ -749,7 +816,10 @@ fn pattern_to_jsgf(p: &str) -> String {
             let mut rest = w;
             while let Some(start) = rest.find('{') {
                 out.push_str(&rest[..start]);
-                let end = rest[start..].find('}').map(|e| start + e).unwrap_or(rest.len() - 1);
+                let end = rest[start..]
+                    .find('}')
+                    .map(|e| start + e)
+                    .unwrap_or(rest.len() - 1);
                 out.push('<');
                 out.push_str(&rest[start + 1..end]);
                 out.push('>');
@@ -836,7 +906,10 @@ pub fn reference_markdown() -> String {
          (\"could you please\", \"um\") are accepted around any command.\n"
     );
     let _ = writeln!(s, "## Commands\n");
-    let _ = writeln!(s, "| command | what it does | spoken | typed too | 中文 examples |");
+    let _ = writeln!(
+        s,
+        "| command | what it does | spoken | typed too | 中文 examples |"
+    );
     let _ = writeln!(s, "| --- | --- | --- | --- | --- |");
     for c in COMMANDS {
         let q = |v: &[&str]| {

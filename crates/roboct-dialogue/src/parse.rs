@@ -116,9 +116,26 @@ pub(crate) fn tokenize(text: &str) -> Vec<String> {
 
 fn unit_value(w: &str) -> Option<u64> {
     let units = [
-        "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
-        "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen",
-        "eighteen", "nineteen",
+        "zero",
+        "one",
+        "two",
+        "three",
+        "four",
+        "five",
+        "six",
+        "seven",
+        "eight",
+        "nine",
+        "ten",
+        "eleven",
+        "twelve",
+        "thirteen",
+        "fourteen",
+        "fifteen",
+        "sixteen",
+        "seventeen",
+        "eighteen",
+        "nineteen",
     ];
     units.iter().position(|&u| u == w).map(|p| p as u64)
 }
@@ -127,7 +144,9 @@ fn tens_value(w: &str) -> Option<u64> {
     let tens = [
         "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety",
     ];
-    tens.iter().position(|&t| t == w).map(|p| 20 + 10 * p as u64)
+    tens.iter()
+        .position(|&t| t == w)
+        .map(|p| 20 + 10 * p as u64)
 }
 
 fn is_number_word(w: &str) -> bool {
@@ -184,7 +203,11 @@ pub(crate) fn numbers(tokens: &[String]) -> Vec<Tok> {
             } else if let Some(t) = tens_value(w) {
                 value = t;
                 k += 1;
-                if let Some(u) = run.get(k).and_then(|x| unit_value(x)).filter(|&u| (1..10).contains(&u)) {
+                if let Some(u) = run
+                    .get(k)
+                    .and_then(|x| unit_value(x))
+                    .filter(|&u| (1..10).contains(&u))
+                {
                     value += u;
                     k += 1;
                 }
@@ -197,8 +220,10 @@ pub(crate) fn numbers(tokens: &[String]) -> Vec<Tok> {
                     if let Some(t) = run.get(k).and_then(|x| tens_value(x)) {
                         value += t;
                         k += 1;
-                        if let Some(u) =
-                            run.get(k).and_then(|x| unit_value(x)).filter(|&u| (1..10).contains(&u))
+                        if let Some(u) = run
+                            .get(k)
+                            .and_then(|x| unit_value(x))
+                            .filter(|&u| (1..10).contains(&u))
                         {
                             value += u;
                             k += 1;
@@ -228,10 +253,8 @@ fn replacements() -> &'static Vec<(Vec<String>, Vec<String>)> {
     static R: OnceLock<Vec<(Vec<String>, Vec<String>)>> = OnceLock::new();
     R.get_or_init(|| {
         let split = |s: &str| tokenize(s);
-        let mut v: Vec<(Vec<String>, Vec<String>)> = SYNONYMS
-            .iter()
-            .map(|(a, b)| (split(a), split(b)))
-            .collect();
+        let mut v: Vec<(Vec<String>, Vec<String>)> =
+            SYNONYMS.iter().map(|(a, b)| (split(a), split(b))).collect();
         v.push((split("what's"), split("what is")));
         v.push((split("where's"), split("where is")));
         v.push((split("i d"), split("id")));
@@ -380,10 +403,10 @@ fn vocabulary() -> &'static HashSet<String> {
         let mut v = HashSet::new();
         for c in compiled() {
             for it in &c.items {
-                if let CItem::Word { word, .. } = it {
-                    if !fillers.contains(word.as_str()) {
-                        v.insert(word.clone());
-                    }
+                if let CItem::Word { word, .. } = it
+                    && !fillers.contains(word.as_str())
+                {
+                    v.insert(word.clone());
                 }
             }
         }
@@ -422,13 +445,15 @@ fn edit_distance(a: &str, b: &str) -> usize {
     for (i, row) in d.iter_mut().enumerate() {
         row[0] = i;
     }
-    for j in 0..=b.len() {
-        d[0][j] = j;
+    for (j, cell) in d[0].iter_mut().enumerate() {
+        *cell = j;
     }
     for i in 1..=a.len() {
         for j in 1..=b.len() {
             let cost = usize::from(a[i - 1] != b[j - 1]);
-            d[i][j] = (d[i - 1][j] + 1).min(d[i][j - 1] + 1).min(d[i - 1][j - 1] + cost);
+            d[i][j] = (d[i - 1][j] + 1)
+                .min(d[i][j - 1] + 1)
+                .min(d[i - 1][j - 1] + cost);
             if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
                 d[i][j] = d[i][j].min(d[i - 2][j - 2] + 1);
             }
@@ -503,21 +528,20 @@ fn align(c: &Compiled, toks: &[Tok]) -> Alignment {
                 }
                 match item {
                     CItem::Word { word, .. } => {
-                        if let Some(Tok::Word(w)) = toks.get(j) {
-                            if let Some(mc) = word_match_cost(word, w) {
-                                if here + mc < dp[i + 1][j + 1] {
-                                    dp[i + 1][j + 1] = here + mc;
-                                    back[i + 1][j + 1] = Step::Match;
-                                }
-                            }
+                        if let Some(Tok::Word(w)) = toks.get(j)
+                            && let Some(mc) = word_match_cost(word, w)
+                            && here + mc < dp[i + 1][j + 1]
+                        {
+                            dp[i + 1][j + 1] = here + mc;
+                            back[i + 1][j + 1] = Step::Match;
                         }
                     }
                     CItem::Number(_) => {
-                        if let Some(Tok::Num { .. }) = toks.get(j) {
-                            if here < dp[i + 1][j + 1] {
-                                dp[i + 1][j + 1] = here;
-                                back[i + 1][j + 1] = Step::Match;
-                            }
+                        if let Some(Tok::Num { .. }) = toks.get(j)
+                            && here < dp[i + 1][j + 1]
+                        {
+                            dp[i + 1][j + 1] = here;
+                            back[i + 1][j + 1] = Step::Match;
                         }
                     }
                     CItem::Digits(_) => {
@@ -555,10 +579,10 @@ fn align(c: &Compiled, toks: &[Tok]) -> Alignment {
                         if let Some(cap) = capture {
                             matched_captures.insert(*cap);
                         }
-                        if let Tok::Word(w) = &toks[j - 1] {
-                            if w != word {
-                                a.typo = true;
-                            }
+                        if let Tok::Word(w) = &toks[j - 1]
+                            && w != word
+                        {
+                            a.typo = true;
                         }
                     }
                     CItem::Number(k) => {
@@ -654,7 +678,10 @@ pub fn parse(text: &str) -> Understanding {
     }
     if toks.len() > MAX_TOKENS {
         // A stop is obeyed however long the sentence.
-        if toks.iter().any(|t| matches!(t, Tok::Word(w) if STOP_WORDS.contains(&w.as_str()))) {
+        if toks
+            .iter()
+            .any(|t| matches!(t, Tok::Word(w) if STOP_WORDS.contains(&w.as_str())))
+        {
             return stop_understood();
         }
         return not(
@@ -665,7 +692,10 @@ pub fn parse(text: &str) -> Understanding {
             vec![],
         );
     }
-    if toks.iter().any(|t| matches!(t, Tok::Word(w) if STOP_WORDS.contains(&w.as_str()))) {
+    if toks
+        .iter()
+        .any(|t| matches!(t, Tok::Word(w) if STOP_WORDS.contains(&w.as_str())))
+    {
         return stop_understood();
     }
     if toks.iter().all(is_filler) {
@@ -735,11 +765,7 @@ pub fn parse(text: &str) -> Understanding {
         let second_kind = all[second.index].kind;
         if second_kind != kind && second.alignment.cost - cost < 0.25 {
             return not(
-                &format!(
-                    "that could mean {} or {}",
-                    kind.name(),
-                    second_kind.name()
-                ),
+                &format!("that could mean {} or {}", kind.name(), second_kind.name()),
                 suggestions(&ranked),
             );
         }
@@ -756,13 +782,13 @@ pub fn parse(text: &str) -> Understanding {
             );
         }
     }
-    if let Some((k, len)) = top.alignment.bad_digits.first() {
-        if let SlotValues::Digits { min_len, max_len } = language::slot_spec(*k).values {
-            return not(
-                &format!("a patient ID has {min_len} to {max_len} digits, I heard {len}"),
-                vec![],
-            );
-        }
+    if let Some((k, len)) = top.alignment.bad_digits.first()
+        && let SlotValues::Digits { min_len, max_len } = language::slot_spec(*k).values
+    {
+        return not(
+            &format!("a patient ID has {min_len} to {max_len} digits, I heard {len}"),
+            vec![],
+        );
     }
     match Command::from_slots(kind, &top.alignment.slots) {
         Some(command) => Understanding::Understood(Parsed {
@@ -826,9 +852,14 @@ mod tests {
 
     #[test]
     fn tokens_and_numbers() {
-        assert_eq!(tokenize("Go to Ward3, bed #12!"), ["go", "to", "ward", "3", "bed", "12"]);
+        assert_eq!(
+            tokenize("Go to Ward3, bed #12!"),
+            ["go", "to", "ward", "3", "bed", "12"]
+        );
         assert_eq!(tokenize("don't"), ["don't"]);
-        let n = numbers(&tokenize("twenty one four seven oh one three hundred twelve"));
+        let n = numbers(&tokenize(
+            "twenty one four seven oh one three hundred twelve",
+        ));
         let values: Vec<u64> = n
             .iter()
             .filter_map(|t| match t {
@@ -849,7 +880,10 @@ mod tests {
 
     #[test]
     fn the_issue_example_and_politeness() {
-        assert_eq!(cmd("could you please go to ward three, bed twelve"), ward(3, Some(12)));
+        assert_eq!(
+            cmd("could you please go to ward three, bed twelve"),
+            ward(3, Some(12))
+        );
         assert_eq!(cmd("go to ward 3 bed 12"), ward(3, Some(12)));
         assert_eq!(cmd("Um, go to ward three please"), ward(3, None));
         assert_eq!(cmd("drive to room 42"), Command::Go(Destination::Room(42)));
@@ -857,7 +891,10 @@ mod tests {
         assert_eq!(cmd("ward 7 bed 30"), ward(7, Some(30)));
         assert_eq!(cmd("go to bed 4 in ward 2"), ward(2, Some(4)));
         assert_eq!(cmd("return to the dock"), Command::Go(Destination::Dock));
-        assert_eq!(cmd("go back to the charging station"), Command::Go(Destination::Dock));
+        assert_eq!(
+            cmd("go back to the charging station"),
+            Command::Go(Destination::Dock)
+        );
     }
 
     #[test]
@@ -869,10 +906,22 @@ mod tests {
         use BodyPart::*;
         use Protocol::*;
         assert_eq!(cmd("scan the chest"), scan(Some(Chest), None));
-        assert_eq!(cmd("scan the head low dose"), scan(Some(Head), Some(LowDose)));
-        assert_eq!(cmd("please scan the abdomen with sparse view"), scan(Some(Abdomen), Some(SparseView)));
-        assert_eq!(cmd("I need a low-dose CT of the brain"), scan(Some(Head), Some(LowDose)));
-        assert_eq!(cmd("chest scan, standard dose"), scan(Some(Chest), Some(Standard)));
+        assert_eq!(
+            cmd("scan the head low dose"),
+            scan(Some(Head), Some(LowDose))
+        );
+        assert_eq!(
+            cmd("please scan the abdomen with sparse view"),
+            scan(Some(Abdomen), Some(SparseView))
+        );
+        assert_eq!(
+            cmd("I need a low-dose CT of the brain"),
+            scan(Some(Head), Some(LowDose))
+        );
+        assert_eq!(
+            cmd("chest scan, standard dose"),
+            scan(Some(Chest), Some(Standard))
+        );
         assert_eq!(cmd("low dose chest scan"), scan(Some(Chest), Some(LowDose)));
         assert_eq!(cmd("x-ray the lungs"), scan(Some(Chest), None));
         assert_eq!(cmd("scan"), scan(None, None));
@@ -884,7 +933,10 @@ mod tests {
     #[test]
     fn status_and_the_rest() {
         assert_eq!(cmd("where are you?"), Command::Status(Topic::Location));
-        assert_eq!(cmd("what's the battery level"), Command::Status(Topic::Battery));
+        assert_eq!(
+            cmd("what's the battery level"),
+            Command::Status(Topic::Battery)
+        );
         assert_eq!(cmd("how long will it take"), Command::Status(Topic::Time));
         assert_eq!(cmd("status"), Command::Status(Topic::General));
         assert_eq!(cmd("upload the results"), Command::Upload);
@@ -935,7 +987,16 @@ mod tests {
         assert_eq!(cmd("Confirm."), Command::Confirm);
         assert_eq!(cmd("yes, I confirm"), Command::Confirm);
         assert_eq!(cmd("confirmed please"), Command::Confirm);
-        for t in ["confrim", "conform", "yes", "ok go ahead", "start", "confirm banana", "don't confirm", "do not confirm"] {
+        for t in [
+            "confrim",
+            "conform",
+            "yes",
+            "ok go ahead",
+            "start",
+            "confirm banana",
+            "don't confirm",
+            "do not confirm",
+        ] {
             assert_ne!(parse(t).command(), Some(&Command::Confirm), "{t}");
         }
         assert_eq!(cmd("confirm cancel"), Command::Cancel);
@@ -973,7 +1034,13 @@ mod tests {
         // then asks which of the three it is), at a lower confidence.
         match parse("scan the knee") {
             Understanding::Understood(p) => {
-                assert_eq!(p.command, Command::Scan { body_part: None, protocol: None });
+                assert_eq!(
+                    p.command,
+                    Command::Scan {
+                        body_part: None,
+                        protocol: None
+                    }
+                );
                 assert!(p.confidence < 1.0);
             }
             other => panic!("{other:?}"),
@@ -1023,7 +1090,12 @@ mod tests {
     fn word_pool() -> Vec<String> {
         let mut v: Vec<String> = vocabulary().iter().cloned().collect();
         v.extend(FILLERS.iter().map(|s| s.to_string()));
-        v.extend(["confirmm", "conf", "firm", "yes", "ok", "3", "twelve", "don't", "stop"].map(String::from));
+        v.extend(
+            [
+                "confirmm", "conf", "firm", "yes", "ok", "3", "twelve", "don't", "stop",
+            ]
+            .map(String::from),
+        );
         v.sort();
         v
     }

@@ -275,7 +275,7 @@ mod tests {
     fn rewriting() {
         assert_eq!(to_english_words("去三号病房十二床"), "go to ward 3 bed 12");
         assert_eq!(to_english_words("请到5号病房"), "go to ward 5");
-        assert_eq!(to_english_words("低剂量扫描头部"), "low dose scan head");
+        assert_eq!(to_english_words("低剂量扫描头部"), "low dose scan brain");
         assert_eq!(to_english_words("再说一遍"), "say that again");
         assert!(has_chinese("扫描") && !has_chinese("scan"));
     }
@@ -318,8 +318,14 @@ mod tests {
             Command::Verify { patient_id } => assert_eq!(patient_id.expose(), "4711"),
             other => panic!("{other:?}"),
         }
-        assert!(matches!(parse("不要扫描胸部"), Understanding::NotUnderstood { .. }));
-        assert!(matches!(parse("今天天气很好"), Understanding::NotUnderstood { .. }));
+        assert!(matches!(
+            parse("不要扫描胸部"),
+            Understanding::NotUnderstood { .. }
+        ));
+        assert!(matches!(
+            parse("今天天气很好"),
+            Understanding::NotUnderstood { .. }
+        ));
         assert_ne!(parse("不确认").command(), Some(&Command::Confirm));
     }
 

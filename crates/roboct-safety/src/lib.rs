@@ -80,8 +80,9 @@ impl State {
 
     /// Whether the state breaks none of the rules (no beam or motion where R1/R5 forbid it).
     pub fn is_safe(&self) -> bool {
-        !(self.beam_on && !beam_conditions(self, Origin::Operator).is_empty())
-            && !(self.base_moving && !drive_conditions(self).is_empty())
+        let beam_ok = !self.beam_on || beam_conditions(self, Origin::Operator).is_empty();
+        let motion_ok = !self.base_moving || drive_conditions(self).is_empty();
+        beam_ok && motion_ok
     }
 }
 

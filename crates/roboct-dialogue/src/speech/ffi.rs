@@ -32,12 +32,6 @@ pub struct PsSeg {
     _opaque: [u8; 0],
 }
 
-/// `logmath_t`.
-#[repr(C)]
-pub struct LogMath {
-    _opaque: [u8; 0],
-}
-
 #[link(name = "pocketsphinx")]
 #[link(name = "sphinxbase")]
 unsafe extern "C" {
@@ -71,18 +65,9 @@ unsafe extern "C" {
         name: *const c_char,
         jsgf: *const c_char,
     ) -> c_int;
-    /// `int ps_set_keyphrase(ps_decoder_t *, const char *name, const char *keyphrase)`
-    pub fn ps_set_keyphrase(
-        ps: *mut PsDecoder,
-        name: *const c_char,
-        keyphrase: *const c_char,
-    ) -> c_int;
-    /// `int ps_set_allphone_file(ps_decoder_t *, const char *name, const char *path)`
-    pub fn ps_set_allphone_file(
-        ps: *mut PsDecoder,
-        name: *const c_char,
-        path: *const c_char,
-    ) -> c_int;
+    /// `int ps_set_kws(ps_decoder_t *, const char *name, const char *keyfile)`: one key
+    /// phrase per line, each with its threshold (`stop /1e-20/`).
+    pub fn ps_set_kws(ps: *mut PsDecoder, name: *const c_char, keyfile: *const c_char) -> c_int;
     /// `int ps_set_search(ps_decoder_t *, const char *name)`
     pub fn ps_set_search(ps: *mut PsDecoder, name: *const c_char) -> c_int;
     /// `int ps_start_utt(ps_decoder_t *)`
@@ -99,14 +84,8 @@ unsafe extern "C" {
     pub fn ps_end_utt(ps: *mut PsDecoder) -> c_int;
     /// `char const *ps_get_hyp(ps_decoder_t *, int32 *out_best_score)`
     pub fn ps_get_hyp(ps: *mut PsDecoder, out_best_score: *mut i32) -> *const c_char;
-    /// `int32 ps_get_prob(ps_decoder_t *)`
-    pub fn ps_get_prob(ps: *mut PsDecoder) -> i32;
     /// `int ps_get_n_frames(ps_decoder_t *)`
     pub fn ps_get_n_frames(ps: *mut PsDecoder) -> c_int;
-    /// `logmath_t *ps_get_logmath(ps_decoder_t *)` (borrowed, not retained)
-    pub fn ps_get_logmath(ps: *mut PsDecoder) -> *mut LogMath;
-    /// `float64 logmath_exp(logmath_t *, int logb_p)`
-    pub fn logmath_exp(lmath: *mut LogMath, logb_p: c_int) -> f64;
     /// `ps_seg_t *ps_seg_iter(ps_decoder_t *)`
     pub fn ps_seg_iter(ps: *mut PsDecoder) -> *mut PsSeg;
     /// `ps_seg_t *ps_seg_next(ps_seg_t *)` (frees the iterator and returns NULL at the end)

@@ -5,6 +5,7 @@ use anyhow::Result;
 use crate::{BenchCommand, Command};
 
 pub mod ct;
+pub mod dialogue;
 pub mod dicom;
 pub mod nav;
 
@@ -26,6 +27,8 @@ pub fn run(command: Command, ctx: &Context) -> Result<()> {
         Command::ImportDicom(args) => dicom::import(args, ctx),
         Command::Upload(args) => dicom::upload(args, ctx),
         Command::Outbox { which } => dicom::outbox(which, ctx),
+        Command::Listen(args) => dialogue::listen(args, ctx),
+        Command::Say(args) => dialogue::say(args, ctx),
         Command::Route(args) => nav::route(args, ctx),
         Command::Map { which } => nav::map(which, ctx),
         Command::Demo(args) => ct::demo(args, ctx),
@@ -37,6 +40,7 @@ pub fn run(command: Command, ctx: &Context) -> Result<()> {
             BenchCommand::Recon(args) => ct::bench_recon(args, ctx),
             BenchCommand::Upload(args) => dicom::bench_upload(args, ctx),
             BenchCommand::Route(args) => nav::bench_route(args, ctx),
+            BenchCommand::Voice(args) => dialogue::bench_voice(args, ctx),
         },
     }
 }

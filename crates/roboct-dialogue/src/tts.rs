@@ -1,0 +1,161 @@
+//! Voice out: text to speech with espeak-ng.
+//!
+//! We run the `espeak-ng` program (Debian package `espeak-ng`) rather than linking
+//! libespeak-ng: the program is the interface espeak-ng documents and keeps stable, a crash
+//! in the synthesizer cannot take the scanner down with it, and its cost (about 20 ms to
+//! start) is small next to the speech itself. The text goes in on stdin (never through a
+//! shell) and the WAV comes back on stdout, converted to the recognizer's 16 kHz mono.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+use crate::audio::{self, Audio, AudioError};
+
+/// Why speech could not be synthesized.
+#[derive(Debug, thiserror::Error)]
+pub enum TtsError {
+    /// The program could not be run.
+    #[error("cannot run {program}: {source}; install espeak-ng (./scripts/deps)")]
+    Spawn {
+        /// The program.
+        program: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The program failed.
+    #[error("{program} failed ({status}): {stderr}")]
+    Failed {
+        /// The program.
+        program: String,
+        /// Its exit status.
+        status: String,
+        /// What it printed.
+        stderr: String,
+    },
+    /// Its output was not usable audio.
+    #[error(transparent)]
+    Audio(#[from] AudioError),
+    /// Nothing to say.
+    #[error("there is no text to speak")]
+    EmptyText,
+}
+
+/// A voice: an espeak-ng voice name (with an optional `+variant`) and a speed.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Voice {
+    /// The espeak-ng voice, e.g. `en-us` or `en-us+f3`.
+    pub name: String,
+    /// Words per minute (espeak-ng's default is 175).
+    pub speed_wpm: u32,
+}
+
+impl Voice {
+    /// A voice.
+    pub fn new(name: &str, speed_wpm: u32) -> Self {
+        Self {
+            name: name.to_string(),
+            speed_wpm,
+        }
+    }
+}
+
+impl Default for Voice {
+    fn default() -> Self {
+        Voice::new("en-us", 160)
+    }
+}
+
+/// Something that turns text into speech.
+pub trait Synthesizer {
+    /// Speaks `text` with `voice` into 16 kHz mono audio.
+    fn synthesize(&self, text: &str, voice: &Voice) -> Result<Audio, TtsError>;
+}
+
+/// espeak-ng, run as a program.
+#[derive(Clone, Debug)]
+pub struct EspeakNg {
+    program: PathBuf,
+}
+
+impl Default for EspeakNg {
+    fn default() -> Self {
+        Self {
+            program: PathBuf::from("espeak-ng"),
+        }
+    }
+}
+
+impl EspeakNg {
+    /// espeak-ng from `PATH`.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// espeak-ng at a given path.
+    pub fn at(program: impl Into<PathBuf>) -> Self {
+        Self {
+            program: program.into(),
+        }
+    }
+
+    /// Whether the program runs here.
+    pub fn is_available(&self) -> bool {
+        Command::new(&self.program)
+            .arg("--version")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false)
+    }
+}
+
+impl Synthesizer for EspeakNg {
+    fn synthesize(&self, text: &str, voice: &Voice) -> Result<Audio, TtsError> {
+        // One line of plain text: espeak-ng reads stdin up to the end, and a control
+        // character or an SSML-looking tag should be spoken as text, not interpreted.
+        let clean: String = text
+            .chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect();
+        if clean.trim().is_empty() {
+            return Err(TtsError::EmptyText);
+        }
+        let program = self.program.display().to_string();
+        let mut child = Command::new(&self.program)
+            .args([
+                "-v",
+                &voice.name,
+                "-s",
+                &voice.speed_wpm.to_string(),
+                "--stdout",
+            ])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|source| TtsError::Spawn {
+                program: program.clone(),
+                source,
+            })?;
+        if let Some(mut stdin) = child.stdin.take() {
+            // A write error means espeak-ng exited early; its status below says why.
+            let _ = stdin.write_all(clean.trim().as_bytes());
+        }
+        let out = child.wait_with_output().map_err(|source| TtsError::Spawn {
+            program: program.clone(),
+            source,
+        })?;
+        if !out.status.success() || out.stdout.is_empty() {
+            return Err(TtsError::Failed {
+                program,
+                status: out.status.to_string(),
+                stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+            });
+        }
+        let bytes = audio::fix_streamed_wav_sizes(out.stdout);
+        let (a, _) = audio::decode_wav(&bytes, "espeak-ng output")?;
+        Ok(a)
+    }
+}
