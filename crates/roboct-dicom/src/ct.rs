@@ -1,9 +1,10 @@
 //! CT Image Storage series from reconstructed volumes (PS3.3 §A.3, CT Image IOD).
 //!
 //! One single-frame instance per z-slice, HU stored as 16-bit signed integers with Rescale
-//! Slope 1 and Intercept 0, geometry from the [`VolumeGrid`]: roboct's world frame is the
-//! DICOM patient frame (LPS, as in ITK), so Image Position (Patient) of slice `k` is the centre
-//! of voxel `(0, 0, k)` and Image Orientation (Patient) is the first two direction columns.
+//! Slope 1 and Intercept 0, geometry from the [`VolumeGrid`]. Grids are in the scanner's frame
+//! (`roboct_geometry::conventions`); the [`PatientPosition`] turns it into the DICOM patient
+//! frame (LPS), so Image Position (Patient) of slice `k` is the centre of voxel `(0, 0, k)` and
+//! Image Orientation (Patient) the first two direction columns, both seen from the patient.
 
 use dicom_core::smallvec::SmallVec;
 use dicom_core::{DataElement, PrimitiveValue, VR};
@@ -11,11 +12,12 @@ use dicom_dictionary_std::tags;
 use dicom_object::InMemDicomObject;
 use ndarray::ArrayView2;
 use roboct_core::units::{Mgy, hu_from_mu};
+use roboct_geometry::vec3::{Vec3, cross, dot, mat_vec};
 use roboct_geometry::{Volume, VolumeGrid, VolumeSlab};
 
 use crate::part10::{EXPLICIT_VR_LE, EncodeError, encode_part10, put_str};
 use crate::sr::CtdiPhantom;
-use crate::study::{StudyContext, now_date_time, put_ds, put_is, put_seq, put_us};
+use crate::study::{StudyContext, put_ds, put_is, put_seq, put_us};
 use crate::uid::UidGenerator;
 
 /// CT Image Storage SOP Class.
@@ -41,6 +43,106 @@ impl VoxelUnits {
             VoxelUnits::Hu => v as f64,
             VoxelUnits::MuPerMm { mu_water_per_mm } => hu_from_mu(v as f64, mu_water_per_mm, 0.0).0,
         }
+    }
+}
+
+/// Patient Position (0018,5100): how the patient lies on the table, relative to the gantry.
+///
+/// The scanner's frame (`roboct_geometry::conventions`) has z along the rotation axis, +z
+/// pointing the way a head-first patient's head points, +y down towards the table and
+/// x = y × z; for a patient lying head first supine (`HFS`) it is the DICOM patient frame
+/// (LPS). Every other position is a rotation of it, [`PatientPosition::patient_from_scanner`].
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum PatientPosition {
+    /// Head first, supine.
+    #[default]
+    Hfs,
+    /// Head first, prone.
+    Hfp,
+    /// Feet first, supine.
+    Ffs,
+    /// Feet first, prone.
+    Ffp,
+    /// Head first, decubitus right (lying on the right side).
+    Hfdr,
+    /// Head first, decubitus left (lying on the left side).
+    Hfdl,
+    /// Feet first, decubitus right.
+    Ffdr,
+    /// Feet first, decubitus left.
+    Ffdl,
+}
+
+impl PatientPosition {
+    /// Every position, in the order of PS3.3 C.7.3.1.1.2.
+    pub const ALL: [PatientPosition; 8] = [
+        PatientPosition::Hfs,
+        PatientPosition::Hfp,
+        PatientPosition::Ffs,
+        PatientPosition::Ffp,
+        PatientPosition::Hfdr,
+        PatientPosition::Hfdl,
+        PatientPosition::Ffdr,
+        PatientPosition::Ffdl,
+    ];
+
+    /// The DICOM defined term, e.g. `HFS`.
+    pub fn code(self) -> &'static str {
+        match self {
+            PatientPosition::Hfs => "HFS",
+            PatientPosition::Hfp => "HFP",
+            PatientPosition::Ffs => "FFS",
+            PatientPosition::Ffp => "FFP",
+            PatientPosition::Hfdr => "HFDR",
+            PatientPosition::Hfdl => "HFDL",
+            PatientPosition::Ffdr => "FFDR",
+            PatientPosition::Ffdl => "FFDL",
+        }
+    }
+
+    /// The rotation from scanner to patient (LPS) coordinates, row-major: its rows are the
+    /// patient's left, posterior and superior directions in scanner coordinates, so
+    /// `patient = M scanner` for points and directions alike.
+    pub fn patient_from_scanner(self) -> [[f64; 3]; 3] {
+        // Head first: superior is +z; feet first: -z. Supine: the back lies on the table,
+        // posterior is down (+y); prone: -y. Decubitus right: the right side is down, so left
+        // is -y; left: +y. Posterior then follows from P = S x L (LPS is right-handed).
+        let (left, superior): (Vec3, Vec3) = match self {
+            PatientPosition::Hfs => ([1.0, 0.0, 0.0], [0.0, 0.0, 1.0]),
+            PatientPosition::Hfp => ([-1.0, 0.0, 0.0], [0.0, 0.0, 1.0]),
+            PatientPosition::Ffs => ([-1.0, 0.0, 0.0], [0.0, 0.0, -1.0]),
+            PatientPosition::Ffp => ([1.0, 0.0, 0.0], [0.0, 0.0, -1.0]),
+            PatientPosition::Hfdr => ([0.0, -1.0, 0.0], [0.0, 0.0, 1.0]),
+            PatientPosition::Hfdl => ([0.0, 1.0, 0.0], [0.0, 0.0, 1.0]),
+            PatientPosition::Ffdr => ([0.0, -1.0, 0.0], [0.0, 0.0, -1.0]),
+            PatientPosition::Ffdl => ([0.0, 1.0, 0.0], [0.0, 0.0, -1.0]),
+        };
+        [left, cross(superior, left), superior]
+    }
+}
+
+impl std::fmt::Display for PatientPosition {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
+impl std::str::FromStr for PatientPosition {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let up = s.trim().to_ascii_uppercase();
+        Self::ALL
+            .into_iter()
+            .find(|p| p.code() == up)
+            .ok_or_else(|| {
+                format!(
+                    "patient position `{s}` is not one of {}",
+                    Self::ALL.map(|p| p.code()).join(", ")
+                )
+            })
     }
 }
 
@@ -105,8 +207,8 @@ pub struct CtSeriesInfo {
     pub description: String,
     /// Frame of Reference UID: shared by every series made in one patient position.
     pub frame_of_reference_uid: String,
-    /// Patient Position (0018,5100), e.g. `HFS`.
-    pub patient_position: String,
+    /// Patient Position (0018,5100): also decides the image geometry in the patient frame.
+    pub patient_position: PatientPosition,
     /// Acquisition parameters.
     pub acquisition: CtAcquisition,
     /// Display windows, the first is the default.
@@ -121,7 +223,7 @@ impl CtSeriesInfo {
             series_number: 1,
             description: "ROBOCT AXIAL".into(),
             frame_of_reference_uid: uids.generate(),
-            patient_position: "HFS".into(),
+            patient_position: PatientPosition::Hfs,
             acquisition: CtAcquisition::default(),
             windows: vec![
                 Window {
@@ -199,7 +301,7 @@ pub struct CtSeriesWriter {
 impl CtSeriesWriter {
     /// A writer for one series of `study`.
     pub fn new(study: StudyContext, series: CtSeriesInfo, uids: UidGenerator) -> Self {
-        let (content_date, content_time) = now_date_time();
+        let (content_date, content_time) = study.now();
         Self {
             study,
             series,
@@ -352,7 +454,12 @@ impl CtSeriesWriter {
             put_str(&mut o, tags::SERIES_DESCRIPTION, VR::LO, &s.description);
         }
         put_str(&mut o, tags::PROTOCOL_NAME, VR::LO, &a.protocol_name);
-        put_str(&mut o, tags::PATIENT_POSITION, VR::CS, &s.patient_position);
+        put_str(
+            &mut o,
+            tags::PATIENT_POSITION,
+            VR::CS,
+            s.patient_position.code(),
+        );
         if !self.study.body_part.is_empty() {
             put_str(
                 &mut o,
@@ -390,12 +497,14 @@ impl CtSeriesWriter {
         put_str(&mut o, tags::CONTENT_TIME, VR::TM, &self.content_time);
         put_str(&mut o, tags::IMAGE_TYPE, VR::CS, "ORIGINAL\\PRIMARY\\AXIAL");
         put_str(&mut o, tags::BURNED_IN_ANNOTATION, VR::CS, "NO");
-        // Image Plane: row direction = +x index (columns), column direction = +y index (rows).
+        // Image Plane: row direction = +x index (columns), column direction = +y index (rows),
+        // turned from the scanner's frame into the patient's.
+        let m = s.patient_position.patient_from_scanner();
         let d = grid.direction();
-        let row_dir = [d[0][0], d[1][0], d[2][0]];
-        let col_dir = [d[0][1], d[1][1], d[2][1]];
+        let row_dir = mat_vec(m, [d[0][0], d[1][0], d[2][0]]);
+        let col_dir = mat_vec(m, [d[0][1], d[1][1], d[2][1]]);
         let normal = cross(row_dir, col_dir);
-        let position = grid.world_from_index([0.0, 0.0, k as f64]);
+        let position = mat_vec(m, grid.world_from_index([0.0, 0.0, k as f64]));
         let spacing = grid.spacing_mm();
         put_ds(&mut o, tags::IMAGE_POSITION_PATIENT, &position);
         let iop = [row_dir, col_dir].concat();
@@ -499,14 +608,52 @@ impl CtSeriesWriter {
     }
 }
 
-fn cross(a: [f64; 3], b: [f64; 3]) -> [f64; 3] {
-    [
-        a[1] * b[2] - a[2] * b[1],
-        a[2] * b[0] - a[0] * b[2],
-        a[0] * b[1] - a[1] * b[0],
-    ]
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-fn dot(a: [f64; 3], b: [f64; 3]) -> f64 {
-    a[0] * b[0] + a[1] * b[1] + a[2] * b[2]
+    fn det(m: [[f64; 3]; 3]) -> f64 {
+        dot(m[0], cross(m[1], m[2]))
+    }
+
+    #[test]
+    fn positions_are_rotations_that_put_each_side_where_it_lies() {
+        // Truth from the definitions, not from the matrix code: the table is below the
+        // patient (+y in the scanner), the gantry's far side is +z.
+        let down = [0.0, 1.0, 0.0];
+        let into_gantry = [0.0, 0.0, 1.0];
+        // (position, the patient direction that points down, the one that points into the
+        // gantry), in LPS: posterior (0,1,0), anterior (0,-1,0), right (-1,0,0), left (1,0,0),
+        // superior (0,0,1), inferior (0,0,-1).
+        let cases = [
+            ("HFS", [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]),
+            ("HFP", [0.0, -1.0, 0.0], [0.0, 0.0, 1.0]),
+            ("FFS", [0.0, 1.0, 0.0], [0.0, 0.0, -1.0]),
+            ("FFP", [0.0, -1.0, 0.0], [0.0, 0.0, -1.0]),
+            ("HFDR", [-1.0, 0.0, 0.0], [0.0, 0.0, 1.0]),
+            ("HFDL", [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]),
+            ("FFDR", [-1.0, 0.0, 0.0], [0.0, 0.0, -1.0]),
+            ("FFDL", [1.0, 0.0, 0.0], [0.0, 0.0, -1.0]),
+        ];
+        for (code, down_is, gantry_is) in cases {
+            let p: PatientPosition = code.parse().unwrap();
+            assert_eq!(p.code(), code);
+            let m = p.patient_from_scanner();
+            assert!((det(m) - 1.0).abs() < 1e-12, "{code}: not a rotation");
+            assert_eq!(mat_vec(m, down), down_is, "{code}: what lies on the table");
+            assert_eq!(
+                mat_vec(m, into_gantry),
+                gantry_is,
+                "{code}: what enters first"
+            );
+        }
+        assert_eq!(
+            PatientPosition::Hfs.patient_from_scanner(),
+            [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]],
+            "HFS: the scanner frame is LPS"
+        );
+        let e = "HFX".parse::<PatientPosition>().unwrap_err();
+        assert!(e.contains("HFX") && e.contains("FFDL"), "{e}");
+        assert_eq!("ffs".parse::<PatientPosition>(), Ok(PatientPosition::Ffs));
+    }
 }

@@ -13,7 +13,9 @@ use std::net::TcpStream;
 use std::time::Duration;
 
 use dicom_ul::association::client::ClientAssociation;
-use dicom_ul::pdu::{PDataValue, PDataValueType, Pdu, PresentationContextResultReason};
+use dicom_ul::pdu::{
+    AssociationRJResult, PDataValue, PDataValueType, Pdu, PresentationContextResultReason,
+};
 use dicom_ul::{ClientAssociationOptions, association::Error as UlError};
 
 /// Verification SOP Class (C-ECHO).
@@ -129,6 +131,11 @@ impl Status {
     pub fn is_transient_failure(self) -> bool {
         (self.0 & 0xFF00) == 0xA700 || self.0 == 0x0213 || self.0 == 0x0110
     }
+    /// 0x0111 Duplicate SOP Instance: the peer already holds an instance with this UID. For a
+    /// store of an instance we sent before (a resend after a crash) that means it is stored.
+    pub fn is_duplicate(self) -> bool {
+        self.0 == 0x0111
+    }
 }
 
 impl std::fmt::Display for Status {
@@ -173,15 +180,19 @@ pub enum NetError {
         /// The socket error.
         source: std::io::Error,
     },
-    /// The peer rejected the association (wrong AE title, unknown calling AE, busy).
-    #[error(
-        "{peer} rejected the association: {reason} (check the AE titles in the configuration and that the peer knows ours)"
-    )]
+    /// The peer rejected the association: permanently (wrong called AE title, unknown calling
+    /// AE title: a configuration error) or transiently (busy).
+    #[error("{peer} rejected the association{}: {reason}{}",
+        if *.permanent { " permanently" } else { " for now" },
+        if *.permanent { " (check the AE titles in the configuration and that the peer knows ours)" } else { "" })]
     Rejected {
         /// The peer.
         peer: String,
-        /// The rejection's source and reason.
+        /// The rejection's source and reason, e.g. `called AE title not recognized`.
         reason: String,
+        /// A permanent rejection (A-ASSOCIATE-RJ result 1): retrying without a change to the
+        /// configuration (ours or the peer's) gives the same answer.
+        permanent: bool,
     },
     /// The peer accepted the association but none of the contexts we need.
     #[error(
@@ -219,8 +230,9 @@ pub enum NetError {
         /// What was wrong.
         what: String,
     },
-    /// The request was refused with a failure status.
-    #[error("{peer} answered {operation} with status {status}{comment}")]
+    /// The request was refused with a failure status. The peer's Error Comment (0000,0902)
+    /// is not kept: it is free text that may quote patient data.
+    #[error("{peer} answered {operation} with status {status}")]
     Failed {
         /// The peer.
         peer: String,
@@ -228,8 +240,6 @@ pub enum NetError {
         operation: &'static str,
         /// The status.
         status: Status,
-        /// The Error Comment (0000,0902), prefixed with ": ", or empty.
-        comment: String,
     },
 }
 
@@ -238,13 +248,24 @@ impl NetError {
     /// refusal that will repeat until something is changed (bad data, wrong SOP class).
     pub fn is_transient(&self) -> bool {
         match self {
-            NetError::Connect { .. }
-            | NetError::Timeout { .. }
-            | NetError::Closed { .. }
-            | NetError::Rejected { .. } => true,
+            NetError::Connect { .. } | NetError::Timeout { .. } | NetError::Closed { .. } => true,
+            NetError::Rejected { permanent, .. } => !permanent,
             NetError::Failed { status, .. } => status.is_transient_failure(),
             NetError::NoContext { .. } | NetError::Protocol { .. } => false,
         }
+    }
+
+    /// Whether the failure comes from the configuration rather than from the data or the
+    /// network: a permanent association rejection (wrong AE title, our AE unknown to the
+    /// peer). Retrying cannot help until someone changes a configuration.
+    pub fn is_configuration(&self) -> bool {
+        matches!(
+            self,
+            NetError::Rejected {
+                permanent: true,
+                ..
+            }
+        )
     }
 }
 
@@ -344,14 +365,6 @@ impl CommandSet {
     pub fn status(&self) -> Option<Status> {
         self.us(0x0900).map(Status)
     }
-
-    /// Error Comment (0000,0902) formatted as ": comment", or empty.
-    fn comment_suffix(&self) -> String {
-        match self.text(0x0902) {
-            Some(c) if !c.is_empty() => format!(": {c}"),
-            _ => String::new(),
-        }
-    }
 }
 
 /// A response message: its command set and, when present, its data set bytes.
@@ -388,7 +401,8 @@ fn map_ul_error(peer: &str, e: UlError, timeout: Duration) -> NetError {
         UlError::Connect { source, .. } => NetError::Connect { peer, source },
         UlError::Rejected { association_rj, .. } => NetError::Rejected {
             peer,
-            reason: format!("{:?} / {:?}", association_rj.result, association_rj.source),
+            reason: association_rj.source.to_string(),
+            permanent: association_rj.result == AssociationRJResult::Permanent,
         },
         UlError::Aborted { .. } => NetError::Closed {
             peer,
@@ -422,7 +436,7 @@ fn map_ul_error(peer: &str, e: UlError, timeout: Duration) -> NetError {
         },
         other => {
             // dicom-ul wraps read failures; a timeout shows up as an I/O error inside.
-            let text = error_chain(&other);
+            let text = crate::error_chain(&other);
             if text.contains("timed out")
                 || text.contains("Resource temporarily unavailable")
                 || text.contains("WouldBlock")
@@ -443,17 +457,6 @@ fn map_ul_error(peer: &str, e: UlError, timeout: Duration) -> NetError {
             }
         }
     }
-}
-
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        cur = c.source();
-    }
-    s
 }
 
 impl Association {
@@ -709,32 +712,49 @@ impl Association {
         Ok(status)
     }
 
-    fn fail(&self, operation: &'static str, status: Status, command: &CommandSet) -> NetError {
+    /// One request with one final response (C-ECHO, C-STORE, N-CREATE, N-SET): fills in the
+    /// message ID and data set type, sends, and returns the response when its status is
+    /// success or warning; a failure status is an error.
+    fn request(
+        &mut self,
+        operation: &'static str,
+        pc_id: u8,
+        mut command: CommandSet,
+        dataset: Option<&[u8]>,
+    ) -> Result<Response, NetError> {
+        let id = self.message_id();
+        command.put_us(0x0110, id).put_us(
+            0x0800,
+            if dataset.is_some() {
+                HAS_DATASET
+            } else {
+                NO_DATASET
+            },
+        );
+        self.send_message(pc_id, &command, dataset)?;
+        let resp = self.receive_message()?;
+        let status = self.check_response(&resp, operation, id)?;
+        if status.is_ok() {
+            Ok(resp)
+        } else {
+            Err(self.fail(operation, status))
+        }
+    }
+
+    fn fail(&self, operation: &'static str, status: Status) -> NetError {
         NetError::Failed {
             peer: self.peer.clone(),
             operation,
             status,
-            comment: command.comment_suffix(),
         }
     }
 
     /// C-ECHO: checks that the peer answers (needs a Verification context).
     pub fn echo(&mut self) -> Result<(), NetError> {
         let pc = self.context_for(VERIFICATION, &[])?.id;
-        let id = self.message_id();
         let mut c = CommandSet::default();
-        c.put_uid(0x0002, VERIFICATION)
-            .put_us(0x0100, C_ECHO_RQ)
-            .put_us(0x0110, id)
-            .put_us(0x0800, NO_DATASET);
-        self.send_message(pc, &c, None)?;
-        let resp = self.receive_message()?;
-        let status = self.check_response(&resp, "C-ECHO", id)?;
-        if status.is_ok() {
-            Ok(())
-        } else {
-            Err(self.fail("C-ECHO", status, &resp.command))
-        }
+        c.put_uid(0x0002, VERIFICATION).put_us(0x0100, C_ECHO_RQ);
+        self.request("C-ECHO", pc, c, None).map(|_| ())
     }
 
     /// C-STORE of one instance whose data set is already encoded in the transfer syntax of
@@ -746,22 +766,13 @@ impl Association {
         sop_instance_uid: &str,
         dataset: &[u8],
     ) -> Result<Status, NetError> {
-        let id = self.message_id();
         let mut c = CommandSet::default();
         c.put_uid(0x0002, sop_class_uid)
             .put_us(0x0100, C_STORE_RQ)
-            .put_us(0x0110, id)
             .put_us(0x0700, 0)
-            .put_us(0x0800, HAS_DATASET)
             .put_uid(0x1000, sop_instance_uid);
-        self.send_message(pc_id, &c, Some(dataset))?;
-        let resp = self.receive_message()?;
-        let status = self.check_response(&resp, "C-STORE", id)?;
-        if status.is_ok() {
-            Ok(status)
-        } else {
-            Err(self.fail("C-STORE", status, &resp.command))
-        }
+        let resp = self.request("C-STORE", pc_id, c, Some(dataset))?;
+        Ok(resp.command.status().unwrap_or(Status(0)))
     }
 
     /// C-FIND: sends `identifier` (encoded in the context's transfer syntax) and returns the
@@ -797,7 +808,7 @@ impl Association {
             } else if status.is_ok() {
                 return Ok(matches);
             } else {
-                return Err(self.fail("C-FIND", status, &resp.command));
+                return Err(self.fail("C-FIND", status));
             }
         }
     }
@@ -811,21 +822,12 @@ impl Association {
         sop_instance_uid: &str,
         attributes: &[u8],
     ) -> Result<Response, NetError> {
-        let id = self.message_id();
         let mut c = CommandSet::default();
+        // Affected SOP Class / Instance UID (0000,0002) / (0000,1000).
         c.put_uid(0x0002, sop_class_uid)
             .put_us(0x0100, N_CREATE_RQ)
-            .put_us(0x0110, id)
-            .put_us(0x0800, HAS_DATASET)
             .put_uid(0x1000, sop_instance_uid);
-        self.send_message(pc_id, &c, Some(attributes))?;
-        let resp = self.receive_message()?;
-        let status = self.check_response(&resp, "N-CREATE", id)?;
-        if status.is_ok() {
-            Ok(resp)
-        } else {
-            Err(self.fail("N-CREATE", status, &resp.command))
-        }
+        self.request("N-CREATE", pc_id, c, Some(attributes))
     }
 
     /// N-SET of `sop_instance_uid` with `modifications`.
@@ -836,21 +838,12 @@ impl Association {
         sop_instance_uid: &str,
         modifications: &[u8],
     ) -> Result<Response, NetError> {
-        let id = self.message_id();
         let mut c = CommandSet::default();
+        // Requested SOP Class / Instance UID (0000,0003) / (0000,1001).
         c.put_uid(0x0003, sop_class_uid)
             .put_us(0x0100, N_SET_RQ)
-            .put_us(0x0110, id)
-            .put_us(0x0800, HAS_DATASET)
             .put_uid(0x1001, sop_instance_uid);
-        self.send_message(pc_id, &c, Some(modifications))?;
-        let resp = self.receive_message()?;
-        let status = self.check_response(&resp, "N-SET", id)?;
-        if status.is_ok() {
-            Ok(resp)
-        } else {
-            Err(self.fail("N-SET", status, &resp.command))
-        }
+        self.request("N-SET", pc_id, c, Some(modifications))
     }
 
     /// Releases the association (A-RELEASE). Errors are reported but the socket is closed

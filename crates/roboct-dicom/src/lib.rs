@@ -20,19 +20,25 @@
 //!   [`upload::stream_series`], which sends slices while later slabs are still being
 //!   reconstructed.
 //! * [`config`]: PACS/RIS endpoints from TOML, credentials from the environment or files.
-//! * [`bench`]: the `roboct bench upload` measurements.
+//! * [`bench`]: the `roboct bench upload` measurements; [`loopback`]: the local peers it and
+//!   the tests start (free ports, child processes stopped on drop).
 //!
 //! dicom-rs types stay inside this crate: callers see volumes, instances (Part 10 bytes),
 //! UIDs and plain structs.
 //!
 //! # Frames
-//! roboct's world frame is the DICOM patient frame (LPS, as in ITK): a grid's origin is the
-//! centre of voxel (0, 0, 0), which DICOM calls Image Position (Patient) of the first slice.
+//! roboct's world frame is the scanner's (z along the rotation axis, see
+//! `roboct_geometry::conventions`); it equals the DICOM patient frame (LPS) only for a patient
+//! lying head first supine. [`ct::PatientPosition`] turns scanner coordinates into patient
+//! coordinates for the other positions when CT series are written, and volumes read by
+//! [`reader`] are in the patient frame of the files. A grid's origin is the centre of voxel
+//! (0, 0, 0), which DICOM calls Image Position (Patient) of the first slice.
 
 pub mod bench;
 pub mod config;
 pub mod ct;
 pub mod dimse;
+pub mod loopback;
 pub mod mpps;
 pub mod outbox;
 pub mod part10;
@@ -43,3 +49,19 @@ pub mod study;
 pub mod uid;
 pub mod upload;
 pub mod worklist;
+
+/// An error and its causes on one line, without repeating a cause that its parent's message
+/// already includes (reqwest and dicom-ul both do that).
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        let t = c.to_string();
+        if !s.contains(&t) {
+            s.push_str(": ");
+            s.push_str(&t);
+        }
+        cur = c.source();
+    }
+    s
+}

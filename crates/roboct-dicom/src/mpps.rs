@@ -9,7 +9,7 @@ use dicom_object::InMemDicomObject;
 use crate::dimse::{Association, AssociationOptions, NetError, Peer, ProposedContext};
 use crate::part10::{EXPLICIT_VR_LE, IMPLICIT_VR_LE, encode_dataset, put_str};
 use crate::sr::{Code, DoseReport, ImageRef};
-use crate::study::{StudyContext, format_ds, now_date_time, put_seq};
+use crate::study::{StudyContext, UtcOffset, format_ds, put_seq};
 use crate::uid::UidGenerator;
 
 /// Modality Performed Procedure Step SOP Class.
@@ -78,6 +78,8 @@ pub struct PerformedStep {
     pub sop_instance_uid: String,
     /// Performed Procedure Step ID.
     pub id: String,
+    /// The UTC offset its dates and times are written at (the study's).
+    pub utc_offset: UtcOffset,
 }
 
 fn send(
@@ -120,8 +122,15 @@ pub fn create_attributes(
     step_id: &str,
     station_ae: &str,
 ) -> InMemDicomObject {
-    let (date, time) = now_date_time();
+    let (date, time) = study.now();
     let mut o = InMemDicomObject::new_empty();
+    // SOP Common: the offset of every date and time of the step (its N-SET uses it too).
+    put_str(
+        &mut o,
+        tags::TIMEZONE_OFFSET_FROM_UTC,
+        VR::SH,
+        &study.utc_offset.to_string(),
+    );
     // Performed Procedure Step Relationship
     let mut sched = InMemDicomObject::new_empty();
     put_str(
@@ -233,9 +242,10 @@ pub fn create_attributes(
     o
 }
 
-/// The N-SET attributes for the end of a step.
-pub fn set_attributes(result: &StepResult) -> InMemDicomObject {
-    let (date, time) = now_date_time();
+/// The N-SET attributes for the end of a step, dated at `utc_offset` (the step's, from its
+/// N-CREATE).
+pub fn set_attributes(result: &StepResult, utc_offset: UtcOffset) -> InMemDicomObject {
+    let (date, time) = utc_offset.now();
     let mut o = InMemDicomObject::new_empty();
     let status = match &result.end {
         StepEnd::Completed => "COMPLETED",
@@ -365,6 +375,7 @@ pub fn start_step(
     Ok(PerformedStep {
         sop_instance_uid,
         id,
+        utc_offset: study.utc_offset,
     })
 }
 
@@ -379,7 +390,7 @@ pub fn end_step(
         peer,
         options,
         "N-SET",
-        &set_attributes(result),
+        &set_attributes(result, step.utc_offset),
         &step.sop_instance_uid,
     )
 }

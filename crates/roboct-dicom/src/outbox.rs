@@ -491,7 +491,10 @@ impl Outbox {
             .open(&path)
             .map_err(io(&path))?;
         match f.try_lock() {
-            Ok(()) => Ok(UploaderLock { _file: f }),
+            Ok(()) => Ok(UploaderLock {
+                _file: f,
+                destination: destination.to_string(),
+            }),
             Err(fs::TryLockError::WouldBlock) => Err(OutboxError::Busy {
                 destination: destination.to_string(),
                 path,
@@ -505,6 +508,14 @@ impl Outbox {
 #[derive(Debug)]
 pub struct UploaderLock {
     _file: File,
+    destination: String,
+}
+
+impl UploaderLock {
+    /// The destination it locks.
+    pub fn destination(&self) -> &str {
+        &self.destination
+    }
 }
 
 /// Exponential backoff with a cap: `initial * 2^(attempts-1)`, at most `max`.

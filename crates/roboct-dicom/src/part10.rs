@@ -381,6 +381,18 @@ pub fn decode_part10(bytes: &[u8]) -> Result<(Part10Info, InMemDicomObject), Str
     Ok((info, obj))
 }
 
+/// The text of an attribute with its padding removed (trailing NUL and spaces, leading
+/// spaces); `Some("")` when present but empty, `None` when absent or not text.
+pub(crate) fn text(o: &InMemDicomObject, tag: Tag) -> Option<String> {
+    let e = o.element_opt(tag).ok().flatten()?;
+    if e.value().primitive().is_some_and(|v| v.multiplicity() == 0) {
+        return Some(String::new());
+    }
+    e.to_str()
+        .ok()
+        .map(|s| s.trim_end_matches(['\0', ' ']).trim_start().to_string())
+}
+
 /// Shorthand used by the object builders: put a string attribute.
 pub(crate) fn put_str(obj: &mut InMemDicomObject, tag: Tag, vr: VR, value: &str) {
     obj.put(DataElement::new(tag, vr, PrimitiveValue::from(value)));

@@ -5,10 +5,13 @@
 use std::path::{Path, PathBuf};
 
 use dicom_dictionary_std::tags;
-use dicom_object::{DefaultDicomObject, OpenFileOptions};
+use dicom_object::{DefaultDicomObject, InMemDicomObject, OpenFileOptions};
 use dicom_pixeldata::{ConvertOptions, ModalityLutOption, PixelDecoder};
 use ndarray::Array3;
+use roboct_geometry::vec3::{cross, dot, norm, scale, sub};
 use roboct_geometry::{Volume, VolumeGrid};
+
+use crate::part10::text;
 
 /// Why a folder or series could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -109,28 +112,53 @@ impl std::fmt::Display for SeriesSummary {
 /// What a folder holds.
 #[derive(Clone, Debug, Default)]
 pub struct FolderScan {
+    /// The folder.
+    pub root: PathBuf,
     /// The image series.
     pub series: Vec<SeriesSummary>,
     /// Files that are not DICOM (no `DICM` marker), skipped.
     pub not_dicom: Vec<PathBuf>,
     /// DICOM files that are not images (SR, KO, presentation states, DICOMDIR...), skipped.
     pub non_image: Vec<PathBuf>,
-    files: Vec<(PathBuf, String)>,
+    /// Symbolic links to folders, not followed (a link back up the tree would never end).
+    pub linked_folders: Vec<PathBuf>,
+    images: Vec<ImageHeader>,
 }
 
-fn list_files(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), ReadError> {
-    let entries = std::fs::read_dir(dir).map_err(|source| ReadError::Folder {
+/// What the volume needs from an image's header, read once by [`scan_folder`].
+#[derive(Clone, Debug)]
+struct ImageHeader {
+    path: PathBuf,
+    series_uid: String,
+    frames: u32,
+    position: Option<[f64; 3]>,
+    orientation: Option<[f64; 6]>,
+    pixel_spacing: Option<[f64; 2]>,
+    rows: Option<u16>,
+    cols: Option<u16>,
+    slice_thickness: Option<f64>,
+}
+
+/// Files under `dir` (recursively) and the symbolic links to folders met on the way, which
+/// are not followed. Links to files are listed like files.
+fn list_files(
+    dir: &Path,
+    out: &mut Vec<PathBuf>,
+    linked_folders: &mut Vec<PathBuf>,
+) -> Result<(), ReadError> {
+    let folder = |source| ReadError::Folder {
         path: dir.to_path_buf(),
         source,
-    })?;
-    for e in entries {
-        let e = e.map_err(|source| ReadError::Folder {
-            path: dir.to_path_buf(),
-            source,
-        })?;
+    };
+    for e in std::fs::read_dir(dir).map_err(folder)? {
+        let e = e.map_err(folder)?;
         let p = e.path();
-        if p.is_dir() {
-            list_files(&p, out)?;
+        // `DirEntry::file_type` does not follow links, unlike `Path::is_dir`.
+        let t = e.file_type().map_err(folder)?;
+        if t.is_dir() {
+            list_files(&p, out, linked_folders)?;
+        } else if t.is_symlink() && p.is_dir() {
+            linked_folders.push(p);
         } else {
             out.push(p);
         }
@@ -147,17 +175,10 @@ fn has_dicm(path: &Path) -> bool {
         && &head[128..132] == b"DICM"
 }
 
-fn text(o: &DefaultDicomObject, tag: dicom_core::Tag) -> Option<String> {
-    o.element_opt(tag)
-        .ok()
-        .flatten()
-        .and_then(|e| e.to_str().ok())
-        .map(|s| s.trim_end_matches(['\0', ' ']).trim().to_string())
-}
-
-fn floats(o: &DefaultDicomObject, tag: dicom_core::Tag, n: usize) -> Option<Vec<f64>> {
+fn floats<const N: usize>(o: &InMemDicomObject, tag: dicom_core::Tag) -> Option<[f64; N]> {
     let v = o.element_opt(tag).ok().flatten()?.to_multi_float64().ok()?;
-    (v.len() == n && v.iter().all(|x| x.is_finite())).then_some(v)
+    let v: [f64; N] = v.try_into().ok()?;
+    v.iter().all(|x| x.is_finite()).then_some(v)
 }
 
 fn is_image(o: &DefaultDicomObject) -> bool {
@@ -170,16 +191,43 @@ fn is_image(o: &DefaultDicomObject) -> bool {
         && o.element_opt(tags::ROWS).ok().flatten().is_some()
 }
 
-/// Lists the image series of `dir` (recursively), reading headers only.
+fn header(path: PathBuf, o: &InMemDicomObject) -> ImageHeader {
+    let int = |tag| {
+        o.element_opt(tag)
+            .ok()
+            .flatten()
+            .and_then(|e| e.to_int::<u16>().ok())
+    };
+    ImageHeader {
+        series_uid: text(o, tags::SERIES_INSTANCE_UID).unwrap_or_default(),
+        frames: text(o, tags::NUMBER_OF_FRAMES)
+            .and_then(|n| n.parse::<u32>().ok())
+            .unwrap_or(1),
+        position: floats(o, tags::IMAGE_POSITION_PATIENT),
+        orientation: floats(o, tags::IMAGE_ORIENTATION_PATIENT),
+        pixel_spacing: floats(o, tags::PIXEL_SPACING)
+            .filter(|v: &[f64; 2]| v.iter().all(|&x| x > 0.0)),
+        rows: int(tags::ROWS),
+        cols: int(tags::COLUMNS),
+        slice_thickness: floats(o, tags::SLICE_THICKNESS).map(|[t]: [f64; 1]| t),
+        path,
+    }
+}
+
+/// Lists the image series of `dir` (recursively, not following links to folders), reading
+/// headers only.
 ///
 /// Files without the `DICM` marker are skipped as not DICOM; files with it that cannot be
 /// parsed are an error naming the file (a truncated slice must not silently vanish from a
 /// volume).
 pub fn scan_folder(dir: &Path) -> Result<FolderScan, ReadError> {
     let mut paths = Vec::new();
-    list_files(dir, &mut paths)?;
+    let mut scan = FolderScan {
+        root: dir.to_path_buf(),
+        ..FolderScan::default()
+    };
+    list_files(dir, &mut paths, &mut scan.linked_folders)?;
     paths.sort();
-    let mut scan = FolderScan::default();
     for p in paths {
         if !has_dicm(&p) {
             scan.not_dicom.push(p);
@@ -196,21 +244,21 @@ pub fn scan_folder(dir: &Path) -> Result<FolderScan, ReadError> {
             scan.non_image.push(p);
             continue;
         }
-        let uid = text(&o, tags::SERIES_INSTANCE_UID).unwrap_or_default();
+        let h = header(p, &o);
         match scan
             .series
             .iter_mut()
-            .find(|s| s.series_instance_uid == uid)
+            .find(|s| s.series_instance_uid == h.series_uid)
         {
             Some(s) => s.images += 1,
             None => scan.series.push(SeriesSummary {
-                series_instance_uid: uid.clone(),
+                series_instance_uid: h.series_uid.clone(),
                 modality: text(&o, tags::MODALITY).unwrap_or_default(),
                 description: text(&o, tags::SERIES_DESCRIPTION).unwrap_or_default(),
                 images: 1,
             }),
         }
-        scan.files.push((p, uid));
+        scan.images.push(h);
     }
     Ok(scan)
 }
@@ -228,7 +276,7 @@ pub struct Part10Folder {
 /// data set), so that a corrupt file is reported by name before anything is queued.
 pub fn read_part10_folder(dir: &Path) -> Result<Part10Folder, ReadError> {
     let mut paths = Vec::new();
-    list_files(dir, &mut paths)?;
+    list_files(dir, &mut paths, &mut Vec::new())?;
     paths.sort();
     let mut out = Part10Folder::default();
     for p in paths {
@@ -250,253 +298,242 @@ pub fn read_part10_folder(dir: &Path) -> Result<Part10Folder, ReadError> {
 }
 
 /// What every slice of a series must share, and the first file that set it.
-struct Frame {
+struct Frame<'a> {
     iop: [f64; 6],
     spacing: [f64; 2],
     rows: u16,
     cols: u16,
-    first: PathBuf,
+    first: &'a Path,
 }
 
-struct Slice {
-    path: PathBuf,
+/// A slice placed along the series' normal; its pixels are read only when the volume is
+/// filled, one file at a time.
+struct Slice<'a> {
+    header: &'a ImageHeader,
     position: [f64; 3],
     distance: f64,
-    obj: DefaultDicomObject,
 }
 
-fn dot(a: [f64; 3], b: [f64; 3]) -> f64 {
-    a[0] * b[0] + a[1] * b[1] + a[2] * b[2]
-}
-
-/// Reads one series of `dir` into a volume of rescaled values (HU for CT).
+/// Reads one series of `dir` into a volume of rescaled values (HU for CT), in the patient
+/// frame (LPS) of the files.
 ///
 /// With `series_uid` `None` the folder must hold exactly one image series.
 pub fn read_series(
     dir: &Path,
     series_uid: Option<&str>,
 ) -> Result<(Volume, SeriesSummary), ReadError> {
-    let scan = scan_folder(dir)?;
-    let summary = match series_uid {
-        Some(uid) => scan
-            .series
-            .iter()
-            .find(|s| s.series_instance_uid == uid)
-            .cloned()
-            .ok_or_else(|| ReadError::NoSuchSeries {
-                uid: uid.to_string(),
-                path: dir.to_path_buf(),
-                series: scan.series.clone(),
-            })?,
-        None => match scan.series.len() {
-            0 => {
-                return Err(ReadError::NoSeries {
-                    path: dir.to_path_buf(),
-                    files: scan.files.len() + scan.non_image.len(),
-                    non_image: scan.non_image.len(),
-                });
-            }
-            1 => scan.series[0].clone(),
-            _ => {
-                return Err(ReadError::SeveralSeries {
-                    path: dir.to_path_buf(),
-                    series: scan.series.clone(),
-                });
-            }
-        },
-    };
-    let uid = summary.series_instance_uid.clone();
-    let irregular = |why: String| ReadError::Irregular {
-        uid: uid.clone(),
-        why,
-    };
-    let mut slices = Vec::new();
-    let mut frame: Option<Frame> = None;
-    for (path, _) in scan.files.iter().filter(|(_, u)| *u == uid) {
-        let obj = dicom_object::open_file(path).map_err(|e| ReadError::Corrupt {
-            path: path.clone(),
-            why: e.to_string(),
-        })?;
-        let no_geo = |attribute| ReadError::NoGeometry {
-            path: path.clone(),
-            attribute,
-        };
-        if text(&obj, tags::NUMBER_OF_FRAMES)
-            .and_then(|n| n.parse::<u32>().ok())
-            .unwrap_or(1)
-            > 1
-        {
-            return Err(irregular(format!(
-                "{} is a multi-frame image; only single-frame series are read",
-                path.display()
-            )));
-        }
-        let ipp = floats(&obj, tags::IMAGE_POSITION_PATIENT, 3)
-            .ok_or_else(|| no_geo("Image Position (Patient) (0020,0032)"))?;
-        let iop = floats(&obj, tags::IMAGE_ORIENTATION_PATIENT, 6)
-            .ok_or_else(|| no_geo("Image Orientation (Patient) (0020,0037)"))?;
-        let ps = floats(&obj, tags::PIXEL_SPACING, 2)
-            .filter(|v| v.iter().all(|&x| x > 0.0))
-            .ok_or_else(|| no_geo("Pixel Spacing (0028,0030)"))?;
-        let rows = obj
-            .element(tags::ROWS)
-            .ok()
-            .and_then(|e| e.to_int::<u16>().ok())
-            .ok_or_else(|| no_geo("Rows (0028,0010)"))?;
-        let cols = obj
-            .element(tags::COLUMNS)
-            .ok()
-            .and_then(|e| e.to_int::<u16>().ok())
-            .ok_or_else(|| no_geo("Columns (0028,0011)"))?;
-        let r = [iop[0], iop[1], iop[2]];
-        let c = [iop[3], iop[4], iop[5]];
-        if (dot(r, r) - 1.0).abs() > 1e-3
-            || (dot(c, c) - 1.0).abs() > 1e-3
-            || dot(r, c).abs() > 1e-3
-        {
-            return Err(no_geo(
-                "Image Orientation (Patient) (0020,0037) (not two orthonormal directions)",
-            ));
-        }
-        let iop6 = [iop[0], iop[1], iop[2], iop[3], iop[4], iop[5]];
-        match &frame {
-            None => {
-                frame = Some(Frame {
-                    iop: iop6,
-                    spacing: [ps[0], ps[1]],
-                    rows,
-                    cols,
-                    first: path.clone(),
-                })
-            }
-            Some(Frame {
-                iop: f_iop,
-                spacing: f_ps,
-                rows: f_rows,
-                cols: f_cols,
-                first,
-            }) => {
-                if f_iop.iter().zip(&iop6).any(|(a, b)| (a - b).abs() > 1e-4) {
-                    return Err(irregular(format!(
-                        "{} and {} have different orientations",
-                        first.display(),
-                        path.display()
-                    )));
-                }
-                if (*f_rows, *f_cols) != (rows, cols)
-                    || (f_ps[0] - ps[0]).abs() > 1e-4
-                    || (f_ps[1] - ps[1]).abs() > 1e-4
-                {
-                    return Err(irregular(format!(
-                        "{} and {} differ in size or pixel spacing",
-                        first.display(),
-                        path.display()
-                    )));
-                }
-            }
-        }
-        let n = cross(r, c);
-        slices.push(Slice {
-            path: path.clone(),
-            position: [ipp[0], ipp[1], ipp[2]],
-            distance: dot([ipp[0], ipp[1], ipp[2]], n),
-            obj,
-        });
-    }
-    let Frame {
-        iop,
-        spacing: ps,
-        rows,
-        cols,
-        ..
-    } = frame.expect("a listed series has at least one image");
-    let r = [iop[0], iop[1], iop[2]];
-    let c = [iop[3], iop[4], iop[5]];
-    let n = cross(r, c);
-    slices.sort_by(|a, b| a.distance.total_cmp(&b.distance));
-    let dz = if slices.len() > 1 {
-        let gaps: Vec<f64> = slices
-            .windows(2)
-            .map(|w| w[1].distance - w[0].distance)
-            .collect();
-        let mean = (slices[slices.len() - 1].distance - slices[0].distance) / gaps.len() as f64;
-        for (i, g) in gaps.iter().enumerate() {
-            if *g < 1e-3 {
-                return Err(irregular(format!(
-                    "{} and {} are at the same position (several acquisitions in one series?)",
-                    slices[i].path.display(),
-                    slices[i + 1].path.display()
-                )));
-            }
-            if (g - mean).abs() > 0.01 * mean.max(0.1) {
-                return Err(irregular(format!(
-                    "uneven slice spacing: {:.3} mm between {} and {}, {:.3} mm on average (a slice may be missing)",
-                    g,
-                    slices[i].path.display(),
-                    slices[i + 1].path.display(),
-                    mean
-                )));
-            }
-        }
-        // Every slice must sit on the line through the first along the normal (no gantry tilt).
-        for s in &slices[1..] {
-            let d = [0, 1, 2].map(|a| s.position[a] - slices[0].position[a]);
-            let along = dot(d, n);
-            let off = [0, 1, 2].map(|a| d[a] - along * n[a]);
-            if dot(off, off).sqrt() > 0.01 * mean.max(0.1) {
-                return Err(irregular(format!(
-                    "{} is shifted within the slice plane (gantry tilt?): sheared volumes are not supported",
-                    s.path.display()
-                )));
-            }
-        }
-        mean
-    } else {
-        floats(&slices[0].obj, tags::SLICE_THICKNESS, 1)
-            .map(|v| v[0])
-            .filter(|v| *v > 0.0)
-            .unwrap_or(1.0)
-    };
-    let (ny, nx) = (rows as usize, cols as usize);
-    let mut data = Array3::<f32>::zeros((slices.len(), ny, nx));
-    let options = ConvertOptions::new().with_modality_lut(ModalityLutOption::Default);
-    for (k, s) in slices.iter().enumerate() {
-        let pixels = s
-            .obj
-            .decode_pixel_data()
-            .and_then(|d| d.to_vec_with_options::<f32>(&options))
-            .map_err(|e| ReadError::Pixels {
-                path: s.path.clone(),
-                why: e.to_string(),
-            })?;
-        if pixels.len() != nx * ny {
-            return Err(ReadError::Pixels {
-                path: s.path.clone(),
-                why: format!("{} values for {rows} x {cols} pixels", pixels.len()),
-            });
-        }
-        data.index_axis_mut(ndarray::Axis(0), k)
-            .as_slice_mut()
-            .expect("standard layout")
-            .copy_from_slice(&pixels);
-    }
-    // Pixel Spacing is (between rows, between columns): x spacing is the second value.
-    let direction = [[r[0], c[0], n[0]], [r[1], c[1], n[1]], [r[2], c[2], n[2]]];
-    let grid = VolumeGrid::with_direction(
-        [nx, ny, slices.len()],
-        [ps[1], ps[0], dz],
-        slices[0].position,
-        direction,
-    )
-    .map_err(|e| irregular(e.to_string()))?;
-    let volume = Volume::from_array(grid, data).expect("array made for this grid");
-    Ok((volume, summary))
+    scan_folder(dir)?.read_series(series_uid)
 }
 
-fn cross(a: [f64; 3], b: [f64; 3]) -> [f64; 3] {
-    [
-        a[1] * b[2] - a[2] * b[1],
-        a[2] * b[0] - a[0] * b[2],
-        a[0] * b[1] - a[1] * b[0],
-    ]
+impl FolderScan {
+    /// Reads one series of the scanned folder into a volume of rescaled values (HU for CT),
+    /// in the patient frame (LPS) of the files. The geometry comes from the headers read by
+    /// the scan; the pixel data is then read one file at a time, so memory holds the volume
+    /// and a single slice.
+    ///
+    /// With `series_uid` `None` the folder must hold exactly one image series.
+    pub fn read_series(
+        &self,
+        series_uid: Option<&str>,
+    ) -> Result<(Volume, SeriesSummary), ReadError> {
+        let dir = &self.root;
+        let summary = match series_uid {
+            Some(uid) => self
+                .series
+                .iter()
+                .find(|s| s.series_instance_uid == uid)
+                .cloned()
+                .ok_or_else(|| ReadError::NoSuchSeries {
+                    uid: uid.to_string(),
+                    path: dir.clone(),
+                    series: self.series.clone(),
+                })?,
+            None => match self.series.len() {
+                0 => {
+                    return Err(ReadError::NoSeries {
+                        path: dir.clone(),
+                        files: self.images.len() + self.non_image.len(),
+                        non_image: self.non_image.len(),
+                    });
+                }
+                1 => self.series[0].clone(),
+                _ => {
+                    return Err(ReadError::SeveralSeries {
+                        path: dir.clone(),
+                        series: self.series.clone(),
+                    });
+                }
+            },
+        };
+        let uid = summary.series_instance_uid.clone();
+        let irregular = |why: String| ReadError::Irregular {
+            uid: uid.clone(),
+            why,
+        };
+        let mut slices = Vec::new();
+        let mut frame: Option<Frame<'_>> = None;
+        for h in self.images.iter().filter(|h| h.series_uid == uid) {
+            let path = h.path.as_path();
+            let no_geo = |attribute| ReadError::NoGeometry {
+                path: path.to_path_buf(),
+                attribute,
+            };
+            if h.frames > 1 {
+                return Err(irregular(format!(
+                    "{} is a multi-frame image; only single-frame series are read",
+                    path.display()
+                )));
+            }
+            let ipp = h
+                .position
+                .ok_or_else(|| no_geo("Image Position (Patient) (0020,0032)"))?;
+            let iop = h
+                .orientation
+                .ok_or_else(|| no_geo("Image Orientation (Patient) (0020,0037)"))?;
+            let ps = h
+                .pixel_spacing
+                .ok_or_else(|| no_geo("Pixel Spacing (0028,0030)"))?;
+            let rows = h.rows.ok_or_else(|| no_geo("Rows (0028,0010)"))?;
+            let cols = h.cols.ok_or_else(|| no_geo("Columns (0028,0011)"))?;
+            let r = [iop[0], iop[1], iop[2]];
+            let c = [iop[3], iop[4], iop[5]];
+            if (dot(r, r) - 1.0).abs() > 1e-3
+                || (dot(c, c) - 1.0).abs() > 1e-3
+                || dot(r, c).abs() > 1e-3
+            {
+                return Err(no_geo(
+                    "Image Orientation (Patient) (0020,0037) (not two orthonormal directions)",
+                ));
+            }
+            match &frame {
+                None => {
+                    frame = Some(Frame {
+                        iop,
+                        spacing: ps,
+                        rows,
+                        cols,
+                        first: path,
+                    })
+                }
+                Some(f) => {
+                    if f.iop.iter().zip(&iop).any(|(a, b)| (a - b).abs() > 1e-4) {
+                        return Err(irregular(format!(
+                            "{} and {} have different orientations",
+                            f.first.display(),
+                            path.display()
+                        )));
+                    }
+                    if (f.rows, f.cols) != (rows, cols)
+                        || (f.spacing[0] - ps[0]).abs() > 1e-4
+                        || (f.spacing[1] - ps[1]).abs() > 1e-4
+                    {
+                        return Err(irregular(format!(
+                            "{} and {} differ in size or pixel spacing",
+                            f.first.display(),
+                            path.display()
+                        )));
+                    }
+                }
+            }
+            slices.push(Slice {
+                header: h,
+                position: ipp,
+                distance: dot(ipp, cross(r, c)),
+            });
+        }
+        let Frame {
+            iop,
+            spacing: ps,
+            rows,
+            cols,
+            ..
+        } = frame.expect("a listed series has at least one image");
+        let r = [iop[0], iop[1], iop[2]];
+        let c = [iop[3], iop[4], iop[5]];
+        let n = cross(r, c);
+        slices.sort_by(|a, b| a.distance.total_cmp(&b.distance));
+        let name = |k: usize| slices[k].header.path.display();
+        let dz = if slices.len() > 1 {
+            let gaps: Vec<f64> = slices
+                .windows(2)
+                .map(|w| w[1].distance - w[0].distance)
+                .collect();
+            let mean = (slices[slices.len() - 1].distance - slices[0].distance) / gaps.len() as f64;
+            for (i, g) in gaps.iter().enumerate() {
+                if *g < 1e-3 {
+                    return Err(irregular(format!(
+                        "{} and {} are at the same position (several acquisitions in one series?)",
+                        name(i),
+                        name(i + 1)
+                    )));
+                }
+                if (g - mean).abs() > 0.01 * mean.max(0.1) {
+                    return Err(irregular(format!(
+                        "uneven slice spacing: {:.3} mm between {} and {}, {:.3} mm on average (a slice may be missing)",
+                        g,
+                        name(i),
+                        name(i + 1),
+                        mean
+                    )));
+                }
+            }
+            // Every slice must sit on the line through the first along the normal (no tilt).
+            for s in &slices[1..] {
+                let d = sub(s.position, slices[0].position);
+                let off = sub(d, scale(n, dot(d, n)));
+                if norm(off) > 0.01 * mean.max(0.1) {
+                    return Err(irregular(format!(
+                        "{} is shifted within the slice plane (gantry tilt?): sheared volumes are not supported",
+                        s.header.path.display()
+                    )));
+                }
+            }
+            mean
+        } else {
+            slices[0]
+                .header
+                .slice_thickness
+                .filter(|v| *v > 0.0)
+                .unwrap_or(1.0)
+        };
+        let (ny, nx) = (rows as usize, cols as usize);
+        let mut data = Array3::<f32>::zeros((slices.len(), ny, nx));
+        let options = ConvertOptions::new().with_modality_lut(ModalityLutOption::Default);
+        for (k, s) in slices.iter().enumerate() {
+            let path = &s.header.path;
+            // One whole file at a time: it is dropped before the next is opened.
+            let obj = dicom_object::open_file(path).map_err(|e| ReadError::Corrupt {
+                path: path.clone(),
+                why: e.to_string(),
+            })?;
+            let pixels = obj
+                .decode_pixel_data()
+                .and_then(|d| d.to_vec_with_options::<f32>(&options))
+                .map_err(|e| ReadError::Pixels {
+                    path: path.clone(),
+                    why: e.to_string(),
+                })?;
+            if pixels.len() != nx * ny {
+                return Err(ReadError::Pixels {
+                    path: path.clone(),
+                    why: format!("{} values for {rows} x {cols} pixels", pixels.len()),
+                });
+            }
+            data.index_axis_mut(ndarray::Axis(0), k)
+                .as_slice_mut()
+                .expect("standard layout")
+                .copy_from_slice(&pixels);
+        }
+        // Pixel Spacing is (between rows, between columns): x spacing is the second value.
+        let direction = [[r[0], c[0], n[0]], [r[1], c[1], n[1]], [r[2], c[2], n[2]]];
+        let grid = VolumeGrid::with_direction(
+            [nx, ny, slices.len()],
+            [ps[1], ps[0], dz],
+            slices[0].position,
+            direction,
+        )
+        .map_err(|e| irregular(e.to_string()))?;
+        let volume = Volume::from_array(grid, data).expect("array made for this grid");
+        Ok((volume, summary))
+    }
 }

@@ -15,35 +15,69 @@ use crate::part10::{
     encode_dataset, read_part10_info,
 };
 
+/// What a failed send means for the instance and for the run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Failure {
+    /// The network or the destination is down, busy or slow: the instance stays queued and is
+    /// retried after a backoff.
+    Transient,
+    /// The destination refused this instance (data it cannot use, a class it does not take):
+    /// it is marked failed and kept for an operator; the queue goes on.
+    Refused,
+    /// Our configuration is wrong (a credential missing or refused, an AE title rejected):
+    /// retrying cannot help, so the run stops at once with everything still queued and the
+    /// message says what to fix.
+    Configuration,
+}
+
 /// Why one instance was not stored.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("{message}")]
 pub struct SendError {
-    /// Whether a later retry may succeed (network, timeout, PACS busy or down).
-    pub transient: bool,
-    /// What happened (no patient data).
+    /// What the failure means.
+    pub kind: Failure,
+    /// What happened: statuses, HTTP codes and reason phrases, network errors; never text
+    /// the peer made up (an Error Comment or a response body may quote patient data).
     pub message: String,
 }
 
 impl SendError {
-    fn permanent(message: impl Into<String>) -> Self {
+    fn refused(message: impl Into<String>) -> Self {
         Self {
-            transient: false,
+            kind: Failure::Refused,
             message: message.into(),
         }
     }
     fn transient(message: impl Into<String>) -> Self {
         Self {
-            transient: true,
+            kind: Failure::Transient,
             message: message.into(),
         }
+    }
+    fn configuration(message: impl Into<String>) -> Self {
+        Self {
+            kind: Failure::Configuration,
+            message: message.into(),
+        }
+    }
+    /// Whether a later retry may succeed.
+    pub fn is_transient(&self) -> bool {
+        self.kind == Failure::Transient
     }
 }
 
 impl From<NetError> for SendError {
     fn from(e: NetError) -> Self {
+        let kind = if e.is_configuration() {
+            Failure::Configuration
+        } else if e.is_transient() {
+            Failure::Transient
+        } else {
+            Failure::Refused
+        };
         Self {
-            transient: e.is_transient(),
+            kind,
             message: e.to_string(),
         }
     }
@@ -140,9 +174,9 @@ impl DimseSender {
 
     fn store_one(&mut self, item: &Outgoing<'_>) -> Result<(), SendError> {
         let info = read_part10_info(item.bytes)
-            .map_err(|e| SendError::permanent(format!("not a DICOM file: {e}")))?;
+            .map_err(|e| SendError::refused(format!("not a DICOM file: {e}")))?;
         if info.sop_instance_uid != item.sop_instance_uid {
-            return Err(SendError::permanent(format!(
+            return Err(SendError::refused(format!(
                 "file holds SOP Instance UID {} but was queued as {}",
                 info.sop_instance_uid, item.sop_instance_uid
             )));
@@ -156,7 +190,7 @@ impl DimseSender {
         let pc = assoc
             .context_for(&info.sop_class_uid, &preference)
             .map_err(|e| {
-                SendError::permanent(format!(
+                SendError::refused(format!(
                     "{e}; the file is in {file_ts} and cannot be converted to a syntax the PACS accepts"
                 ))
             })?
@@ -167,9 +201,9 @@ impl DimseSender {
         } else {
             // Lossless conversion between native syntaxes (e.g. deflated -> explicit).
             let obj = decode_dataset(dataset, &file_ts)
-                .map_err(|e| SendError::permanent(format!("cannot decode the file: {e}")))?;
+                .map_err(|e| SendError::refused(format!("cannot decode the file: {e}")))?;
             let converted = encode_dataset(&obj, &pc.transfer_syntax)
-                .map_err(|e| SendError::permanent(e.to_string()))?;
+                .map_err(|e| SendError::refused(e.to_string()))?;
             assoc.c_store(
                 pc.id,
                 &info.sop_class_uid,
@@ -179,6 +213,10 @@ impl DimseSender {
         };
         match result {
             Ok(_) => Ok(()),
+            // 0x0111: the PACS already holds this UID, i.e. this is a resend of an instance it
+            // stored before (after a crash or a lost response); the outbox guarantees that one
+            // UID always carries the same bytes, so the instance is stored.
+            Err(NetError::Failed { status, .. }) if status.is_duplicate() => Ok(()),
             Err(e) => {
                 // After a failure the association may be in any state: start afresh.
                 if !matches!(e, NetError::Failed { .. })
@@ -228,13 +266,13 @@ impl StowSender {
             .user_agent(concat!("roboct/", env!("CARGO_PKG_VERSION")));
         if let Some(pem) = ca_pem {
             let certs = reqwest::Certificate::from_pem_bundle(pem).map_err(|e| {
-                SendError::permanent(format!("CA file is not PEM certificates: {e}"))
+                SendError::configuration(format!("CA file is not PEM certificates: {e}"))
             })?;
             builder = builder.tls_certs_merge(certs);
         }
-        let client = builder
-            .build()
-            .map_err(|e| SendError::permanent(format!("cannot set up HTTPS: {}", chain(&e))))?;
+        let client = builder.build().map_err(|e| {
+            SendError::configuration(format!("cannot set up HTTPS: {}", crate::error_chain(&e)))
+        })?;
         Ok(Self {
             client,
             url: url.trim_end_matches('/').to_string(),
@@ -269,44 +307,37 @@ impl StowSender {
             HttpAuth::Basic { username, password } => {
                 let pw = password
                     .resolve("password")
-                    .map_err(|e| SendError::transient(e.to_string()))?;
+                    .map_err(|e| SendError::configuration(e.to_string()))?;
                 req.basic_auth(username, Some(pw.expose()))
             }
             HttpAuth::Bearer(token) => {
                 let t = token
                     .resolve("token")
-                    .map_err(|e| SendError::transient(e.to_string()))?;
+                    .map_err(|e| SendError::configuration(e.to_string()))?;
                 req.bearer_auth(t.expose())
             }
         };
         let resp = req.send().map_err(|e| {
             // Connection refused, reset, timeouts and TLS failures (bad certificate) alike:
             // keep the instances and retry; the message says which it was.
-            SendError::transient(format!("STOW-RS to {}: {}", self.url, chain(&e)))
+            SendError::transient(format!(
+                "STOW-RS to {}: {}",
+                self.url,
+                crate::error_chain(&e)
+            ))
         })?;
         let status = resp.status().as_u16();
         let body = resp
             .bytes()
             .map_err(|e| {
-                SendError::transient(format!("STOW-RS response cut short: {}", chain(&e)))
+                SendError::transient(format!(
+                    "STOW-RS response cut short: {}",
+                    crate::error_chain(&e)
+                ))
             })?
             .to_vec();
         Ok((status, body))
     }
-}
-
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        let t = c.to_string();
-        if !s.contains(&t) {
-            s.push_str(": ");
-            s.push_str(&t);
-        }
-        cur = c.source();
-    }
-    s
 }
 
 /// Per-instance outcome of a STOW-RS request.
@@ -358,70 +389,125 @@ fn stow_failures(body: &[u8]) -> Option<StowOutcome> {
     })
 }
 
-impl Sender for StowSender {
-    fn batch_size(&self) -> usize {
-        self.batch
-    }
+/// `409 Conflict` whose body is not a DICOM JSON response but says the instance exists, as
+/// some archives answer a resend.
+fn says_already_stored(body: &[u8]) -> bool {
+    let text = String::from_utf8_lossy(&body[..body.len().min(4096)]).to_ascii_lowercase();
+    text.contains("already exist") || text.contains("duplicate")
+}
 
-    fn send_batch(&mut self, items: &[Outgoing<'_>]) -> Vec<Result<(), SendError>> {
-        let all = |r: Result<(), SendError>| items.iter().map(|_| r.clone()).collect();
+impl StowSender {
+    /// One request for `items`. The flag says the whole request was refused without naming
+    /// the instance(s) at fault (a 400 for one unreadable part, a 409 without a per-instance
+    /// answer), which tells nothing about the other parts of a batch.
+    fn send_once(&self, items: &[Outgoing<'_>]) -> (Vec<Result<(), SendError>>, bool) {
+        let all = |r: Result<(), SendError>| items.iter().map(|_| r.clone()).collect::<Vec<_>>();
         let (status, body) = match self.post(items) {
             Ok(x) => x,
-            Err(e) => return all(Err(e)),
+            Err(e) => return (all(Err(e)), false),
+        };
+        // Status code and reason phrase only: the body may quote the data it refused.
+        let http = match reqwest::StatusCode::from_u16(status)
+            .ok()
+            .and_then(|s| s.canonical_reason())
+        {
+            Some(reason) => format!("HTTP {status} {reason}"),
+            None => format!("HTTP {status}"),
         };
         let parsed = stow_failures(&body);
-        match status {
-            200 | 202 | 409 => {
-                let Some(StowOutcome { stored, failed }) = parsed else {
-                    return if status == 200 {
-                        all(Ok(()))
-                    } else {
-                        all(Err(SendError::transient(format!(
-                            "STOW-RS answered HTTP {status} without a readable response body"
-                        ))))
-                    };
-                };
-                items
+        match (status, parsed) {
+            (200 | 202 | 409, Some(StowOutcome { stored, failed })) => {
+                let results = items
                     .iter()
                     .map(|i| {
                         if let Some((_, reason)) =
                             failed.iter().find(|(u, _)| u == i.sop_instance_uid)
                         {
                             let s = crate::dimse::Status(*reason);
+                            if s.is_duplicate() {
+                                // Already stored: a resend (see `DimseSender`).
+                                return Ok(());
+                            }
                             Err(SendError {
-                                transient: s.is_transient_failure(),
+                                kind: if s.is_transient_failure() {
+                                    Failure::Transient
+                                } else {
+                                    Failure::Refused
+                                },
                                 message: format!(
-                                    "STOW-RS refused the instance: failure reason {s}"
+                                    "STOW-RS to {} refused the instance: failure reason {s}",
+                                    self.url
                                 ),
                             })
                         } else if stored.iter().any(|u| u == i.sop_instance_uid) || status == 200 {
                             Ok(())
                         } else {
                             Err(SendError::transient(format!(
-                                "STOW-RS answered HTTP {status} without listing the instance"
+                                "STOW-RS to {} answered {http} without listing the instance",
+                                self.url
                             )))
                         }
                     })
-                    .collect()
+                    .collect();
+                (results, false)
             }
-            401 | 403 => all(Err(SendError::transient(format!(
-                "STOW-RS to {} answered HTTP {status}: check the credentials in the configuration",
-                self.url
-            )))),
-            408 | 429 | 500..=599 => all(Err(SendError::transient(format!(
-                "STOW-RS to {} answered HTTP {status}",
-                self.url
-            )))),
-            _ => all(Err(SendError::permanent(format!(
-                "STOW-RS to {} answered HTTP {status}: {}",
-                self.url,
-                String::from_utf8_lossy(&body[..body.len().min(200)])
-            )))),
+            (200, None) => (all(Ok(())), false),
+            (202, None) => (
+                all(Err(SendError::transient(format!(
+                    "STOW-RS to {} answered {http} without a readable response body",
+                    self.url
+                )))),
+                false,
+            ),
+            (409, None) if items.len() == 1 && says_already_stored(&body) => (all(Ok(())), false),
+            (401 | 403, _) => (
+                all(Err(SendError::configuration(format!(
+                    "STOW-RS to {} answered {http}: check the credentials in the configuration",
+                    self.url
+                )))),
+                false,
+            ),
+            (408 | 429 | 500..=599, _) => (
+                all(Err(SendError::transient(format!(
+                    "STOW-RS to {} answered {http}",
+                    self.url
+                )))),
+                false,
+            ),
+            _ => (
+                all(Err(SendError::refused(format!(
+                    "STOW-RS to {} answered {http}",
+                    self.url
+                )))),
+                true,
+            ),
         }
     }
 }
 
-/// Makes the sender for a configured PACS.
+impl Sender for StowSender {
+    fn batch_size(&self) -> usize {
+        self.batch
+    }
+
+    fn send_batch(&mut self, items: &[Outgoing<'_>]) -> Vec<Result<(), SendError>> {
+        let (results, whole_batch_refused) = self.send_once(items);
+        if whole_batch_refused && items.len() > 1 {
+            // One bad part must not fail its good neighbours: ask again one by one.
+            return items
+                .iter()
+                .map(|i| {
+                    let (mut r, _) = self.send_once(std::slice::from_ref(i));
+                    r.pop().expect("one result per item")
+                })
+                .collect();
+        }
+        results
+    }
+}
+
+/// Makes the sender for a configured PACS. A credential that cannot be read, or a CA file
+/// that is not one, is a [`Failure::Configuration`] error here, before anything is sent.
 pub fn sender_for(pacs: &PacsConfig, calling_ae: &str) -> Result<Box<dyn Sender>, SendError> {
     match &pacs.endpoint {
         PacsEndpoint::Dimse {
@@ -440,10 +526,25 @@ pub fn sender_for(pacs: &PacsConfig, calling_ae: &str) -> Result<Box<dyn Sender>
         } => {
             let pem = match ca_file {
                 Some(p) => Some(std::fs::read(p).map_err(|e| {
-                    SendError::permanent(format!("cannot read CA file {}: {e}", p.display()))
+                    SendError::configuration(format!("cannot read CA file {}: {e}", p.display()))
                 })?),
                 None => None,
             };
+            // Fail before anything is sent when a credential cannot be read; it is read again
+            // for every request, so a rotated password or token file is picked up.
+            match auth {
+                HttpAuth::None => {}
+                HttpAuth::Basic { password, .. } => {
+                    password
+                        .resolve(&format!("pacs.{}.password", pacs.name))
+                        .map_err(|e| SendError::configuration(e.to_string()))?;
+                }
+                HttpAuth::Bearer(token) => {
+                    token
+                        .resolve(&format!("pacs.{}.token", pacs.name))
+                        .map_err(|e| SendError::configuration(e.to_string()))?;
+                }
+            }
             Ok(Box::new(StowSender::new(
                 url,
                 auth.clone(),

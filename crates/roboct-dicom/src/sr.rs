@@ -8,7 +8,7 @@ use roboct_core::units::{Mgy, MgyCm};
 
 use crate::ct::Instance;
 use crate::part10::{EXPLICIT_VR_LE, EncodeError, encode_part10, put_str};
-use crate::study::{StudyContext, format_ds, now_date_time, put_is, put_seq};
+use crate::study::{StudyContext, format_ds, put_is, put_seq};
 use crate::uid::UidGenerator;
 
 /// X-Ray Radiation Dose SR Storage.
@@ -302,7 +302,7 @@ impl ReportWriter {
     ) -> (InMemDicomObject, String, String) {
         let sop_instance_uid = self.uids.generate();
         let series_uid = self.uids.generate();
-        let (date, time) = now_date_time();
+        let (date, time) = self.study.now();
         let mut o = InMemDicomObject::new_empty();
         put_str(&mut o, tags::SOP_CLASS_UID, VR::UI, sop_class);
         put_str(&mut o, tags::SOP_INSTANCE_UID, VR::UI, &sop_instance_uid);

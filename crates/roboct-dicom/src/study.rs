@@ -80,10 +80,16 @@ pub struct StudyContext {
     pub study_instance_uid: String,
     /// Study ID (0020,0010), at most 16 characters.
     pub study_id: String,
-    /// Study Date (0008,0020) `YYYYMMDD`.
+    /// Study Date (0008,0020) `YYYYMMDD`, local to `utc_offset`.
     pub study_date: String,
-    /// Study Time (0008,0030) `HHMMSS`.
+    /// Study Time (0008,0030) `HHMMSS`, local to `utc_offset`.
     pub study_time: String,
+    /// The offset from UTC of every date and time in the study's objects, written as
+    /// Timezone Offset From UTC (0008,0201): the scanner's local offset when the study
+    /// began. One offset for the whole study keeps its times consistent across a daylight
+    /// saving change during the scan.
+    #[serde(default)]
+    pub utc_offset: UtcOffset,
     /// Study Description (0008,1030).
     pub study_description: String,
     /// Referring Physician's Name (0008,0090).
@@ -102,13 +108,15 @@ impl StudyContext {
     /// A study with no order (an unscheduled scan or an export): a new Study Instance UID and
     /// an empty patient, dated now.
     pub fn unscheduled(uids: &UidGenerator) -> Self {
-        let (date, time) = now_date_time();
+        let utc_offset = UtcOffset::local_now();
+        let (date, time) = utc_offset.now();
         Self {
             patient: Patient::default(),
             study_instance_uid: uids.generate(),
             study_id: "1".into(),
             study_date: date,
             study_time: time,
+            utc_offset,
             study_description: String::new(),
             referring_physician_name: Phi::default(),
             order: None,
@@ -118,8 +126,13 @@ impl StudyContext {
         }
     }
 
+    /// Now, as date and time at the study's UTC offset.
+    pub fn now(&self) -> (String, String) {
+        self.utc_offset.now()
+    }
+
     /// Writes the Patient, General Study, Patient Study and General Equipment modules, the
-    /// Specific Character Set, and (for IHE SWF) the Referenced Performed Procedure Step.
+    /// Specific Character Set and Timezone Offset From UTC.
     pub(crate) fn write_common(&self, o: &mut InMemDicomObject) {
         let p = &self.patient;
         let texts = [
@@ -132,6 +145,12 @@ impl StudyContext {
         if texts.iter().any(|t| !t.is_ascii()) {
             put_str(o, tags::SPECIFIC_CHARACTER_SET, VR::CS, "ISO_IR 192");
         }
+        put_str(
+            o,
+            tags::TIMEZONE_OFFSET_FROM_UTC,
+            VR::SH,
+            &self.utc_offset.to_string(),
+        );
         put_str(o, tags::PATIENT_NAME, VR::PN, p.name.expose());
         put_str(o, tags::PATIENT_ID, VR::LO, p.id.expose());
         put_str(o, tags::PATIENT_BIRTH_DATE, VR::DA, p.birth_date.expose());
@@ -283,23 +302,51 @@ pub fn format_ds(v: f64) -> String {
     if s.len() <= 16 { s } else { format!("{v:.3e}") }
 }
 
-/// Today's date and time as DICOM `YYYYMMDD` and `HHMMSS` (UTC: the scanner's clock is
-/// configured in UTC; sites that need local time set Timezone Offset From UTC in a later
-/// version).
-pub fn now_date_time() -> (String, String) {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    date_time_from_unix(secs)
+/// An offset from UTC in minutes (east positive), as DICOM writes it: `+hhmm` / `-hhmm`
+/// (Timezone Offset From UTC (0008,0201)).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct UtcOffset(pub i32);
+
+impl UtcOffset {
+    /// UTC itself.
+    pub const UTC: UtcOffset = UtcOffset(0);
+
+    /// The scanner's local offset now (the `TZ` variable, else `/etc/localtime`).
+    pub fn local_now() -> Self {
+        let seconds = chrono::Local::now().offset().local_minus_utc();
+        UtcOffset((seconds as f64 / 60.0).round() as i32)
+    }
+
+    /// Now, as `YYYYMMDD` and `HHMMSS` at this offset.
+    pub fn now(self) -> (String, String) {
+        let secs = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0);
+        date_time_at(secs, self)
+    }
 }
 
-/// `YYYYMMDD`, `HHMMSS` for a Unix time (UTC), by the civil-from-days algorithm.
-pub fn date_time_from_unix(secs: u64) -> (String, String) {
-    let days = (secs / 86_400) as i64;
-    let rem = secs % 86_400;
+impl std::fmt::Display for UtcOffset {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let sign = if self.0 < 0 { '-' } else { '+' };
+        let m = self.0.unsigned_abs();
+        write!(f, "{sign}{:02}{:02}", m / 60, m % 60)
+    }
+}
+
+/// Today's date (`YYYYMMDD`) where the scanner is: the date the RIS schedules by.
+pub fn today_local() -> String {
+    UtcOffset::local_now().now().0
+}
+
+/// `YYYYMMDD`, `HHMMSS` of a Unix time seen at `offset`, by Howard Hinnant's
+/// civil-from-days algorithm.
+pub fn date_time_at(unix_secs: i64, offset: UtcOffset) -> (String, String) {
+    let secs = unix_secs + offset.0 as i64 * 60;
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
     let (h, m, s) = (rem / 3600, (rem % 3600) / 60, rem % 60);
-    // Howard Hinnant's days_from_civil inverse.
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z - era * 146_097;
@@ -343,11 +390,47 @@ mod tests {
     }
 
     #[test]
-    fn civil_dates() {
-        assert_eq!(date_time_from_unix(0), ("19700101".into(), "000000".into()));
+    fn civil_dates_at_offsets() {
+        let at = |s, o| date_time_at(s, UtcOffset(o));
+        assert_eq!(at(0, 0), ("19700101".into(), "000000".into()));
         assert_eq!(
-            date_time_from_unix(1_709_164_800 + 3_723),
+            at(1_709_164_800 + 3_723, 0),
             ("20240229".into(), "010203".into())
         );
+        // 2024-02-29 23:30 UTC is already March in Berlin and still February in New York.
+        let t = 1_709_164_800 + 23 * 3600 + 1800;
+        assert_eq!(at(t, 60), ("20240301".into(), "003000".into()));
+        assert_eq!(at(t, -300), ("20240229".into(), "183000".into()));
+        assert_eq!(at(t, 330), ("20240301".into(), "050000".into()));
+        // Before the epoch, the other way round.
+        assert_eq!(at(0, -60), ("19691231".into(), "230000".into()));
+        assert_eq!(UtcOffset(330).to_string(), "+0530");
+        assert_eq!(UtcOffset(-600).to_string(), "-1000");
+        assert_eq!(UtcOffset::UTC.to_string(), "+0000");
+    }
+
+    #[test]
+    fn local_offset_follows_tz() {
+        // Setting TZ inside a multi-threaded test binary is unsound (`std::env::set_var` is
+        // unsafe), so the check runs in a child process started with TZ set. A POSIX TZ
+        // string needs no time-zone database.
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "study::tests::print_local_offset",
+                "--nocapture",
+                "--ignored",
+            ])
+            .env("TZ", "<+0545>-5:45")
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains("offset +0545"), "{text}");
+    }
+
+    #[test]
+    #[ignore = "helper: run by local_offset_follows_tz with TZ set"]
+    fn print_local_offset() {
+        println!("offset {}", UtcOffset::local_now());
     }
 }

@@ -6,7 +6,9 @@ use dicom_object::InMemDicomObject;
 use roboct_core::Phi;
 
 use crate::dimse::{Association, AssociationOptions, NetError, Peer, ProposedContext};
-use crate::part10::{EXPLICIT_VR_LE, IMPLICIT_VR_LE, decode_dataset, encode_dataset, put_str};
+use crate::part10::{
+    EXPLICIT_VR_LE, IMPLICIT_VR_LE, decode_dataset, encode_dataset, put_str, text,
+};
 use crate::study::{OrderRef, Patient, StudyContext, put_seq};
 use crate::uid::is_valid_uid;
 
@@ -176,17 +178,6 @@ pub fn query_identifier(q: &WorklistQuery) -> InMemDicomObject {
     put_str(&mut o, tags::CURRENT_PATIENT_LOCATION, VR::LO, "");
     put_seq(&mut o, tags::SCHEDULED_PROCEDURE_STEP_SEQUENCE, vec![step]);
     o
-}
-
-/// Text of an attribute, `None` when absent; trailing padding removed.
-fn text(o: &InMemDicomObject, tag: dicom_core::Tag) -> Option<String> {
-    let e = o.element_opt(tag).ok().flatten()?;
-    if e.value().primitive().is_some_and(|v| v.multiplicity() == 0) {
-        return Some(String::new());
-    }
-    e.to_str()
-        .ok()
-        .map(|s| s.trim_end_matches(['\0', ' ']).trim_start().to_string())
 }
 
 /// Parses one C-FIND answer into an order, or says which attribute is missing or malformed.

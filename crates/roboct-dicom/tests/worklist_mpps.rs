@@ -156,7 +156,7 @@ fn worklist_from_wlmscpfs() {
     write_orders(&ae_dir);
     std::fs::write(ae_dir.join("lockfile"), b"").unwrap();
     let port = free_port();
-    let _scp = Proc::spawn(
+    let _scp = spawn(
         "wlmscpfs",
         Command::new("wlmscpfs")
             .arg("-dfp")
@@ -259,7 +259,7 @@ fn start_mpps_scp() -> MppsScp {
     let out = tempfile::tempdir().unwrap();
     let port = free_port();
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/mpps_scp.py");
-    let proc = Proc::spawn(
+    let proc = spawn(
         "pynetdicom MPPS SCP",
         Command::new(python())
             .arg(script)
@@ -410,6 +410,7 @@ fn mpps_discontinued_with_reason_and_unknown_step_refused() {
     let unknown = roboct_dicom::mpps::PerformedStep {
         sop_instance_uid: uids.generate(),
         id: "X".into(),
+        utc_offset: roboct_dicom::study::UtcOffset::UTC,
     };
     let e = end_step(&scp.peer, &options(), &unknown, &result).unwrap_err();
     assert!(e.to_string().contains("0x0112"), "{e}");

@@ -3,20 +3,17 @@
 
 #![allow(dead_code)]
 
-use std::net::TcpListener;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 use roboct_dicom::dimse::{AssociationOptions, Peer};
+pub use roboct_dicom::loopback::ChildGuard as Proc;
 
 /// A free TCP port on 127.0.0.1 (bound then released; the race is acceptable in tests).
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    roboct_dicom::loopback::free_port().unwrap()
 }
 
 /// The workspace root.
@@ -41,51 +38,29 @@ pub fn python() -> PathBuf {
     py
 }
 
-/// A child process killed and reaped on drop.
-pub struct Proc {
-    pub child: Option<Child>,
-    pub name: &'static str,
-}
-
-impl Proc {
-    pub fn spawn(name: &'static str, cmd: &mut Command) -> Self {
-        let child = cmd.stdin(Stdio::null()).spawn().unwrap_or_else(|e| {
-            panic!("cannot start {name}: {e} (is it installed? ./scripts/deps)")
-        });
-        Self {
-            child: Some(child),
-            name,
-        }
-    }
-
-    /// SIGKILL and wait: a crash, as far as the peer's disk state goes.
-    pub fn kill(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-
-    pub fn pid(&self) -> u32 {
-        self.child.as_ref().map(|c| c.id()).unwrap_or(0)
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        self.kill();
-    }
+/// Starts a peer process, stopped when the guard drops (also when the test panics).
+pub fn spawn(name: &str, cmd: &mut Command) -> Proc {
+    Proc::spawn(name, cmd).unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// Waits until `port` accepts TCP connections.
 pub fn wait_port(port: u16, what: &str) {
-    let start = Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+    assert!(
+        roboct_dicom::loopback::wait_port(port, Duration::from_secs(20)),
+        "{what} did not listen on port {port}"
+    );
+}
+
+/// Polls `done` every 10 ms until it holds; panics with `what` after a minute. The minute is
+/// a guard against a hang, not a timing window: every test gates on events.
+pub fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    let start = std::time::Instant::now();
+    while !done() {
         assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "{what} did not listen on port {port}"
+            start.elapsed() < Duration::from_secs(60),
+            "gave up waiting for {what}"
         );
-        std::thread::sleep(Duration::from_millis(20));
+        std::thread::sleep(Duration::from_millis(10));
     }
 }
 
@@ -119,6 +94,25 @@ impl Orthanc {
     /// Starts (or restarts) Orthanc on `dir`; `extra` is merged into the JSON config.
     pub fn start_in(dir: &Path, http_port: u16, dicom_port: u16, extra: Option<&str>) -> Self {
         std::fs::create_dir_all(dir.join("worklists")).unwrap();
+        // Orthanc keeps one copy per SOP Instance UID and answers a resend with success, so
+        // what it stores cannot show a duplicate. This filter runs for every instance that
+        // arrives, by C-STORE or STOW-RS, before Orthanc decides anything, and appends its
+        // UID to a log that survives a restart: the count of receptions.
+        let lua = dir.join("count_receptions.lua");
+        std::fs::write(
+            &lua,
+            format!(
+                r#"function ReceivedInstanceFilter(dicom, origin, info)
+  local f = io.open("{}", "a")
+  f:write(dicom.SOPInstanceUID .. "\n")
+  f:close()
+  return true
+end
+"#,
+                dir.join("receptions.log").display()
+            ),
+        )
+        .unwrap();
         let mut config = format!(
             r#"{{ "Name": "TEST-PACS", "StorageDirectory": "{d}/db", "IndexDirectory": "{d}/db",
   "Plugins": ["/usr/share/orthanc/plugins/libOrthancDicomWeb.so",
@@ -130,6 +124,7 @@ impl Orthanc {
   "DicomAlwaysAllowEcho": true, "DicomAlwaysAllowStore": false, "DicomCheckModalityHost": true,
   "DicomModalities": {{"robot": ["{OUR_AE}", "127.0.0.1", 11112]}},
   "DicomAssociationCloseDelay": 0, "SaveJobs": false, "StorageCompression": false,
+  "LuaScripts": ["{d}/count_receptions.lua"],
   "DicomWeb": {{"Enable": true, "Root": "/dicom-web/", "Host": "127.0.0.1:{http_port}", "Ssl": false}}"#,
             d = dir.display()
         );
@@ -145,7 +140,7 @@ impl Orthanc {
             .append(true)
             .open(dir.join("orthanc.log"))
             .unwrap();
-        let proc = Proc::spawn(
+        let proc = spawn(
             "Orthanc",
             Command::new("Orthanc")
                 .arg(&cfg)
@@ -209,26 +204,79 @@ impl Orthanc {
         out
     }
 
+    /// How many times each SOP Instance UID arrived, by any route, over every run of this
+    /// Orthanc's folder.
+    pub fn receptions(&self) -> BTreeMap<String, usize> {
+        let mut out = BTreeMap::new();
+        let log = std::fs::read_to_string(self.dir.join("receptions.log")).unwrap_or_default();
+        for uid in log.lines().filter(|l| !l.is_empty()) {
+            *out.entry(uid.to_string()).or_insert(0) += 1;
+        }
+        out
+    }
+
     /// Stops Orthanc and waits until it has exited (its database is locked until then).
     pub fn stop(&mut self) {
-        if let Some(c) = self.proc.child.as_mut() {
-            sigterm(c.id());
-            let _ = c.wait();
-        }
-        self.proc.child = None;
+        self.proc.terminate();
     }
 }
 
-fn sigterm(pid: u32) {
-    let _ = Command::new("kill")
-        .arg("-TERM")
-        .arg(pid.to_string())
-        .status();
+/// Every instance is in Orthanc with the data set bytes we wrote, and arrived exactly once,
+/// except those in `resent`, which arrived exactly twice (a resend after a crash swallowed
+/// the PACS's confirmation). A third copy, or a second one of anything else, fails.
+pub fn assert_arrived(
+    orthanc: &Orthanc,
+    instances: &[roboct_dicom::ct::Instance],
+    resent: &[&str],
+) {
+    let stored = orthanc.stored();
+    assert_eq!(stored.len(), instances.len(), "instance count in the PACS");
+    for i in instances {
+        let got = stored
+            .get(&i.sop_instance_uid)
+            .unwrap_or_else(|| panic!("{} missing", i.sop_instance_uid));
+        assert!(
+            dataset_bytes(got) == dataset_bytes(&i.bytes),
+            "{} differs from what was written",
+            i.sop_instance_uid
+        );
+    }
+    let receptions = orthanc.receptions();
+    for i in instances {
+        let want = if resent.contains(&i.sop_instance_uid.as_str()) {
+            2
+        } else {
+            1
+        };
+        assert_eq!(
+            receptions.get(&i.sop_instance_uid).copied().unwrap_or(0),
+            want,
+            "receptions of {}",
+            i.sop_instance_uid
+        );
+    }
+    assert_eq!(
+        receptions.values().sum::<usize>(),
+        instances.len() + resent.len(),
+        "receptions in all: {receptions:?}"
+    );
 }
 
-/// The data set bytes of a Part 10 file (everything after the meta group).
+/// [`assert_arrived`] with no resend allowed.
+pub fn assert_all_arrived(orthanc: &Orthanc, instances: &[roboct_dicom::ct::Instance]) {
+    assert_arrived(orthanc, instances, &[]);
+}
+
+/// The data set bytes of a Part 10 file (everything after the meta group). A deflated data
+/// set is inflated and written as explicit VR little endian: a PACS may deflate it again with
+/// other settings, which changes the compressed bytes but not the data.
 pub fn dataset_bytes(part10: &[u8]) -> Vec<u8> {
+    use roboct_dicom::part10::{DEFLATED_EXPLICIT_VR_LE, EXPLICIT_VR_LE, decode_part10};
     let info = roboct_dicom::part10::read_part10_info(part10).unwrap();
+    if info.transfer_syntax_uid == DEFLATED_EXPLICIT_VR_LE {
+        let (_, obj) = decode_part10(part10).unwrap();
+        return roboct_dicom::part10::encode_dataset(&obj, EXPLICIT_VR_LE).unwrap();
+    }
     part10[info.dataset_offset..].to_vec()
 }
 
@@ -276,4 +324,93 @@ pub fn run_python(code: &str, args: &[&str]) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+// ---- What the upload tests share -----------------------------------------------------------
+
+use ndarray::Array3;
+use roboct_dicom::config::{CredentialSource, HttpAuth, Secret};
+use roboct_dicom::ct::{CtSeriesInfo, CtSeriesWriter, Instance, VoxelUnits};
+use roboct_dicom::send::{DimseSender, Sender, StowSender};
+use roboct_dicom::study::StudyContext;
+use roboct_dicom::uid::UidGenerator;
+use roboct_dicom::upload::UploadPolicy;
+use roboct_geometry::{Volume, VolumeGrid};
+
+/// A CT series writer for a patient whose name would be a leak if it showed up in errors.
+pub fn writer(uids: &UidGenerator) -> CtSeriesWriter {
+    let mut study = StudyContext::unscheduled(uids);
+    study.patient.id = roboct_core::Phi::new("PID-UP".into());
+    study.patient.name = roboct_core::Phi::new("DOE^JOHN".into());
+    CtSeriesWriter::new(study, CtSeriesInfo::new(uids), uids.clone())
+}
+
+pub fn grid(n: usize, nz: usize) -> VolumeGrid {
+    VolumeGrid::centered([n, n, nz], [0.8, 0.8, 1.5], [0.0, 0.0, 0.0]).unwrap()
+}
+
+/// `nz` slices of `n` x `n`, a new series.
+pub fn series(n: usize, nz: usize) -> Vec<Instance> {
+    let uids = UidGenerator::default();
+    let data = Array3::from_shape_fn((nz, n, n), |(z, y, x)| (z * 7 + y + x) as f32 - 500.0);
+    let v = Volume::from_array(grid(n, nz), data).unwrap();
+    writer(&uids).volume(&v, VoxelUnits::Hu).unwrap()
+}
+
+pub fn fast_policy() -> UploadPolicy {
+    UploadPolicy {
+        initial_backoff: Duration::from_millis(100),
+        max_backoff: Duration::from_millis(800),
+        max_instances_per_s: None,
+    }
+}
+
+pub fn dimse_to(peer: Peer) -> Box<dyn Sender> {
+    Box::new(DimseSender::new(
+        peer,
+        options(),
+        roboct_dicom::part10::EXPLICIT_VR_LE,
+    ))
+}
+
+pub fn orthanc_auth() -> HttpAuth {
+    HttpAuth::Basic {
+        username: ORTHANC_USER.into(),
+        password: CredentialSource::Value(Secret::new(ORTHANC_PASSWORD)),
+    }
+}
+
+pub fn stow_to(url: &str, auth: HttpAuth) -> StowSender {
+    StowSender::new(url, auth, None, Duration::from_secs(10), 8).unwrap()
+}
+
+/// The instances the outbox holds for `destination`, in queue order, with their bytes.
+pub fn outbox_instances(outbox: &roboct_dicom::outbox::Outbox, destination: &str) -> Vec<Instance> {
+    outbox
+        .records(destination)
+        .unwrap()
+        .into_iter()
+        .map(|r| Instance {
+            bytes: outbox
+                .read_object(destination, &r.sop_instance_uid)
+                .unwrap(),
+            sop_class_uid: r.sop_class_uid,
+            sop_instance_uid: r.sop_instance_uid,
+            series_instance_uid: String::new(),
+        })
+        .collect()
+}
+
+/// How many of `destination`'s instances are in `state`.
+pub fn count_in(
+    outbox: &roboct_dicom::outbox::Outbox,
+    destination: &str,
+    state: roboct_dicom::outbox::ItemState,
+) -> usize {
+    outbox
+        .records(destination)
+        .unwrap()
+        .iter()
+        .filter(|r| r.state == state)
+        .count()
 }

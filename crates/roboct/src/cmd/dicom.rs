@@ -7,12 +7,13 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, Result, bail};
 use clap::{Args, Subcommand};
 use roboct_dicom::config::DicomConfig;
-use roboct_dicom::ct::{CtSeriesInfo, CtSeriesWriter, VoxelUnits};
-use roboct_dicom::outbox::{ItemState, Outbox};
+use roboct_dicom::ct::{CtSeriesInfo, CtSeriesWriter, PatientPosition, VoxelUnits};
+use roboct_dicom::outbox::{Enqueued, ItemState, Outbox, OutboxError};
 use roboct_dicom::part10::{DEFLATED_EXPLICIT_VR_LE, EXPLICIT_VR_LE};
+use roboct_dicom::send::Sender;
 use roboct_dicom::study::StudyContext;
 use roboct_dicom::uid::UidGenerator;
-use roboct_dicom::upload::{UploadPolicy, Uploader};
+use roboct_dicom::upload::{UploadPolicy, UploadReport, Uploader, deliver};
 use roboct_dicom::worklist::{WorklistQuery, query_worklist};
 
 use super::Context;
@@ -28,6 +29,32 @@ fn config_path(given: &Option<PathBuf>) -> PathBuf {
 
 fn load(given: &Option<PathBuf>) -> Result<DicomConfig> {
     Ok(DicomConfig::load(&config_path(given))?)
+}
+
+/// `--timeout-s`: seconds, more than 0 and at most a week.
+fn timeout_seconds(s: &str) -> Result<Duration, String> {
+    let v: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{s}` is not a number of seconds"))?;
+    if !(v > 0.0 && v <= 7.0 * 86_400.0) {
+        return Err(format!(
+            "{s} is not a timeout: expected seconds, more than 0 and at most 604800 (a week)"
+        ));
+    }
+    Duration::try_from_secs_f64(v).map_err(|e| format!("{s}: {e}"))
+}
+
+/// `--older-than-days`: days, 0 to 36500 (a century).
+fn age_days(s: &str) -> Result<Duration, String> {
+    let v: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{s}` is not a number of days"))?;
+    if !(0.0..=36_500.0).contains(&v) {
+        return Err(format!("{s} is not an age: expected days from 0 to 36500"));
+    }
+    Duration::try_from_secs_f64(v * 86_400.0).map_err(|e| format!("{s}: {e}"))
 }
 
 /// `roboct worklist`.
@@ -67,6 +94,10 @@ pub struct ExportArgs {
     /// Write Deflated Explicit VR Little Endian (lossless, smaller) instead of explicit VR LE.
     #[arg(long)]
     deflate: bool,
+    /// How the patient lay in the scanner (HFS, HFP, FFS, FFP, HFDR, HFDL, FFDR, FFDL): the
+    /// volume is in the scanner's frame, the files in the patient's.
+    #[arg(long, default_value = "HFS")]
+    patient_position: PatientPosition,
 }
 
 /// `roboct import-dicom`.
@@ -94,8 +125,8 @@ pub struct UploadArgs {
     #[arg(long, value_name = "CONFIG")]
     pacs: Option<PathBuf>,
     /// Give up retrying after this many seconds (what is left stays queued for the next run).
-    #[arg(long, default_value_t = 300.0)]
-    timeout_s: f64,
+    #[arg(long, default_value = "300", value_parser = timeout_seconds)]
+    timeout_s: Duration,
 }
 
 /// `roboct outbox ...`.
@@ -121,18 +152,23 @@ pub enum OutboxCommand {
         /// Put items that were refused back in the queue first.
         #[arg(long)]
         retry_failed: bool,
-        /// Give up after this many seconds.
-        #[arg(long, default_value_t = 300.0)]
-        timeout_s: f64,
+        /// Keep running as the destination's uploader: send what streams and uploads queue,
+        /// retry after outages of any length. Stop it with Ctrl-C or a signal: the outbox
+        /// loses nothing.
+        #[arg(long)]
+        watch: bool,
+        /// Give up after this many seconds (default 300; with --watch, never).
+        #[arg(long, value_parser = timeout_seconds)]
+        timeout_s: Option<Duration>,
     },
     /// Delete instances the PACS confirmed long ago (pending and failed ones are kept).
     Prune {
         /// The PACS name.
         #[arg(long)]
         to: String,
-        /// Keep what was confirmed in the last N days.
-        #[arg(long, default_value_t = 7.0)]
-        older_than_days: f64,
+        /// Keep what was confirmed in the last N days (0 to 36500).
+        #[arg(long, default_value = "7", value_parser = age_days)]
+        older_than_days: Duration,
         /// PACS/RIS configuration (TOML).
         #[arg(long, value_name = "CONFIG")]
         pacs: Option<PathBuf>,
@@ -156,8 +192,9 @@ pub struct BenchUploadArgs {
     slab_interval_ms: u64,
 }
 
+/// The local date: the RIS schedules in the hospital's time, not in UTC.
 fn today() -> String {
-    roboct_dicom::study::now_date_time().0
+    roboct_dicom::study::today_local()
 }
 
 pub fn worklist(args: WorklistArgs, _ctx: &Context) -> Result<()> {
@@ -240,6 +277,7 @@ pub fn export(args: ExportArgs, ctx: &Context) -> Result<()> {
     }
     let mut info = CtSeriesInfo::new(&uids);
     info.description = args.description.clone();
+    info.patient_position = args.patient_position;
     let ts = if args.deflate {
         DEFLATED_EXPLICIT_VR_LE
     } else {
@@ -289,7 +327,13 @@ pub fn import(args: ImportArgs, _ctx: &Context) -> Result<()> {
             scan.non_image.len()
         );
     }
-    let (volume, summary) = roboct_dicom::reader::read_series(&args.dir, args.series.as_deref())?;
+    for link in &scan.linked_folders {
+        eprintln!(
+            "note: did not follow the link to a folder {}",
+            link.display()
+        );
+    }
+    let (volume, summary) = scan.read_series(args.series.as_deref())?;
     roboct_io::write_volume(&args.out, &volume)
         .with_context(|| format!("cannot write {}", args.out.display()))?;
     let g = volume.grid();
@@ -309,18 +353,16 @@ pub fn import(args: ImportArgs, _ctx: &Context) -> Result<()> {
     Ok(())
 }
 
-fn drain(config: &DicomConfig, to: &str, timeout_s: f64, ctx: &Context) -> Result<()> {
+/// The sender for PACS `to`; a configuration error (a credential missing, a CA file
+/// unreadable) stops here, before anything is queued or sent.
+fn sender(config: &DicomConfig, to: &str) -> Result<Box<dyn Sender>> {
     let pacs = config.pacs(to)?;
-    let outbox = Outbox::open(&config.outbox)?;
-    let sender = roboct_dicom::send::sender_for(pacs, &config.ae_title)
-        .map_err(|e| anyhow::anyhow!("{to}: {e}"))?;
-    let mut up = Uploader::new(outbox.clone(), to, sender, UploadPolicy::default())?;
-    let deadline = Instant::now() + Duration::from_secs_f64(timeout_s.max(0.0));
-    let bar = Bar::new(ctx.quiet);
-    let start = Instant::now();
-    let report = up.run(Some(deadline), &bar)?;
-    drop(up);
-    let secs = start.elapsed().as_secs_f64();
+    roboct_dicom::send::sender_for(pacs, &config.ae_title)
+        .map_err(|e| anyhow::anyhow!("PACS {to}: {e}"))
+}
+
+/// Prints a run's outcome; an error when anything is left or refused.
+fn conclude(config: &DicomConfig, to: &str, report: &UploadReport, secs: f64) -> Result<()> {
     println!(
         "{to}: {} sent ({:.1} MB in {:.1} s), {} pending, {} failed",
         report.sent,
@@ -332,11 +374,18 @@ fn drain(config: &DicomConfig, to: &str, timeout_s: f64, ctx: &Context) -> Resul
     for (uid, why) in &report.failed {
         eprintln!("failed: {uid}: {why}");
     }
+    if let Some(why) = &report.configuration_error {
+        bail!(
+            "sending to {to} stopped: {why}. The {} queued instances are kept in {}; after fixing the configuration, `roboct outbox flush --to {to}` sends them",
+            report.pending,
+            config.outbox.display()
+        );
+    }
     if report.pending > 0 {
         bail!(
             "{} instances are still queued for {to} (last error: {}); they are kept in {} and sent by the next `roboct outbox flush --to {to}`",
             report.pending,
-            report.last_transient_error.unwrap_or_default(),
+            report.last_transient_error.as_deref().unwrap_or("none"),
             config.outbox.display()
         );
     }
@@ -349,9 +398,39 @@ fn drain(config: &DicomConfig, to: &str, timeout_s: f64, ctx: &Context) -> Resul
     Ok(())
 }
 
+/// Sends `uids` (queued) to `to`, or waits while the running uploader sends them.
+fn send_queued(
+    config: &DicomConfig,
+    to: &str,
+    uids: &[String],
+    sender: Box<dyn Sender>,
+    timeout: Duration,
+    ctx: &Context,
+) -> Result<()> {
+    let outbox = Outbox::open(&config.outbox)?;
+    let bar = Bar::new(ctx.quiet);
+    let start = Instant::now();
+    let d = deliver(
+        &outbox,
+        to,
+        uids,
+        sender,
+        UploadPolicy::default(),
+        Some(start + timeout),
+        &bar,
+    )?;
+    if d.other_uploader {
+        println!(
+            "{to}: another uploader was sending to {to} and sent {} of these instances",
+            d.sent_by_other_uploader
+        );
+    }
+    conclude(config, to, &d.upload, start.elapsed().as_secs_f64())
+}
+
 pub fn upload(args: UploadArgs, ctx: &Context) -> Result<()> {
     let config = load(&args.pacs)?;
-    config.pacs(&args.to)?;
+    let sender = sender(&config, &args.to)?;
     let outbox = Outbox::open(&config.outbox)?;
     let files = roboct_dicom::reader::read_part10_folder(&args.dir)?;
     if !files.not_dicom.is_empty() {
@@ -364,20 +443,52 @@ pub fn upload(args: UploadArgs, ctx: &Context) -> Result<()> {
         bail!("no DICOM files in {}", args.dir.display());
     }
     let (mut new, mut dup) = (0, 0);
+    let mut to_send = Vec::new();
     for (path, bytes) in &files.files {
         match outbox
             .enqueue(&args.to, bytes)
             .with_context(|| format!("cannot queue {}", path.display()))?
         {
-            roboct_dicom::outbox::Enqueued::New(_) => new += 1,
-            roboct_dicom::outbox::Enqueued::Duplicate(..) => dup += 1,
+            Enqueued::New(uid) => {
+                new += 1;
+                to_send.push(uid);
+            }
+            Enqueued::Duplicate(uid, state) => {
+                dup += 1;
+                if state == ItemState::Pending {
+                    to_send.push(uid);
+                }
+            }
         }
     }
     println!(
         "queued {new} new instances for {} ({dup} already queued or sent)",
         args.to
     );
-    drain(&config, &args.to, args.timeout_s, ctx)
+    send_queued(&config, &args.to, &to_send, sender, args.timeout_s, ctx)
+}
+
+/// `roboct outbox flush --watch`: the destination's uploader service.
+fn watch(config: &DicomConfig, to: &str, timeout: Option<Duration>) -> Result<()> {
+    let sender = sender(config, to)?;
+    let outbox = Outbox::open(&config.outbox)?;
+    let mut up = match Uploader::new(outbox, to, sender, UploadPolicy::default()) {
+        Ok(up) => up,
+        Err(e @ OutboxError::Busy { .. }) => bail!("{e}: only one uploader per destination"),
+        Err(e) => return Err(e.into()),
+    };
+    eprintln!(
+        "{to}: sending what is queued in {} and watching for more (stop with Ctrl-C: nothing queued is lost)",
+        config.outbox.display()
+    );
+    let start = Instant::now();
+    let deadline = timeout.map(|t| start + t);
+    let report = up.serve(
+        &|| deadline.is_none_or(|d| Instant::now() < d),
+        Duration::from_secs(1),
+    )?;
+    drop(up);
+    conclude(config, to, &report, start.elapsed().as_secs_f64())
 }
 
 pub fn outbox(which: OutboxCommand, ctx: &Context) -> Result<()> {
@@ -430,27 +541,39 @@ pub fn outbox(which: OutboxCommand, ctx: &Context) -> Result<()> {
             to,
             pacs,
             retry_failed,
+            watch: keep_watching,
             timeout_s,
         } => {
             let config = load(&pacs)?;
+            config.pacs(&to)?;
             if retry_failed {
                 let n = Outbox::open(&config.outbox)?.requeue_failed(&to)?;
                 println!("requeued {n} failed instances");
             }
-            drain(&config, &to, timeout_s, ctx)
+            if keep_watching {
+                return watch(&config, &to, timeout_s);
+            }
+            let sender = sender(&config, &to)?;
+            let pending: Vec<String> = Outbox::open(&config.outbox)?
+                .records(&to)?
+                .into_iter()
+                .filter(|r| r.state == ItemState::Pending)
+                .map(|r| r.sop_instance_uid)
+                .collect();
+            let timeout = timeout_s.unwrap_or(Duration::from_secs(300));
+            send_queued(&config, &to, &pending, sender, timeout, ctx)
         }
         OutboxCommand::Prune {
             to,
             older_than_days,
             pacs,
         } => {
-            if !(older_than_days.is_finite() && older_than_days >= 0.0) {
-                bail!("--older-than-days must be a number of days >= 0, not {older_than_days}");
-            }
             let config = load(&pacs)?;
-            let n = Outbox::open(&config.outbox)?
-                .prune_sent(&to, Duration::from_secs_f64(older_than_days * 86_400.0))?;
-            println!("{to}: removed {n} instances confirmed more than {older_than_days} days ago");
+            let n = Outbox::open(&config.outbox)?.prune_sent(&to, older_than_days)?;
+            println!(
+                "{to}: removed {n} instances confirmed more than {} days ago",
+                older_than_days.as_secs_f64() / 86_400.0
+            );
             Ok(())
         }
     }
