@@ -21,6 +21,11 @@ pub const IMPLICIT_VR_LE: &str = "1.2.840.10008.1.2";
 /// dcmtk accept it, so it is our lossless compressed syntax.
 pub const DEFLATED_EXPLICIT_VR_LE: &str = "1.2.840.10008.1.2.1.99";
 
+/// The syntaxes we write: native (uncompressed) pixel data, so converting between them is
+/// lossless. Encapsulated syntaxes (JPEG, JPEG 2000, RLE...) would need a pixel encoder, and
+/// some of them lose data.
+pub const NATIVE_SYNTAXES: [&str; 3] = [EXPLICIT_VR_LE, IMPLICIT_VR_LE, DEFLATED_EXPLICIT_VR_LE];
+
 /// A file or byte buffer that is not a usable Part 10 object.
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
 pub enum Part10Error {
@@ -140,8 +145,10 @@ pub fn read_part10_info(bytes: &[u8]) -> Result<Part10Info, Part10Error> {
 /// An object could not be encoded.
 #[derive(Debug, thiserror::Error)]
 pub enum EncodeError {
-    /// The transfer syntax is unknown to this build.
-    #[error("transfer syntax {0} is not supported for writing")]
+    /// The transfer syntax is not one we write ([`NATIVE_SYNTAXES`]).
+    #[error(
+        "transfer syntax {0} is not supported for writing: roboct writes explicit VR little endian, implicit VR little endian or deflated explicit VR little endian (all lossless)"
+    )]
     UnknownTransferSyntax(String),
     /// The object has no SOP Class UID or SOP Instance UID.
     #[error("object has no {0}: cannot write a file meta group")]
@@ -151,7 +158,9 @@ pub enum EncodeError {
     Encode(String),
 }
 
-/// Encodes the data set alone (no meta group) in transfer syntax `ts_uid`.
+/// Encodes the data set alone (no meta group) in transfer syntax `ts_uid`, one of
+/// [`NATIVE_SYNTAXES`]: any other is refused rather than written with native pixel data under
+/// a compressed syntax's name.
 ///
 /// In the explicit VR syntaxes, sequences and items get explicit lengths: dcmtk-based
 /// archives (Orthanc among them) store them so, and writing them so ourselves makes the
@@ -188,7 +197,8 @@ pub fn encode_dataset(obj: &InMemDicomObject, ts_uid: &str) -> Result<Vec<u8>, E
             }
             Ok(out)
         }
-        other => encode_with(other),
+        IMPLICIT_VR_LE => encode_with(IMPLICIT_VR_LE),
+        other => Err(EncodeError::UnknownTransferSyntax(other.to_string())),
     }
 }
 
@@ -461,5 +471,23 @@ mod tests {
             Err(Part10Error::CorruptMeta { .. } | Part10Error::MissingMeta { .. })
         ));
         assert!(encode_part10(&InMemDicomObject::new_empty(), EXPLICIT_VR_LE).is_err());
+    }
+
+    #[test]
+    fn only_lossless_native_syntaxes_are_written() {
+        // JPEG Baseline (lossy), JPEG Lossless, RLE: all need a pixel encoder we do not have.
+        for ts in [
+            "1.2.840.10008.1.2.4.50",
+            "1.2.840.10008.1.2.4.70",
+            "1.2.840.10008.1.2.5",
+            "1.2.3.not-a-syntax",
+        ] {
+            let e = encode_part10(&sample(), ts).unwrap_err();
+            assert!(
+                matches!(&e, EncodeError::UnknownTransferSyntax(t) if t == ts),
+                "{ts}: {e}"
+            );
+            assert!(e.to_string().contains("lossless"), "{e}");
+        }
     }
 }

@@ -228,6 +228,7 @@ pub fn scan_folder(dir: &Path) -> Result<FolderScan, ReadError> {
     };
     list_files(dir, &mut paths, &mut scan.linked_folders)?;
     paths.sort();
+    scan.linked_folders.sort();
     for p in paths {
         if !has_dicm(&p) {
             scan.not_dicom.push(p);
@@ -263,38 +264,47 @@ pub fn scan_folder(dir: &Path) -> Result<FolderScan, ReadError> {
     Ok(scan)
 }
 
-/// The Part 10 files of a folder, read and checked, for upload.
+/// The DICOM files of a folder, for upload: listed by their `DICM` marker, not read yet, so
+/// that a folder of any size is read one file at a time ([`read_part10_file`]).
 #[derive(Clone, Debug, Default)]
-pub struct Part10Folder {
-    /// Each DICOM file and its bytes, in path order.
-    pub files: Vec<(PathBuf, Vec<u8>)>,
+pub struct Part10Listing {
+    /// Each DICOM file, in path order.
+    pub files: Vec<PathBuf>,
     /// Files without the `DICM` marker, skipped.
     pub not_dicom: Vec<PathBuf>,
+    /// Symbolic links to folders, not followed (a link back up the tree would never end).
+    pub linked_folders: Vec<PathBuf>,
 }
 
-/// Reads every DICOM file under `dir` and checks that it parses completely (meta group and
-/// data set), so that a corrupt file is reported by name before anything is queued.
-pub fn read_part10_folder(dir: &Path) -> Result<Part10Folder, ReadError> {
+/// Lists the DICOM files under `dir` (recursively, not following links to folders).
+pub fn list_part10_files(dir: &Path) -> Result<Part10Listing, ReadError> {
     let mut paths = Vec::new();
-    list_files(dir, &mut paths, &mut Vec::new())?;
+    let mut out = Part10Listing::default();
+    list_files(dir, &mut paths, &mut out.linked_folders)?;
     paths.sort();
-    let mut out = Part10Folder::default();
+    out.linked_folders.sort();
     for p in paths {
-        if !has_dicm(&p) {
+        if has_dicm(&p) {
+            out.files.push(p);
+        } else {
             out.not_dicom.push(p);
-            continue;
         }
-        let bytes = std::fs::read(&p).map_err(|e| ReadError::Corrupt {
-            path: p.clone(),
-            why: e.to_string(),
-        })?;
-        crate::part10::decode_part10(&bytes).map_err(|why| ReadError::Corrupt {
-            path: p.clone(),
-            why,
-        })?;
-        out.files.push((p, bytes));
     }
     Ok(out)
+}
+
+/// Reads one Part 10 file and checks that it parses completely (meta group and data set), so
+/// that a corrupt file is reported by name rather than queued.
+pub fn read_part10_file(path: &Path) -> Result<Vec<u8>, ReadError> {
+    let bytes = std::fs::read(path).map_err(|e| ReadError::Corrupt {
+        path: path.to_path_buf(),
+        why: e.to_string(),
+    })?;
+    crate::part10::decode_part10(&bytes).map_err(|why| ReadError::Corrupt {
+        path: path.to_path_buf(),
+        why,
+    })?;
+    Ok(bytes)
 }
 
 /// What every slice of a series must share, and the first file that set it.

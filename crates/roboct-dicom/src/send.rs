@@ -11,8 +11,8 @@ use std::time::Duration;
 use crate::config::{HttpAuth, PacsConfig, PacsEndpoint};
 use crate::dimse::{Association, AssociationOptions, NetError, Peer, ProposedContext};
 use crate::part10::{
-    DEFLATED_EXPLICIT_VR_LE, EXPLICIT_VR_LE, IMPLICIT_VR_LE, Part10Info, decode_dataset,
-    encode_dataset, read_part10_info,
+    EXPLICIT_VR_LE, IMPLICIT_VR_LE, NATIVE_SYNTAXES, Part10Info, decode_dataset, encode_dataset,
+    read_part10_info,
 };
 
 /// What a failed send means for the instance and for the run.
@@ -112,9 +112,6 @@ const DEFAULT_CLASSES: [&str; 4] = [
     crate::sr::KEY_OBJECT_SELECTION,
 ];
 
-/// Native (uncompressed pixel) syntaxes, between which we can transcode losslessly.
-const NATIVE: [&str; 3] = [EXPLICIT_VR_LE, IMPLICIT_VR_LE, DEFLATED_EXPLICIT_VR_LE];
-
 /// C-STORE SCU keeping one association open while there is work.
 pub struct DimseSender {
     peer: Peer,
@@ -184,7 +181,7 @@ impl DimseSender {
         let file_ts = info.transfer_syntax_uid.clone();
         let assoc = self.association(&info)?;
         let mut preference = vec![file_ts.as_str()];
-        if NATIVE.contains(&file_ts.as_str()) {
+        if NATIVE_SYNTAXES.contains(&file_ts.as_str()) {
             preference.extend([EXPLICIT_VR_LE, IMPLICIT_VR_LE]);
         }
         let pc = assoc

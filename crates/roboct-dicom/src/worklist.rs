@@ -202,9 +202,8 @@ pub fn parse_item(o: &InMemDicomObject) -> Result<WorklistItem, String> {
     }
     let sex = text(o, tags::PATIENT_SEX).unwrap_or_default();
     if !matches!(sex.as_str(), "" | "M" | "F" | "O") {
-        return Err(format!(
-            "Patient's Sex (0010,0040) is `{sex}`, expected M, F, O or empty"
-        ));
+        // The value itself is not quoted: a field filled wrongly may hold anything.
+        return Err("Patient's Sex (0010,0040) is not M, F, O or empty".into());
     }
     let steps = o
         .element_opt(tags::SCHEDULED_PROCEDURE_STEP_SEQUENCE)

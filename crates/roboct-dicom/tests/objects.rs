@@ -12,7 +12,7 @@ use roboct_dicom::sr::{
     Code, CtIrradiationEvent, CtdiPhantom, DoseReport, Finding, FindingsReport, ImageRef,
     ReportWriter,
 };
-use roboct_dicom::study::{OrderRef, Patient, StudyContext};
+use roboct_dicom::study::{OrderRef, Patient, StudyContext, UtcOffset};
 use roboct_dicom::uid::UidGenerator;
 use roboct_geometry::{Volume, VolumeGrid};
 
@@ -34,6 +34,9 @@ pub fn study(uids: &UidGenerator) -> StudyContext {
     });
     s.mpps_instance_uid = Some(uids.generate());
     s.body_part = "HEAD".into();
+    // A site five hours behind UTC: local dates and times, and the offset written with them.
+    s.utc_offset = UtcOffset(-300);
+    (s.study_date, s.study_time) = s.now();
     s
 }
 
@@ -121,6 +124,9 @@ for p in sys.argv[1:4]:
 for p in sys.argv[4:]:
     ds = pydicom.dcmread(p)
     print(ds.SOPClassUID, ds.Modality, ds.ContentSequence[0].ValueType)
+for p in sys.argv[1:]:
+    ds = pydicom.dcmread(p)
+    print('TZ', ds.TimezoneOffsetFromUTC, ds.StudyDate, ds.StudyTime)
 "#;
     let args: Vec<&str> = paths.iter().map(|p| p.to_str().unwrap()).collect();
     let out = run_python(code, &args);
@@ -154,6 +160,12 @@ for p in sys.argv[4:]:
     assert!(lines[3].starts_with("1.2.840.10008.5.1.4.1.1.88.67 SR CODE"));
     assert!(lines[4].starts_with("1.2.840.10008.5.1.4.1.1.88.33 SR CODE"));
     assert!(lines[5].starts_with("1.2.840.10008.5.1.4.1.1.88.59 KO"));
+    let tz = format!("TZ -0500 {} {}", study.study_date, study.study_time);
+    assert_eq!(
+        lines[6..],
+        vec![tz.as_str(); 6],
+        "every object says its UTC offset"
+    );
 }
 
 #[test]

@@ -175,3 +175,78 @@ fn corrupt_files_missing_slices_and_missing_geometry_are_named() {
         Err(ReadError::NoSeries { .. })
     ));
 }
+
+#[test]
+fn links_to_folders_are_not_followed_and_links_to_files_are_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let sub = dir.path().join("series");
+    std::fs::create_dir(&sub).unwrap();
+    let v = volume(4, 0.0);
+    let inst = write_series(&sub, &v, "s");
+    // A link back up the tree (a loop that a walker following links would never leave) and a
+    // link to a folder elsewhere.
+    std::os::unix::fs::symlink(dir.path(), sub.join("loop")).unwrap();
+    let elsewhere = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink(elsewhere.path(), dir.path().join("elsewhere")).unwrap();
+    let scan = scan_folder(dir.path()).unwrap();
+    assert_eq!(
+        scan.linked_folders,
+        [dir.path().join("elsewhere"), sub.join("loop")]
+    );
+    assert_eq!(scan.series.len(), 1);
+    assert_eq!(scan.series[0].images, 4);
+    let (back, _) = scan.read_series(None).unwrap();
+    assert_same(&back, &v);
+    // A link to a file is a file like any other: the slice it points to is read once.
+    std::fs::rename(sub.join("s099.dcm"), elsewhere.path().join("first.dcm")).unwrap();
+    std::os::unix::fs::symlink(elsewhere.path().join("first.dcm"), sub.join("s099.dcm")).unwrap();
+    let (back, s) = read_series(dir.path(), None).unwrap();
+    assert_eq!(s.images, 4);
+    assert_same(&back, &v);
+    // The upload listing follows the same rules.
+    let listing = roboct_dicom::reader::list_part10_files(dir.path()).unwrap();
+    assert_eq!(listing.files.len(), inst.len());
+    assert_eq!(listing.linked_folders.len(), 2);
+    let bytes = roboct_dicom::reader::read_part10_file(&sub.join("s099.dcm")).unwrap();
+    assert_eq!(bytes, inst[0].bytes);
+}
+
+#[test]
+fn every_patient_position_puts_the_volume_where_the_patient_lies() {
+    // Written in the scanner's frame with a patient position, read back in the patient's:
+    // the same voxels, each at `patient_from_scanner` times its scanner position.
+    use roboct_dicom::ct::PatientPosition;
+    use roboct_geometry::vec3::mat_vec;
+    let v = volume(4, 20.0);
+    for position in PatientPosition::ALL {
+        let dir = tempfile::tempdir().unwrap();
+        let uids = UidGenerator::default();
+        let mut info = CtSeriesInfo::new(&uids);
+        info.patient_position = position;
+        let w = CtSeriesWriter::new(StudyContext::unscheduled(&uids), info, uids.clone());
+        for (k, x) in w.volume(&v, VoxelUnits::Hu).unwrap().iter().enumerate() {
+            std::fs::write(dir.path().join(format!("{k:03}.dcm")), &x.bytes).unwrap();
+        }
+        let (back, _) = read_series(dir.path(), None).unwrap();
+        assert_eq!(back.data(), v.data(), "{position}");
+        let m = position.patient_from_scanner();
+        for index in [
+            [0.0, 0.0, 0.0],
+            [11.0, 0.0, 0.0],
+            [0.0, 9.0, 0.0],
+            [3.0, 4.0, 3.0],
+        ] {
+            let want = mat_vec(m, v.grid().world_from_index(index));
+            let got = back.grid().world_from_index(index);
+            for a in 0..3 {
+                assert!(
+                    (got[a] - want[a]).abs() < 1e-3,
+                    "{position} voxel {index:?}: {got:?}, expected {want:?}"
+                );
+            }
+        }
+    }
+    // Head first supine is the identity; feet first supine turns x and z round.
+    let ffs = PatientPosition::Ffs.patient_from_scanner();
+    assert_eq!(mat_vec(ffs, [1.0, 2.0, 3.0]), [-1.0, 2.0, -3.0]);
+}

@@ -331,3 +331,106 @@ fn worklist_prints_the_orders_and_bad_configs_are_named() {
         text(&o)
     );
 }
+
+#[test]
+fn numbers_and_positions_out_of_range_are_clear_errors() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = tmp.path().join("pacs.toml");
+    std::fs::write(
+        &cfg,
+        "[station]\nae_title = \"ROBOCT\"\noutbox = \"box\"\n\n[pacs.main]\nae_title = \"PACS\"\nhost = \"127.0.0.1\"\nport = 1\n",
+    )
+    .unwrap();
+    let dir = tmp.path().to_str().unwrap();
+    let cases: [(&[&str], &str); 9] = [
+        (
+            &[
+                "outbox",
+                "prune",
+                "--to",
+                "main",
+                "--older-than-days",
+                "1e300",
+            ],
+            "1e300",
+        ),
+        (
+            &["outbox", "prune", "--to", "main", "--older-than-days=-1"],
+            "-1",
+        ),
+        (
+            &[
+                "outbox",
+                "prune",
+                "--to",
+                "main",
+                "--older-than-days",
+                "NaN",
+            ],
+            "NaN",
+        ),
+        (
+            &["outbox", "flush", "--to", "main", "--timeout-s", "inf"],
+            "inf",
+        ),
+        (
+            &["outbox", "flush", "--to", "main", "--timeout-s", "0"],
+            "0",
+        ),
+        (
+            &["upload", dir, "--to", "main", "--timeout-s", "1e300"],
+            "1e300",
+        ),
+        (
+            &["upload", dir, "--to", "main", "--timeout-s", "nan"],
+            "nan",
+        ),
+        (
+            &["upload", dir, "--to", "main", "--timeout-s", "soon"],
+            "soon",
+        ),
+        (
+            &[
+                "export-dicom",
+                "v.nii",
+                "--out",
+                dir,
+                "--patient-position",
+                "HFX",
+            ],
+            "HFX",
+        ),
+    ];
+    for (args, value) in cases {
+        let o = roboct(args, Some(&cfg));
+        let t = text(&o);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {t}");
+        assert!(!t.contains("panicked"), "{args:?}: {t}");
+        assert!(
+            t.contains(&format!("invalid value '{value}'")),
+            "{args:?}: {t}"
+        );
+        assert!(
+            t.contains("expected") || t.contains("not a number") || t.contains("not one of"),
+            "{args:?}: {t}"
+        );
+    }
+    // The edges of the ranges are accepted.
+    let o = roboct(
+        &[
+            "outbox",
+            "prune",
+            "--to",
+            "main",
+            "--older-than-days",
+            "36500",
+        ],
+        Some(&cfg),
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let o = roboct(
+        &["outbox", "prune", "--to", "main", "--older-than-days", "0"],
+        Some(&cfg),
+    );
+    assert!(o.status.success(), "{}", text(&o));
+}

@@ -432,21 +432,33 @@ pub fn upload(args: UploadArgs, ctx: &Context) -> Result<()> {
     let config = load(&args.pacs)?;
     let sender = sender(&config, &args.to)?;
     let outbox = Outbox::open(&config.outbox)?;
-    let files = roboct_dicom::reader::read_part10_folder(&args.dir)?;
+    let files = roboct_dicom::reader::list_part10_files(&args.dir)?;
     if !files.not_dicom.is_empty() {
         eprintln!(
             "note: skipped {} files that are not DICOM",
             files.not_dicom.len()
         );
     }
+    for link in &files.linked_folders {
+        eprintln!(
+            "note: did not follow the link to a folder {}",
+            link.display()
+        );
+    }
     if files.files.is_empty() {
         bail!("no DICOM files in {}", args.dir.display());
     }
+    // Every file is checked before any is queued, so a corrupt one stops the upload with
+    // nothing half done; one file is in memory at a time, whatever the folder's size.
+    for path in &files.files {
+        roboct_dicom::reader::read_part10_file(path)?;
+    }
     let (mut new, mut dup) = (0, 0);
     let mut to_send = Vec::new();
-    for (path, bytes) in &files.files {
+    for path in &files.files {
+        let bytes = roboct_dicom::reader::read_part10_file(path)?;
         match outbox
-            .enqueue(&args.to, bytes)
+            .enqueue(&args.to, &bytes)
             .with_context(|| format!("cannot queue {}", path.display()))?
         {
             Enqueued::New(uid) => {
