@@ -3,7 +3,7 @@
 //! in the same run, and the latency from a slab being ready to its first slice being stored.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::mpsc::channel;
 use std::time::{Duration, Instant};
 
@@ -14,6 +14,7 @@ use roboct_geometry::{VolumeGrid, VolumeSlab};
 use crate::config::{CredentialSource, HttpAuth, Secret};
 use crate::ct::{CtSeriesInfo, CtSeriesWriter, Instance, VoxelUnits};
 use crate::dimse::{AssociationOptions, Peer};
+use crate::loopback::{ChildGuard, free_port};
 use crate::outbox::Outbox;
 use crate::part10::EXPLICIT_VR_LE;
 use crate::send::{DimseSender, StowSender};
@@ -118,29 +119,20 @@ const PASSWORD: &str = "bench-password";
 
 /// A throw-away Orthanc on loopback (fresh storage), killed on drop.
 struct LocalOrthanc {
-    child: Child,
+    _child: ChildGuard,
     dicom_port: u16,
     http_port: u16,
     _dir: tempfile::TempDir,
 }
 
-fn free_port() -> Result<u16, BenchError> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
-}
-
 fn wait_port(port: u16) -> Result<(), BenchError> {
-    let start = Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        if start.elapsed() > Duration::from_secs(30) {
-            return Err(BenchError::Peer(format!(
-                "Orthanc did not listen on port {port}"
-            )));
-        }
-        std::thread::sleep(Duration::from_millis(20));
+    if crate::loopback::wait_port(port, Duration::from_secs(30)) {
+        Ok(())
+    } else {
+        Err(BenchError::Peer(format!(
+            "Orthanc did not listen on port {port}"
+        )))
     }
-    Ok(())
 }
 
 impl LocalOrthanc {
@@ -161,16 +153,17 @@ impl LocalOrthanc {
         );
         let cfg = dir.path().join("orthanc.json");
         std::fs::write(&cfg, config)?;
-        let child = Command::new("Orthanc")
-            .arg(&cfg)
-            .env("TCP_NODELAY", "1")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(|e| BenchError::Peer(format!("cannot start Orthanc: {e} (apt-get install orthanc orthanc-dicomweb, or ./scripts/deps)")))?;
+        let child = ChildGuard::spawn(
+            "Orthanc",
+            Command::new("Orthanc")
+                .arg(&cfg)
+                .env("TCP_NODELAY", "1")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null()),
+        )
+        .map_err(|e| BenchError::Peer(e.to_string()))?;
         let o = Self {
-            child,
+            _child: child,
             dicom_port,
             http_port,
             _dir: dir,
@@ -198,13 +191,6 @@ impl LocalOrthanc {
         let v: serde_json::Value = serde_json::from_slice(&body)
             .map_err(|e| BenchError::Peer(format!("Orthanc statistics: {e}")))?;
         Ok(v["CountInstances"].as_u64().unwrap_or(0) as usize)
-    }
-}
-
-impl Drop for LocalOrthanc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

@@ -360,7 +360,8 @@ impl Uploader {
 pub struct Delivery {
     /// What this process sent (when it held the destination, from the start or after taking
     /// it over); `pending` counts every instance still queued for the destination, or, if
-    /// another uploader kept it to the end, the given instances it has not settled yet.
+    /// another uploader kept it to the end, the given instances it has not settled yet;
+    /// `failed` also lists the given instances the other uploader had refused.
     pub upload: UploadReport,
     /// Another uploader held the destination at the start.
     pub other_uploader: bool,
@@ -419,11 +420,20 @@ pub fn deliver(
     }
     if delivery.other_uploader {
         for uid in uids.iter().filter(|u| !sent_here.contains(*u)) {
-            if outbox
-                .record(destination, uid)?
-                .is_some_and(|r| r.state == ItemState::Sent)
-            {
-                delivery.sent_by_other_uploader += 1;
+            let Some(rec) = outbox.record(destination, uid)? else {
+                continue;
+            };
+            match rec.state {
+                ItemState::Sent => delivery.sent_by_other_uploader += 1,
+                // Refused while the other uploader sent it: as much a failure of this
+                // delivery as one refused here.
+                ItemState::Failed if !delivery.upload.failed.iter().any(|(u, _)| u == uid) => {
+                    delivery.upload.failed.push((
+                        uid.clone(),
+                        rec.last_error.unwrap_or_else(|| "refused".into()),
+                    ));
+                }
+                _ => {}
             }
         }
     }
@@ -662,7 +672,13 @@ fn upload_worker(
         }
         let timed_out = done_at.is_some_and(|d| d.elapsed() >= drain_timeout);
         let nap = if let Some(u) = uploader.as_mut() {
-            let idle = u.pending() == 0 || u.stopped_by().is_some();
+            let mut idle = u.pending() == 0 || u.stopped_by().is_some();
+            if idle && u.stopped_by().is_none() && last_look.is_none_or(|t| t.elapsed() >= POLL) {
+                // While this stream holds the destination, what others queue for it (a
+                // stream that found it held, `roboct upload`) goes out from here too.
+                last_look = Some(Instant::now());
+                idle = u.refresh()? == 0;
+            }
             if done_at.is_some() && (idle || timed_out) {
                 break;
             }

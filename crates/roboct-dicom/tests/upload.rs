@@ -23,7 +23,7 @@ use roboct_dicom::outbox::{Enqueued, ItemState, Outbox};
 use roboct_dicom::part10::DEFLATED_EXPLICIT_VR_LE;
 use roboct_dicom::send::{DimseSender, Outgoing, SendError, Sender};
 use roboct_dicom::uid::UidGenerator;
-use roboct_dicom::upload::{StreamReport, StreamTarget, Uploader, stream_series};
+use roboct_dicom::upload::{StreamReport, StreamTarget, Uploader, deliver, stream_series};
 use roboct_geometry::{Volume, VolumeSlab};
 
 #[test]
@@ -541,4 +541,169 @@ fn streaming_while_another_uploader_holds_the_destination_queues_durably() {
         (6, 0, 6, 0)
     );
     assert_eq!(outbox.status().unwrap()[0].pending, 6);
+}
+
+/// A progress that remembers the stages it was told about.
+#[derive(Default)]
+struct Stages(std::sync::Mutex<Vec<String>>);
+
+impl roboct_core::Progress for Stages {
+    fn start(&self, stage: &str, _total: u64) {
+        self.0.lock().unwrap().push(stage.to_string());
+    }
+    fn advance(&self, _n: u64) {}
+}
+
+fn enqueue_all(outbox: &Outbox, instances: &[Instance]) -> Vec<String> {
+    instances
+        .iter()
+        .map(|i| outbox.enqueue("pacs", &i.bytes).unwrap().uid().to_string())
+        .collect()
+}
+
+#[test]
+fn deliver_waits_for_the_running_uploader_takes_over_when_it_leaves_and_reports_its_refusals() {
+    let orthanc = Orthanc::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let outbox = Outbox::open(tmp.path()).unwrap();
+    // A service holds the destination: it sends them, `deliver` waits and says so.
+    let up = Uploader::new(
+        outbox.clone(),
+        "pacs",
+        dimse_to(orthanc.peer()),
+        fast_policy(),
+    )
+    .unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let svc = service(up, &stop);
+    let a = series(16, 3);
+    let uids = enqueue_all(&outbox, &a);
+    let d = deliver(
+        &outbox,
+        "pacs",
+        &uids,
+        dimse_to(orthanc.peer()),
+        fast_policy(),
+        None,
+        &roboct_core::NoProgress,
+    )
+    .unwrap();
+    stop.store(true, Ordering::SeqCst);
+    assert_eq!(svc.join().unwrap().sent, 3);
+    assert!(d.other_uploader);
+    assert_eq!(
+        (
+            d.sent_by_other_uploader,
+            d.upload.sent,
+            d.upload.pending,
+            d.upload.failed.len()
+        ),
+        (3, 0, 0, 0),
+        "{d:?}"
+    );
+    // Another holder that goes away without sending: `deliver` takes over and sends.
+    let b = series(16, 2);
+    let held = outbox.lock("pacs").unwrap();
+    let uids = enqueue_all(&outbox, &b);
+    let stages = Arc::new(Stages::default());
+    let waiting = {
+        let (outbox, stages, peer) = (outbox.clone(), stages.clone(), orthanc.peer());
+        std::thread::spawn(move || {
+            deliver(
+                &outbox,
+                "pacs",
+                &uids,
+                dimse_to(peer),
+                fast_policy(),
+                None,
+                &*stages,
+            )
+            .unwrap()
+        })
+    };
+    wait_until("deliver to wait for the holder", || {
+        stages
+            .0
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|s| s.starts_with("waiting"))
+    });
+    drop(held);
+    let d = waiting.join().unwrap();
+    assert!(d.other_uploader);
+    assert_eq!(
+        (d.sent_by_other_uploader, d.upload.sent, d.upload.pending),
+        (0, 2, 0),
+        "{d:?}"
+    );
+    let all: Vec<Instance> = a.iter().chain(&b).cloned().collect();
+    assert_all_arrived(&orthanc, &all);
+    // What the holder refused is a failure of the delivery too, with the holder's reason.
+    let c = series(16, 1);
+    let held = outbox.lock("pacs").unwrap();
+    let uids = enqueue_all(&outbox, &c);
+    let mut rec = outbox.record("pacs", &uids[0]).unwrap().unwrap();
+    rec.state = ItemState::Failed;
+    rec.last_error = Some("refused with status 0xA900".into());
+    outbox.write_state("pacs", &rec).unwrap();
+    let d = deliver(
+        &outbox,
+        "pacs",
+        &uids,
+        dimse_to(orthanc.peer()),
+        fast_policy(),
+        None,
+        &roboct_core::NoProgress,
+    )
+    .unwrap();
+    drop(held);
+    assert_eq!(
+        d.upload.failed,
+        [(uids[0].clone(), "refused with status 0xA900".to_string())]
+    );
+    assert_eq!((d.sent_by_other_uploader, d.upload.pending), (0, 0));
+}
+
+#[test]
+fn a_stream_holding_the_destination_sends_what_another_stream_queues() {
+    let orthanc = Orthanc::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let outbox = Outbox::open(tmp.path()).unwrap();
+    // Stream A holds the destination and waits, mid-series, for its next slab.
+    let (rx_a, go_a, producer_a) = paced_producer(6, 2);
+    let stream_a = stream_in_thread(
+        rx_a,
+        &outbox,
+        dimse_to(orthanc.peer()),
+        Duration::from_secs(120),
+    );
+    wait_until("stream A's first slices stored", || {
+        count_in(&outbox, "pacs", ItemState::Sent) == 2
+    });
+    // Stream B finds it held and queues; A sends B's slices while it waits. B returns only
+    // once they are stored, so without A's help this would wait out B's two minutes.
+    let (rx_b, go_b, producer_b) = paced_producer(4, 0);
+    go_b.send(()).unwrap();
+    let b = stream_in_thread(
+        rx_b,
+        &outbox,
+        dimse_to(orthanc.peer()),
+        Duration::from_secs(120),
+    )
+    .join()
+    .unwrap();
+    producer_b.join().unwrap();
+    assert!(b.queued_for_other_uploader);
+    assert_eq!(
+        (b.sent_by_other_uploader, b.upload.sent, b.upload.pending),
+        (4, 0, 0),
+        "{b:?}"
+    );
+    go_a.send(()).unwrap();
+    producer_a.join().unwrap();
+    let a = stream_a.join().unwrap();
+    assert!(!a.queued_for_other_uploader);
+    assert_eq!((a.upload.sent, a.upload.pending), (10, 0), "{a:?}");
+    assert_all_arrived(&orthanc, &outbox_instances(&outbox, "pacs"));
 }

@@ -2,12 +2,12 @@
 //! export-dicom -> import-dicom round trip, upload through the outbox with the PACS down and
 //! back, outbox status, worklist, and bad input.
 
-use std::net::TcpListener;
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
 
 use ndarray::Array3;
+use roboct_dicom::loopback::ChildGuard;
 use roboct_geometry::{Volume, VolumeGrid};
 
 fn roboct(args: &[&str], config: Option<&Path>) -> Output {
@@ -28,38 +28,24 @@ fn text(o: &Output) -> String {
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    roboct_dicom::loopback::free_port().unwrap()
 }
 
-struct Peer(Child);
-
-impl Drop for Peer {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
+/// A dcmtk peer, stopped when dropped (also when the test panics).
+fn start(cmd: &mut Command, port: u16) -> ChildGuard {
+    let peer = ChildGuard::spawn(
+        "dcmtk peer",
+        cmd.stdout(Stdio::null()).stderr(Stdio::null()),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        roboct_dicom::loopback::wait_port(port, Duration::from_secs(10)),
+        "peer did not start"
+    );
+    peer
 }
 
-fn start(cmd: &mut Command, port: u16) -> Peer {
-    let child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("dcmtk is not installed: run ./scripts/deps");
-    let t = Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(t.elapsed() < Duration::from_secs(10), "peer did not start");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    Peer(child)
-}
-
-fn storescp(dir: &Path, port: u16) -> Peer {
+fn storescp(dir: &Path, port: u16) -> ChildGuard {
     start(
         Command::new("storescp")
             .args(["-aet", "PACS", "-od"])
