@@ -322,6 +322,18 @@ fn build_scan(f: &File) -> Result<(ScanGeometry, Option<CircularScan>), Geometry
     if !f.views.is_empty() {
         return Err(bad("[[views]]", "present", "only with kind = \"vec\""));
     }
+    for (field, n) in [
+        ("detector.cols", f.detector.cols),
+        ("detector.rows", f.detector.rows.unwrap_or(1)),
+    ] {
+        if n > MAX_PIXELS_PER_AXIS {
+            return Err(bad(
+                field,
+                n,
+                format!("at most {MAX_PIXELS_PER_AXIS} pixels"),
+            ));
+        }
+    }
     let angles = match &f.angles {
         None => {
             return Err(bad(
@@ -345,6 +357,13 @@ fn build_scan(f: &File) -> Result<(ScanGeometry, Option<CircularScan>), Geometry
                 list.iter().map(|d| d.to_radians()).collect()
             }
             (None, Some(count)) => {
+                if count > MAX_VIEWS {
+                    return Err(bad(
+                        "angles.count",
+                        count,
+                        format!("at most {MAX_VIEWS} views"),
+                    ));
+                }
                 let start = a.start_deg.unwrap_or(0.0);
                 let stop = a.stop_deg.ok_or_else(|| {
                     bad(
@@ -389,6 +408,14 @@ fn build_scan(f: &File) -> Result<(ScanGeometry, Option<CircularScan>), Geometry
         }
         Kind::Vec => unreachable!("handled above"),
     };
+    let samples = (angles.len() as u128) * (f.detector.cols as u128) * (rows as u128);
+    if samples > MAX_SAMPLES {
+        return Err(bad(
+            "angles.count",
+            angles.len(),
+            format!("views x rows x cols at most {MAX_SAMPLES} samples (this scan has {samples})"),
+        ));
+    }
     let detector = Detector::centered(f.detector.cols, rows, pixel, offset, shape);
     let circular = CircularScan {
         beam,
@@ -641,6 +668,16 @@ pub fn circular_scan_toml(scan: &CircularScan, volume: Option<&VolumeGrid>) -> S
     t
 }
 
+/// More views than any real scan takes (a helical scan of a whole body has some 10^5): a
+/// larger count is a mistake in the file, and allocating for it would abort the process.
+const MAX_VIEWS: usize = 1 << 22;
+
+/// The most detector pixels along one axis (the largest flat panels have about 4000).
+const MAX_PIXELS_PER_AXIS: usize = 1 << 16;
+
+/// The most samples in one projection stack (64 Gi, 256 GiB as f32), as for volume grids.
+const MAX_SAMPLES: u128 = 1 << 36;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -711,6 +748,9 @@ voxel_mm = [0.5, 0.5]
             (CONE.replace("cols = 64", "cols = 0"), "detector.cols"),
             (CONE.replace("pixel_mm = [1.5, 1.25]", "pixel_mm = [1.5, -1]"), "pixel_mm[1]"),
             (CONE.replace("pixel_mm = [1.5, 1.25]", "pixel_mm = [1.5, 1, 2]"), "detector.pixel_mm"),
+            (CONE.replace("count = 90", "count = 4294967297"), "angles.count"),
+            (CONE.replace("cols = 64", "cols = 100000"), "detector.cols"),
+            (CONE.replace("count = 90", "count = 4000000").replace("cols = 64", "cols = 60000").replace("rows = 48", "rows = 60000"), "views x rows x cols"),
             (CONE.replace("count = 90", "count = 0"), "no views"),
             (CONE.replace("stop_deg = 360", "stop_deg = 0"), "angles.stop_deg"),
             (CONE.replace("size = [32, 32, 24]", "size = [32, 0, 24]"), "size y"),
@@ -814,6 +854,60 @@ voxel_mm = [0.5, 0.5]
             let (u, _, _) = view.project(g.scan.detector(), corner_in).unwrap();
             let c = g.scan.detector().col_of(u);
             assert!((-0.5..63.5).contains(&c), "{c}");
+        }
+    }
+
+    fn finite(v: &[f64; 3]) -> bool {
+        v.iter().all(|x| x.is_finite())
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+
+        /// Any one value of a valid file replaced by anything: the file is refused with the
+        /// name of a field, or it gives a scan whose every vector is finite, with at least one
+        /// view and a non-empty grid. Never a panic.
+        #[test]
+        fn any_altered_value_is_refused_or_gives_a_sane_scan(
+            line in 0usize..17,
+            value in proptest::sample::select(vec![
+                "0", "-1", "1e-300", "1e300", "nan", "inf", "-inf", "\"x\"", "[]", "[1]",
+                "[1, 2, 3, 4]", "[nan, 1]", "[0, 0]", "[-2, 2]", "18446744073709551616",
+                "4294967297", "3.5", "\"arc\"", "\"vec\"", "true", "[1e9, 1e9, 1e9]",
+            ]),
+        ) {
+            let lines: Vec<&str> = CONE.trim().lines().collect();
+            let mut out = String::new();
+            for (i, l) in lines.iter().enumerate() {
+                match l.split_once('=') {
+                    Some((key, _)) if i == line % lines.len() => {
+                        out.push_str(&format!("{key}= {value}\n"))
+                    }
+                    _ => out.push_str(&format!("{l}\n")),
+                }
+            }
+            match parse(&out) {
+                Ok(g) => {
+                    proptest::prop_assert!(g.scan.n_views() > 0);
+                    for v in g.scan.views() {
+                        let s = match v.source {
+                            Source::Point(p) | Source::Parallel(p) => p,
+                        };
+                        proptest::prop_assert!(
+                            finite(&s) && finite(&v.detector_mm) && finite(&v.u_dir)
+                                && finite(&v.v_dir),
+                            "{out}"
+                        );
+                    }
+                    if let Some(grid) = g.volume {
+                        proptest::prop_assert!(grid.size().iter().all(|&n| n > 0));
+                    }
+                }
+                Err(e) => {
+                    let msg = e.to_string();
+                    proptest::prop_assert!(msg.contains("g.toml"), "{msg}");
+                }
+            }
         }
     }
 }
