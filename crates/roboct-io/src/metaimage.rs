@@ -256,7 +256,10 @@ fn read_payload(
     compressed: bool,
 ) -> Result<Vec<u8>, IoError> {
     if compressed {
-        let mut out = Vec::with_capacity(want as usize);
+        // Reserve what the compressed bytes can expand to (zlib's ratio is at most about
+        // 1032:1), not what the header claims: a damaged DimSize must give an error, not an
+        // allocation failure that aborts the process.
+        let mut out = Vec::with_capacity(want.min(available.saturating_mul(1032)) as usize);
         flate2::read::ZlibDecoder::new(reader.take(available))
             .take(want + 1)
             .read_to_end(&mut out)

@@ -12,6 +12,7 @@ use crate::IoError;
 /// Reads a 3D array of float32 or float64 (converted to f32), C or Fortran order.
 pub(crate) fn read_array3(path: &Path) -> Result<Array3<f32>, IoError> {
     let bytes = std::fs::read(path).map_err(|e| IoError::os(path, e))?;
+    check_announced_size(path, &bytes)?;
     let array = match ArrayD::<f32>::read_npy(&bytes[..]) {
         Ok(a) => a,
         Err(ReadNpyError::WrongDescriptor(_)) => ArrayD::<f64>::read_npy(&bytes[..])
@@ -34,6 +35,68 @@ pub(crate) fn read_array3(path: &Path) -> Result<Array3<f32>, IoError> {
     } else {
         array.as_standard_layout().into_owned()
     })
+}
+
+/// Refuses a file whose header announces more data than the file holds, before `ndarray-npy`
+/// allocates for it: a damaged header claiming (100000, 100000, 100000) would otherwise abort
+/// the process on allocation instead of giving an error. Headers we cannot read here are left
+/// to `ndarray-npy`, which names what is wrong with them.
+fn check_announced_size(path: &Path, bytes: &[u8]) -> Result<(), IoError> {
+    let Some((header, data_len)) = split_header(bytes) else {
+        return Ok(());
+    };
+    // The element size is the number that ends the descr ('<f4', '<f8', '|u1'); where that
+    // cannot be read, one byte keeps the check a lower bound.
+    let item: u64 = header
+        .split_once("'descr'")
+        .and_then(|(_, rest)| rest.split('\'').nth(1))
+        .and_then(|d| {
+            d.trim_start_matches(|c: char| !c.is_ascii_digit())
+                .parse()
+                .ok()
+        })
+        .unwrap_or(1);
+    let Some(shape) = header
+        .split_once("'shape'")
+        .and_then(|(_, rest)| rest.split_once('('))
+        .and_then(|(_, rest)| rest.split_once(')'))
+        .map(|(inside, _)| inside)
+    else {
+        return Ok(());
+    };
+    let mut expected: u128 = item as u128;
+    for dim in shape.split(',').map(str::trim).filter(|d| !d.is_empty()) {
+        let Ok(n) = dim.parse::<u64>() else {
+            return Ok(());
+        };
+        expected = expected.saturating_mul(n as u128);
+    }
+    if expected > data_len as u128 {
+        return Err(IoError::Truncated {
+            path: path.to_path_buf(),
+            expected: u64::try_from(expected).unwrap_or(u64::MAX),
+            found: data_len as u64,
+        });
+    }
+    Ok(())
+}
+
+/// The header text and the number of bytes after it, for format versions 1 to 3.
+fn split_header(bytes: &[u8]) -> Option<(&str, usize)> {
+    if bytes.len() < 10 || &bytes[..6] != b"\x93NUMPY" {
+        return None;
+    }
+    let (len, start): (usize, usize) = match bytes[6] {
+        1 => (u16::from_le_bytes([bytes[8], bytes[9]]) as usize, 10),
+        2 | 3 if bytes.len() >= 12 => (
+            u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize,
+            12,
+        ),
+        _ => return None,
+    };
+    let end = start.checked_add(len).filter(|&e| e <= bytes.len())?;
+    let header = std::str::from_utf8(&bytes[start..end]).ok()?;
+    Some((header, bytes.len() - end))
 }
 
 fn describe(path: &Path, e: ReadNpyError) -> IoError {

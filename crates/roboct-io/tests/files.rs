@@ -239,7 +239,38 @@ fn truncated_files_are_refused() {
     let full = std::fs::read(data("f64_fortran.npy")).unwrap();
     let p = write(dir.path(), "t.npy", &full[..full.len() - 8]);
     let t = err_text(read_projections(&p).unwrap_err());
-    assert!(t.contains("t.npy") && t.contains("ends before"), "{t}");
+    assert!(t.contains("t.npy") && t.contains("truncated"), "{t}");
+
+    // A header announcing far more than the file holds: an error, not an attempt to allocate.
+    let header = "{'descr': '<f4', 'fortran_order': False, 'shape': (100000, 100000, 100000), }";
+    let mut huge = b"\x93NUMPY\x01\x00".to_vec();
+    let padded = format!("{header:<117}\n");
+    huge.extend_from_slice(&(padded.len() as u16).to_le_bytes());
+    huge.extend_from_slice(padded.as_bytes());
+    huge.extend_from_slice(&[0; 64]);
+    let p = write(dir.path(), "huge.npy", &huge);
+    let mut hugez = b"ObjectType = Image\nNDims = 3\nDimSize = 100000 100000 100000\n\
+        ElementType = MET_FLOAT\nCompressedData = True\nCompressedDataSize = 11\n\
+        ElementDataFile = LOCAL\n"
+        .to_vec();
+    hugez.extend_from_slice(&[
+        0x78, 0x9c, 0x63, 0x60, 0x18, 0x05, 0x00, 0x00, 0x00, 0x40, 0x00,
+    ]);
+    let pz = write(dir.path(), "hugez.mha", &hugez);
+    let t = err_text(read_projections(&pz).unwrap_err());
+    assert!(t.contains("hugez.mha"), "{t}");
+    let e = read_projections(&p).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            IoError::Truncated {
+                expected: 4_000_000_000_000_000,
+                found: 64,
+                ..
+            }
+        ),
+        "{e}"
+    );
 
     for name in ["itk_rotated.nii", "itk_rotated.nii.gz"] {
         let full = std::fs::read(data(name)).unwrap();
