@@ -12,6 +12,7 @@ use roboct_core::Progress;
 use crate::error::{MapError, PlanError};
 use crate::geom::{Point, Polygon, Pose};
 use crate::hospital;
+use crate::map::MapLimits;
 use crate::plan::{Navigator, PlannerOptions, Target};
 use crate::robot::RobotModel;
 use crate::search::SearchState;
@@ -27,6 +28,43 @@ pub struct BenchOptions {
     pub runs: usize,
     /// Landmarks for the ALT heuristic.
     pub landmarks: usize,
+}
+
+impl BenchOptions {
+    /// Smallest floor the generated layout fits on, cells along x and y (80 m x 40 m: corridors long enough for the replanning case).
+    pub const MIN_CELLS: (usize, usize) = (1600, 800);
+    /// Most landmark tables.
+    pub const MAX_LANDMARKS: usize = 16;
+
+    /// Checks the sizes: the floor at least [`BenchOptions::MIN_CELLS`] and within this
+    /// machine's memory ([`MapLimits`]), at most [`BenchOptions::MAX_LANDMARKS`] landmarks.
+    ///
+    /// # Errors
+    /// [`BenchError::Map`] for a floor too large for memory, [`BenchError::Case`] naming the
+    /// option otherwise.
+    pub fn validate(&self) -> Result<(), BenchError> {
+        let (w, h) = (self.width_cells, self.height_cells);
+        if w < Self::MIN_CELLS.0 || h < Self::MIN_CELLS.1 {
+            return Err(BenchError::Case(format!(
+                "the bench floor must be at least {} x {} cells (width x height), got {w} x {h}",
+                Self::MIN_CELLS.0,
+                Self::MIN_CELLS.1
+            )));
+        }
+        let limits = MapLimits::from_available_memory();
+        // Two navigators hold the floor at once.
+        if (w as u128).saturating_mul(h as u128).saturating_mul(2) > u128::from(limits.max_cells) {
+            return Err(MapError::too_large("<bench floor>", w, h, limits.max_cells / 2).into());
+        }
+        if self.landmarks > Self::MAX_LANDMARKS {
+            return Err(BenchError::Case(format!(
+                "at most {} landmarks, got {}",
+                Self::MAX_LANDMARKS,
+                self.landmarks
+            )));
+        }
+        Ok(())
+    }
 }
 
 impl Default for BenchOptions {
@@ -161,6 +199,7 @@ pub enum BenchError {
 /// # Errors
 /// [`BenchError`] if a reference map or route cannot be built (which would be a bug).
 pub fn run(options: BenchOptions, progress: &dyn Progress) -> Result<BenchReport, BenchError> {
+    options.validate()?;
     let mut report = BenchReport {
         cells: (options.width_cells, options.height_cells),
         landmarks: options.landmarks,
@@ -430,5 +469,48 @@ impl BenchReport {
             s.push('\n');
         }
         s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    use roboct_core::progress::NoProgress as Quiet;
+
+    #[test]
+    fn sizes_are_checked_before_anything_is_built() {
+        let bad = |o: BenchOptions| run(o, &Quiet).unwrap_err().to_string();
+        let small = BenchOptions {
+            width_cells: 0,
+            ..Default::default()
+        };
+        assert!(bad(small).contains("at least 1600 x 800"));
+        let huge = BenchOptions {
+            width_cells: usize::MAX,
+            height_cells: usize::MAX,
+            ..Default::default()
+        };
+        assert!(bad(huge).contains("free memory"));
+        let landmarks = BenchOptions {
+            landmarks: 1000,
+            ..Default::default()
+        };
+        assert!(bad(landmarks).contains("at most 16 landmarks"));
+    }
+
+    #[test]
+    fn the_smallest_bench_floor_runs() {
+        let report = run(
+            BenchOptions {
+                width_cells: BenchOptions::MIN_CELLS.0,
+                height_cells: BenchOptions::MIN_CELLS.1,
+                runs: 1,
+                landmarks: 1,
+            },
+            &Quiet,
+        )
+        .unwrap();
+        assert_eq!(report.cells, BenchOptions::MIN_CELLS);
     }
 }

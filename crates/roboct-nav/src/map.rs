@@ -229,7 +229,7 @@ pub fn read_ros_yaml(yaml: &Path) -> Result<RosMapYaml, MapError> {
         "resolution",
         m.resolution.is_finite() && m.resolution > 0.0,
         "a number of metres per cell > 0",
-        m.resolution.to_string(),
+        crate::fmt_num(m.resolution),
     )?;
     check_field(
         yaml,
@@ -257,14 +257,14 @@ pub fn read_ros_yaml(yaml: &Path) -> Result<RosMapYaml, MapError> {
         "occupied_thresh",
         (0.0..=1.0).contains(&m.occupied_thresh),
         "a probability in [0, 1]",
-        m.occupied_thresh.to_string(),
+        crate::fmt_num(m.occupied_thresh),
     )?;
     check_field(
         yaml,
         "free_thresh",
         (0.0..=1.0).contains(&m.free_thresh) && m.free_thresh < m.occupied_thresh,
         "a probability in [0, 1] below occupied_thresh",
-        m.free_thresh.to_string(),
+        crate::fmt_num(m.free_thresh),
     )?;
     Ok(m)
 }

@@ -712,7 +712,10 @@ impl Site {
             if !(z.max_speed_mps > 0.0 && z.max_speed_mps.is_finite()) {
                 return Err(err(
                     item,
-                    format!("`max_speed_mps` must be > 0, got {}", z.max_speed_mps),
+                    format!(
+                        "`max_speed_mps` must be > 0, got {}",
+                        crate::fmt_num(z.max_speed_mps)
+                    ),
                 ));
             }
             speed_zones.push(SpeedZone {

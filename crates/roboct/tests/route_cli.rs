@@ -98,7 +98,7 @@ fn exported_map_and_bare_floor_maps_work() {
 
 #[test]
 fn bad_input_fails_with_a_clear_message() {
-    let cases: [(&[&str], &str); 4] = [
+    let cases: [(&[&str], &str); 13] = [
         (
             &["route", "--from", "dock", "--to", "ward-3/bed-99"],
             "no place named \"ward-3/bed-99\"",
@@ -123,6 +123,87 @@ fn bad_input_fails_with_a_clear_message() {
             &["route", "--from", "dock", "--to", "dock", "--soc", "1.5"],
             "--soc",
         ),
+        (
+            &["route", "--from", "dock", "--to", "dock", "--soc", "NaN"],
+            "between 0 and 1, got NaN",
+        ),
+        // A huge number is shown short, not as 301 digits.
+        (
+            &["route", "--from", "dock", "--to", "dock", "--soc", "1e300"],
+            "got 1.000e300",
+        ),
+        (
+            &["route", "--from", "1e300,8,0", "--to", "dock"],
+            "(1.000e300, 8.00) is outside the map of floor 0",
+        ),
+        (
+            &["route", "--from", "dock", "--to", "inf,8,0"],
+            "finite x and y",
+        ),
+        (
+            &[
+                "route",
+                "--from",
+                "dock",
+                "--to",
+                "lobby",
+                "--drive",
+                "--obstacle",
+                "NaN,8,0",
+            ],
+            "--obstacle NaN,8,0",
+        ),
+        (
+            &[
+                "route",
+                "--from",
+                "dock",
+                "--to",
+                "lobby",
+                "--drive",
+                "--obstacle",
+                "10,8,0@NaN",
+            ],
+            "the time after @ must be a finite number of seconds >= 0",
+        ),
+        (
+            &[
+                "route",
+                "--from",
+                "dock",
+                "--to",
+                "lobby",
+                "--drive",
+                "--obstacle",
+                "10,8,0@-3",
+            ],
+            "got \"-3\"",
+        ),
+        (
+            &[
+                "route",
+                "--from",
+                "dock",
+                "--to",
+                "lobby",
+                "--drive",
+                "--obstacle",
+                "1e300,8,0",
+            ],
+            "(1.000e300, 8.00) is outside the map of floor 0",
+        ),
+        (
+            &[
+                "route",
+                "--from",
+                "dock",
+                "--to",
+                "lobby",
+                "--obstacle",
+                "10,8,0",
+            ],
+            "add --drive",
+        ),
     ];
     for (args, needle) in cases {
         let out = roboct(args);
@@ -130,5 +211,30 @@ fn bad_input_fails_with_a_clear_message() {
         assert!(!out.status.success(), "{args:?} should fail");
         assert!(stderr.contains(needle), "{args:?}: {stderr}");
         assert!(!stderr.contains("panicked"), "{stderr}");
+        assert!(
+            stderr
+                .split(|c: char| !c.is_ascii_digit())
+                .all(|run| run.len() < 20),
+            "a long number: {stderr}"
+        );
+    }
+}
+
+#[test]
+fn bench_route_checks_its_sizes() {
+    for (args, needle) in [
+        (
+            &["bench", "route", "--width", "10"][..],
+            "at least 1600 x 800",
+        ),
+        (
+            &["bench", "route", "--landmarks", "99"][..],
+            "at most 16 landmarks",
+        ),
+    ] {
+        let out = roboct(args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?} should fail");
+        assert!(stderr.contains(needle), "{args:?}: {stderr}");
     }
 }

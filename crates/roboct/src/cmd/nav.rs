@@ -99,8 +99,11 @@ pub fn route(args: RouteArgs, ctx: &Context) -> Result<()> {
     if !(0.0..=1.0).contains(&args.soc) {
         bail!(
             "--soc must be a state of charge between 0 and 1, got {}",
-            args.soc
+            roboct_nav::fmt_num(args.soc)
         );
+    }
+    if !args.obstacles.is_empty() && !args.drive {
+        bail!("--obstacle only applies to the simulated drive: add --drive");
     }
     let site = load_site(args.map.as_deref())?;
     let mut robot = RobotModel::default();
@@ -117,6 +120,13 @@ pub fn route(args: RouteArgs, ctx: &Context) -> Result<()> {
     roboct_core::Progress::start(&bar, "costmaps", 0);
     let mut nav = Navigator::new(site, robot, options).context("cannot build the costmaps")?;
     roboct_core::Progress::finish(&bar);
+    // Every input is checked before any planning.
+    let obstacles = args
+        .obstacles
+        .iter()
+        .enumerate()
+        .map(|(i, s)| parse_obstacle(s, i, &nav))
+        .collect::<Result<Vec<_>>>()?;
     let route = nav.route(&args.from, &args.to)?;
     println!(
         "route {} -> {} ({}): {:.1} m, {:.0} s ({:.1} min), {:.0} J ({:.1} kJ), battery {:.1}% -> {:.1}%",
@@ -191,12 +201,6 @@ pub fn route(args: RouteArgs, ctx: &Context) -> Result<()> {
     }
     if args.drive {
         let goal = nav.resolve(&args.to, "goal")?;
-        let obstacles = args
-            .obstacles
-            .iter()
-            .enumerate()
-            .map(|(i, s)| parse_obstacle(s, i, &nav))
-            .collect::<Result<Vec<_>>>()?;
         let report = drive::simulate(&mut nav, &route, &goal, &obstacles, DriveOptions::default());
         for e in &report.events {
             println!(
@@ -230,21 +234,36 @@ pub fn route(args: RouteArgs, ctx: &Context) -> Result<()> {
 }
 
 /// `x,y[,floor][@t]` into a 1 m x 2.2 m parked bed centred there (across a corridor running
-/// along x).
+/// along x): finite coordinates on a floor's map, and a time that is finite and >= 0.
 fn parse_obstacle(s: &str, i: usize, nav: &Navigator) -> Result<DynamicObstacle> {
     let (pos, t) = match s.split_once('@') {
-        Some((p, t)) => (
-            p,
-            t.trim()
-                .parse::<f64>()
-                .with_context(|| format!("--obstacle {s}: the time after @ must be seconds"))?,
-        ),
+        Some((p, t)) => {
+            let t = t.trim();
+            let secs = t.parse::<f64>().ok().filter(|v| v.is_finite() && *v >= 0.0);
+            let Some(secs) = secs else {
+                bail!(
+                    "--obstacle {s}: the time after @ must be a finite number of seconds >= 0, got \"{t}\""
+                );
+            };
+            (p, secs)
+        }
         None => (s, 0.0),
     };
     let target = nav
         .resolve(pos, "obstacle")
         .with_context(|| format!("--obstacle {s}"))?;
     let Point { x, y } = target.point;
+    let on_map = nav
+        .costmap(target.floor)
+        .is_some_and(|cm| cm.cell_of(target.point).is_some());
+    if !on_map {
+        bail!(
+            "--obstacle {s}: ({}, {}) is outside the map of floor {}",
+            roboct_nav::fmt_m(x),
+            roboct_nav::fmt_m(y),
+            target.floor
+        );
+    }
     Ok(DynamicObstacle {
         name: format!("obstacle {}", i + 1),
         floor: target.floor,
