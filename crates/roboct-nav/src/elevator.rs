@@ -152,14 +152,7 @@ pub fn plan_ride(
     let entry = stop(from_floor)?;
     let arrival = stop(to_floor)?;
     let inside = ride_point(car, entry)?;
-    if let Some(bad) = first_unclear_line(cm_from, car, robot, entry.point(), inside, entry.yaw_rad)
-    {
-        return Err(format!(
-            "on floor {from_floor}, the way from the stop into the car is blocked near ({}, {})",
-            crate::fmt_m(bad.x),
-            crate::fmt_m(bad.y)
-        ));
-    }
+    // The car first: a car too small is the reason, not the wall behind it.
     if !fits_in_car(
         car,
         robot,
@@ -171,6 +164,14 @@ pub fn plan_ride(
             extent(&robot.footprint).0,
             extent(&robot.footprint).1,
             margin
+        ));
+    }
+    if let Some(bad) = first_unclear_line(cm_from, car, robot, entry.point(), inside, entry.yaw_rad)
+    {
+        return Err(format!(
+            "on floor {from_floor}, the way from the stop into the car is blocked near ({}, {})",
+            crate::fmt_m(bad.x),
+            crate::fmt_m(bad.y)
         ));
     }
     let out_m = inside.dist(arrival.point());

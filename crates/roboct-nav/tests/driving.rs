@@ -518,3 +518,113 @@ fn no_way_round_means_giving_up_with_a_clear_status() {
     // The costmap is clean again afterwards.
     assert!(nav.costmap(0).unwrap().kind.iter().all(|&k| k != 4));
 }
+
+/// A two-floor building with one lift whose car is `car_w` m wide and `car_d` m deep; the
+/// robot waits at (5.5, 3) facing the car on both floors.
+fn lift_building(car_w: f64, car_d: f64) -> Site {
+    let floor = |number: i32| {
+        let mut g = OccupancyGrid::new(240, 120, 0.05, Point::new(0.0, 0.0), FREE).unwrap();
+        g.fill_rect(0.0, 0.0, 12.0, 0.2, OCCUPIED);
+        g.fill_rect(0.0, 5.8, 12.0, 6.0, OCCUPIED);
+        g.fill_rect(0.0, 0.0, 0.2, 6.0, OCCUPIED);
+        // The shaft and the walls around it: everything east of x = 7 m.
+        g.fill_rect(7.0, 0.0, 12.0, 6.0, OCCUPIED);
+        roboct_nav::site::Floor {
+            number,
+            name: format!("floor {number}"),
+            grid: g,
+        }
+    };
+    let (y0, y1) = (3.0 - car_w / 2.0, 3.0 + car_w / 2.0);
+    Site {
+        name: "lift building".into(),
+        source: "lift building".into(),
+        floors: vec![floor(0), floor(1)],
+        places: vec![],
+        doors: vec![],
+        elevators: vec![roboct_nav::site::Elevator {
+            name: "bed-lift".into(),
+            car: Polygon::rect(7.0, y0, 7.0 + car_d, y1),
+            stops: vec![
+                (0, roboct_nav::geom::Pose::new(5.5, 3.0, 0.0)),
+                (1, roboct_nav::geom::Pose::new(5.5, 3.0, 0.0)),
+            ],
+            travel_s_per_floor: 4.0,
+            wait_s: 20.0,
+            door_s: 5.0,
+        }],
+        speed_zones: vec![],
+        keep_outs: vec![],
+    }
+}
+
+/// In a car too narrow to turn in (1.5 m: the robot's turning circle is 1.9 m across with its
+/// margin) the robot reverses out along the line it came in, every pose checked, and the ride
+/// takes what was estimated; in a car too short for it the planner refuses the lift with the
+/// reason.
+#[test]
+fn in_a_car_too_small_to_turn_in_the_robot_reverses_out() {
+    let mut nav = Navigator::new(
+        lift_building(1.5, 2.7),
+        RobotModel::default(),
+        PlannerOptions::default(),
+    )
+    .unwrap();
+    let route = nav.route("2,3,0", "2,3,1").unwrap();
+    let Leg::Elevator { exit, length_m, .. } = &route.legs[1] else {
+        panic!("{:?}", route.legs);
+    };
+    assert_eq!(*exit, CarExit::Reverse);
+    // In to the car's middle (8.35 m) and back out: 2.85 m each way.
+    assert!((length_m - 2.0 * 2.85).abs() < 1e-9, "{length_m}");
+    let goal = nav.resolve("2,3,1", "goal").unwrap();
+    let report = drive::simulate(&mut nav, &route, &goal, &[], DriveOptions::default());
+    assert_eq!(report.status, DriveStatus::Arrived, "{:?}", report.events);
+    assert!(report.events.iter().any(|e| matches!(
+        e.what,
+        EventKind::ElevatorLeft {
+            exit: CarExit::Reverse,
+            ..
+        }
+    )));
+    assert_never_touched(&nav, &report, &[]);
+    // Backwards only out of the car on floor 1, facing the car; forwards everywhere else.
+    let mut reversed_m = 0.0;
+    for w in report.trajectory.windows(2) {
+        let (a, b) = (w[0].pose, w[1].pose);
+        if w[0].floor != w[1].floor || a.point().dist(b.point()) < 1e-9 {
+            continue;
+        }
+        let along = (b.x - a.x) * a.yaw_rad.cos() + (b.y - a.y) * a.yaw_rad.sin();
+        if along < 0.0 {
+            assert!(
+                w[0].floor == 1 && w[0].elevator.is_some() && a.yaw_rad.abs() < 1e-9,
+                "reversed at {:?}",
+                w[0]
+            );
+            reversed_m += a.point().dist(b.point());
+        }
+    }
+    assert!((reversed_m - 2.85).abs() < 0.01, "{reversed_m}");
+    // Estimate and drive agree, as on the hospital's lifts.
+    assert!(
+        gap(report.time_s, route.time_s, 1.0) <= 0.05,
+        "{} vs {}",
+        report.time_s,
+        route.time_s
+    );
+    assert!(gap(report.energy_j, route.energy_j, 200.0) <= 0.05);
+
+    // 1.5 m deep: shorter than the robot (1.6 m) with its margins.
+    let mut nav = Navigator::new(
+        lift_building(1.5, 1.5),
+        RobotModel::default(),
+        PlannerOptions::default(),
+    )
+    .unwrap();
+    let e = nav.route("2,3,0", "2,3,1").unwrap_err().to_string();
+    assert!(
+        e.contains("bed-lift") && e.contains("does not fit in the car"),
+        "{e}"
+    );
+}

@@ -301,8 +301,14 @@ pub fn map(which: MapCommand, _ctx: &Context) -> Result<()> {
             for f in &site.floors {
                 let (w, h) = f.grid.size_m();
                 println!(
-                    "  floor {}: {} x {} cells at {} m ({w:.1} m x {h:.1} m) {}",
-                    f.number, f.grid.width, f.grid.height, f.grid.resolution_m, f.name
+                    "  floor {}: {} x {} cells at {} m ({} m x {} m) {}",
+                    f.number,
+                    f.grid.width,
+                    f.grid.height,
+                    roboct_nav::fmt_num(f.grid.resolution_m),
+                    roboct_nav::fmt_m(w),
+                    roboct_nav::fmt_m(h),
+                    f.name
                 );
             }
             let beds = site.places.iter().filter(|p| p.bed.is_some()).count();
@@ -320,7 +326,7 @@ pub fn map(which: MapCommand, _ctx: &Context) -> Result<()> {
                     "  elevator {}: floors {}, {} s per floor",
                     e.name,
                     floors.join(", "),
-                    e.travel_s_per_floor
+                    roboct_nav::fmt_num(e.travel_s_per_floor)
                 );
             }
             for k in &site.keep_outs {
