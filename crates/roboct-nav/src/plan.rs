@@ -72,6 +72,11 @@ impl Default for PlannerOptions {
     }
 }
 
+/// Most landmark tables per floor ([`PlannerOptions::landmarks`]).
+pub const MAX_LANDMARKS: usize = 64;
+/// Largest search-grid downsampling factor ([`PlannerOptions::downsample`]).
+pub const MAX_DOWNSAMPLE: usize = 16;
+
 impl PlannerOptions {
     /// Checks every option; `Err` names the first one out of range.
     ///
@@ -118,6 +123,18 @@ impl PlannerOptions {
                     crate::fmt_num(v)
                 ));
             }
+        }
+        if self.landmarks > MAX_LANDMARKS {
+            return Err(format!(
+                "landmarks must be at most {MAX_LANDMARKS} (each is a table of 4 bytes per cell), got {}",
+                self.landmarks
+            ));
+        }
+        if self.downsample > MAX_DOWNSAMPLE {
+            return Err(format!(
+                "downsample must be 0 (automatic) to {MAX_DOWNSAMPLE} costmap cells per search cell, got {}",
+                self.downsample
+            ));
         }
         self.drive.validate().map_err(|e| format!("drive.{e}"))
     }
@@ -1546,4 +1563,88 @@ fn line_cost(cm: &Costmap, grid: &SearchGrid, a: Point, b: Point) -> Option<f64>
         sum += f64::from(w) / grid.factor as f64;
     }
     Some(sum * (len / half) / steps as f64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::map::{FREE, OccupancyGrid};
+    use crate::site::{Place, PlaceKind};
+
+    fn room() -> Site {
+        let g = OccupancyGrid::new(100, 80, 0.05, Point::new(0.0, 0.0), FREE).unwrap();
+        Site::bare("room", g)
+    }
+
+    /// Each option out of range, one at a time: `Navigator::new` refuses it and names it.
+    #[test]
+    fn planner_and_drive_options_are_checked() {
+        type Set = fn(&mut PlannerOptions);
+        let cases: [(&str, Set); 10] = [
+            ("cost_weight", |o| o.cost_weight = f64::NAN),
+            ("final_approach_m", |o| o.final_approach_m = -1.0),
+            ("stop_turn_rad", |o| o.stop_turn_rad = 4.0),
+            ("heuristic_weight", |o| o.heuristic_weight = 0.5),
+            ("costmap.inflation_radius_m", |o| {
+                o.costmap.inflation_radius_m = f64::INFINITY;
+            }),
+            ("costmap.cost_decay_per_m", |o| {
+                o.costmap.cost_decay_per_m = -3.0
+            }),
+            ("landmarks", |o| o.landmarks = 1000),
+            ("downsample", |o| o.downsample = 1000),
+            ("drive.dt_s", |o| o.drive.dt_s = 0.0),
+            ("drive.lookahead_max_m", |o| {
+                o.drive.lookahead_max_m = o.drive.lookahead_min_m / 2.0;
+            }),
+        ];
+        for (name, set) in cases {
+            let mut o = PlannerOptions::default();
+            set(&mut o);
+            let e = o.validate().unwrap_err();
+            assert!(e.starts_with(name), "{name}: {e}");
+            let e = Navigator::new(room(), RobotModel::default(), o)
+                .err()
+                .unwrap()
+                .to_string();
+            assert!(e.contains(name), "{name}: {e}");
+        }
+        PlannerOptions::default().validate().unwrap();
+        // A huge value is shown short.
+        let o = PlannerOptions {
+            final_approach_m: -1e300,
+            ..Default::default()
+        };
+        assert!(o.validate().unwrap_err().ends_with("got -1.000e300"));
+    }
+
+    /// A site built in code is checked as a loaded one is: no panic later for a place without
+    /// a pose, a floor without cells or two floors with one number.
+    #[test]
+    fn sites_built_in_code_are_checked() {
+        let mut s = room();
+        s.places.push(Place {
+            name: "nowhere".into(),
+            kind: PlaceKind::Room,
+            floor: 0,
+            pose: None,
+            bed: None,
+        });
+        let e = Navigator::new(s, RobotModel::default(), PlannerOptions::default())
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("place \"nowhere\"") && e.contains("pose"), "{e}");
+        let mut s = room();
+        s.floors.push(s.floors[0].clone());
+        let e = s.check().unwrap_err().to_string();
+        assert!(e.contains("unique"), "{e}");
+        let mut s = room();
+        s.floors[0].grid.cells.pop();
+        let e = s.check().unwrap_err().to_string();
+        assert!(e.contains("width x height"), "{e}");
+        let mut s = room();
+        s.floors.clear();
+        assert!(s.check().is_err());
+    }
 }
