@@ -59,7 +59,9 @@ def skimage_p2(work, stem, repeat):
                       interpolation="linear", circle=False)
 
     secs, img = best_of(repeat, recon)
-    return secs, rmse(img, truth), truth.size * len(theta)
+    ours = work / f"{stem}_recon.npy"
+    vs_ours = rmse(img, np.load(ours)[0]) if ours.exists() else None
+    return secs, rmse(img, truth), truth.size * len(theta), vs_ours
 
 
 def rtk_p3(work, stem, repeat):
@@ -134,21 +136,25 @@ def main():
         ours = run_roboct(args.roboct, work, problem, args.scale, args.repeat)
         stem = stems[problem]
         if problem == "p2":
-            secs, err, updates = skimage_p2(work, stem, args.repeat)
-            rows.append((ours["problem"], "scikit-image iradon", secs, updates / secs, err, None))
+            secs, err, updates, vs_ours = skimage_p2(work, stem, args.repeat)
+            rows.append((ours["problem"], "scikit-image iradon", secs, updates / secs, err, None, vs_ours))
         else:
             r = rtk_p3(work, stem, args.repeat)
-            rows.append((ours["problem"], "RTK CPU FDK", r["seconds"], r["updates"] / r["seconds"], r["rmse"], r["rmse_central"]))
+            rows.append((ours["problem"], "RTK CPU FDK", r["seconds"], r["updates"] / r["seconds"], r["rmse"],
+                         r["rmse_central"], r["vs_ours"]))
         rows.append((ours["problem"], "roboct", ours["best_s"], ours["voxel_updates_per_s"], ours["rmse_per_mm"],
-                     ours["rmse_central_per_mm"]))
+                     ours["rmse_central_per_mm"], None))
     print()
-    print(f"{'problem':8} {'tool':22} {'time s':>9} {'voxel-updates/s':>16} {'RMSE /mm':>10} {'central':>10} {'peer/roboct':>12}")
+    # "RMS vs roboct": how far the peer's image is from ours, voxel for voxel (1/mm).
+    print(f"{'problem':8} {'tool':22} {'time s':>9} {'voxel-updates/s':>16} {'RMSE /mm':>10} {'central':>10}"
+          f" {'RMS vs roboct':>14} {'peer/roboct':>12}")
     for i in range(0, len(rows), 2):
         peer, ours = rows[i], rows[i + 1]
         for r in (peer, ours):
             central = "" if r[5] is None else f"{r[5]:.3e}"
+            diff = "" if r[6] is None else f"{r[6]:.2e}"
             ratio = f"{peer[2] / ours[2]:.1f}x" if r is ours else ""
-            print(f"{r[0]:8} {r[1]:22} {r[2]:9.3f} {r[3]:16.3e} {r[4]:10.3e} {central:>10} {ratio:>12}")
+            print(f"{r[0]:8} {r[1]:22} {r[2]:9.3f} {r[3]:16.3e} {r[4]:10.3e} {central:>10} {diff:>14} {ratio:>12}")
     (work / "comparison.json").write_text(json.dumps(rows, indent=2))
     return 0
 
