@@ -14,7 +14,8 @@ use std::time::Duration;
 
 use dicom_ul::association::client::ClientAssociation;
 use dicom_ul::pdu::{
-    AssociationRJResult, PDataValue, PDataValueType, Pdu, PresentationContextResultReason,
+    AbortRQSource, AssociationRJResult, PDataValue, PDataValueType, Pdu,
+    PresentationContextResultReason,
 };
 use dicom_ul::{ClientAssociationOptions, association::Error as UlError};
 
@@ -222,6 +223,14 @@ pub enum NetError {
         /// What happened.
         what: String,
     },
+    /// The peer's application aborted the association in answer to a request (A-ABORT from
+    /// the service user) without giving a status. Orthanc answers so to a calling AE title it
+    /// does not know; a peer shutting down may do it too, so on its own it is retried.
+    #[error("{peer} aborted the association in answer to our request")]
+    AbortedByPeer {
+        /// The peer.
+        peer: String,
+    },
     /// The peer broke the protocol (bad command set, unexpected PDU).
     #[error("protocol error with {peer}: {what}")]
     Protocol {
@@ -248,7 +257,10 @@ impl NetError {
     /// refusal that will repeat until something is changed (bad data, wrong SOP class).
     pub fn is_transient(&self) -> bool {
         match self {
-            NetError::Connect { .. } | NetError::Timeout { .. } | NetError::Closed { .. } => true,
+            NetError::Connect { .. }
+            | NetError::Timeout { .. }
+            | NetError::Closed { .. }
+            | NetError::AbortedByPeer { .. } => true,
             NetError::Rejected { permanent, .. } => !permanent,
             NetError::Failed { status, .. } => status.is_transient_failure(),
             NetError::NoContext { .. } | NetError::Protocol { .. } => false,
@@ -666,6 +678,12 @@ impl Association {
                             }
                         }
                     }
+                }
+                Pdu::AbortRQ {
+                    source: AbortRQSource::ServiceUser,
+                } => {
+                    self.inner = None;
+                    return Err(NetError::AbortedByPeer { peer });
                 }
                 Pdu::AbortRQ { source } => {
                     self.inner = None;

@@ -120,7 +120,14 @@ pub struct DimseSender {
     classes: BTreeSet<String>,
     syntaxes: BTreeSet<String>,
     preferred: String,
+    /// Requests answered by an A-ABORT from the peer since the last success.
+    aborts_in_a_row: u32,
 }
+
+/// A PACS that aborts this many requests in a row, each on a new association, with nothing
+/// stored in between, is not busy or restarting: it refuses us (Orthanc does so to an unknown
+/// calling AE title). Retrying for hours would only hide the configuration error.
+const ABORTS_MEANING_NOT_ALLOWED: u32 = 3;
 
 impl DimseSender {
     /// A sender to `peer`, preferring `transfer_syntax` when files are in it.
@@ -135,6 +142,7 @@ impl DimseSender {
                 .map(|s| s.to_string())
                 .collect(),
             preferred: transfer_syntax.to_string(),
+            aborts_in_a_row: 0,
         }
     }
 
@@ -209,12 +217,28 @@ impl DimseSender {
             )
         };
         match result {
-            Ok(_) => Ok(()),
+            Ok(_) => {
+                self.aborts_in_a_row = 0;
+                Ok(())
+            }
             // 0x0111: the PACS already holds this UID, i.e. this is a resend of an instance it
             // stored before (after a crash or a lost response); the outbox guarantees that one
             // UID always carries the same bytes, so the instance is stored.
             Err(NetError::Failed { status, .. }) if status.is_duplicate() => Ok(()),
+            Err(e @ NetError::AbortedByPeer { .. }) => {
+                self.assoc = None;
+                self.aborts_in_a_row += 1;
+                if self.aborts_in_a_row >= ABORTS_MEANING_NOT_ALLOWED {
+                    self.aborts_in_a_row = 0;
+                    return Err(SendError::configuration(format!(
+                        "{e}, {ABORTS_MEANING_NOT_ALLOWED} times in a row on fresh associations without storing anything: it most likely does not accept our AE title {} from this host (check that the PACS has us registered: AE title and IP address)",
+                        self.options.calling_ae_title
+                    )));
+                }
+                Err(e.into())
+            }
             Err(e) => {
+                self.aborts_in_a_row = 0;
                 // After a failure the association may be in any state: start afresh.
                 if !matches!(e, NetError::Failed { .. })
                     && let Some(a) = self.assoc.take()

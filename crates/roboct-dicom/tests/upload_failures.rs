@@ -72,6 +72,51 @@ fn a_rejected_ae_title_stops_the_run_at_once_and_keeps_everything() {
     assert!(orthanc.receptions().is_empty());
 }
 
+#[test]
+fn our_ae_title_unknown_to_the_pacs_stops_the_run_after_three_aborts() {
+    let orthanc = Orthanc::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let outbox = Outbox::open(tmp.path()).unwrap();
+    let inst = series(8, 2);
+    for i in &inst {
+        outbox.enqueue("pacs", &i.bytes).unwrap();
+    }
+    // Orthanc knows only ROBOCT (`DicomModalities`): a scanner configured as another AE.
+    let stranger = roboct_dicom::send::DimseSender::new(
+        orthanc.peer(),
+        roboct_dicom::dimse::AssociationOptions::new("STRANGER")
+            .dimse_timeout(Duration::from_secs(10)),
+        EXPLICIT_VR_LE,
+    );
+    let mut up = Uploader::new(outbox.clone(), "pacs", Box::new(stranger), fast_policy()).unwrap();
+    let r = up
+        .run(
+            Some(Instant::now() + Duration::from_secs(120)),
+            &roboct_core::NoProgress,
+        )
+        .unwrap();
+    drop(up);
+    let why = r
+        .configuration_error
+        .clone()
+        .unwrap_or_else(|| panic!("a configuration error: {r:?}"));
+    // Orthanc accepts the association and aborts it at the first C-STORE: after three such
+    // answers in a row the run stops and names our AE title.
+    assert!(
+        why.contains("aborted the association") && why.contains("our AE title STRANGER"),
+        "{why}"
+    );
+    assert_eq!((r.sent, r.pending, r.failed.len()), (0, 2, 0), "{r:?}");
+    let attempts: Vec<u32> = outbox
+        .records("pacs")
+        .unwrap()
+        .iter()
+        .map(|r| r.attempts)
+        .collect();
+    assert_eq!(attempts, [3, 0], "three tries of the first, then stopped");
+    assert!(orthanc.receptions().is_empty());
+}
+
 /// A Part 10 file with a valid meta group and a data set that ends mid-element: the outbox
 /// takes it (it reads the meta group only), a PACS cannot.
 fn unreadable_instance(uid: &str) -> Vec<u8> {
