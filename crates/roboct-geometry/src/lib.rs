@@ -2,6 +2,42 @@
 //!
 //! The conventions (frames, angles, index orders, units) are written down once, with a picture,
 //! in [`conventions`]; every other crate follows them.
+//!
+//! # Example: a cone-beam geometry file, and where the isocentre lands on the panel
+//!
+//! ```
+//! use std::path::Path;
+//! use roboct_geometry::parse_geometry_toml;
+//!
+//! let text = r#"
+//! kind = "cone"
+//! source_to_isocenter_mm = 600
+//! source_to_detector_mm = 1000
+//! [detector]
+//! cols = 512
+//! rows = 384
+//! pixel_mm = [1.35, 1.35]
+//! offset_mm = [10, 0]
+//! [angles]
+//! start_deg = 0
+//! stop_deg = 360
+//! count = 360
+//! [volume]
+//! size = [256, 256, 256]
+//! voxel_mm = [1, 1, 1]
+//! center_mm = [0, 0, 0]
+//! "#;
+//! let g = parse_geometry_toml(text, Path::new("p3.toml"))?;
+//! assert_eq!(g.scan.n_views(), 360);
+//! // The isocentre projects 10 mm (7.4 pixels) from the panel's centre column 255.5, in every view.
+//! for view in g.scan.views() {
+//!     let (u_mm, v_mm, _depth) = view.project(g.scan.detector(), [0.0; 3]).unwrap();
+//!     let col = g.scan.detector().col_of(u_mm);
+//!     assert!((col - (255.5 - 10.0 / 1.35)).abs() < 1e-6, "{col}");
+//!     assert!(v_mm.abs() < 1e-9);
+//! }
+//! # Ok::<(), roboct_geometry::ConfigError>(())
+//! ```
 
 pub mod circular;
 pub mod config;
