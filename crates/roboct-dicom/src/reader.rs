@@ -166,8 +166,14 @@ fn list_files(
     Ok(())
 }
 
+/// Whether `path` is a regular file (links followed) with the `DICM` marker. Anything else
+/// (a FIFO, whose opening would wait for a writer forever, a device, a broken link) is not
+/// DICOM.
 fn has_dicm(path: &Path) -> bool {
     use std::io::Read;
+    if !std::fs::metadata(path).is_ok_and(|m| m.is_file()) {
+        return false;
+    }
     let mut head = [0u8; 132];
     std::fs::File::open(path)
         .and_then(|mut f| f.read_exact(&mut head))

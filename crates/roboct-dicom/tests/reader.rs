@@ -203,6 +203,14 @@ fn links_to_folders_are_not_followed_and_links_to_files_are_read() {
     let (back, s) = read_series(dir.path(), None).unwrap();
     assert_eq!(s.images, 4);
     assert_same(&back, &v);
+    // A FIFO (opening it would wait for a writer forever) and a broken link are not DICOM.
+    let fifo = sub.join("pipe");
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(made.success());
+    std::os::unix::fs::symlink(dir.path().join("gone"), sub.join("broken")).unwrap();
+    let scan = scan_folder(dir.path()).unwrap();
+    assert_eq!(scan.not_dicom, [sub.join("broken"), fifo.clone()]);
+    assert_eq!(scan.series[0].images, 4);
     // The upload listing follows the same rules.
     let listing = roboct_dicom::reader::list_part10_files(dir.path()).unwrap();
     assert_eq!(listing.files.len(), inst.len());
