@@ -205,7 +205,10 @@ fn links_to_folders_are_not_followed_and_links_to_files_are_read() {
     assert_same(&back, &v);
     // A FIFO (opening it would wait for a writer forever) and a broken link are not DICOM.
     let fifo = sub.join("pipe");
-    let made = std::process::Command::new("mkfifo").arg(&fifo).status().unwrap();
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
     assert!(made.success());
     std::os::unix::fs::symlink(dir.path().join("gone"), sub.join("broken")).unwrap();
     let scan = scan_folder(dir.path()).unwrap();
