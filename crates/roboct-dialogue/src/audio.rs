@@ -335,12 +335,12 @@ pub fn decode_wav(bytes: &[u8], origin: &str) -> Result<(Audio, Conversion), Aud
 fn decode<R: Read + Seek>(reader: R, origin: &str) -> Result<(Audio, Conversion), AudioError> {
     let origin = origin.to_string();
     let reader = hound::WavReader::new(reader).map_err(|e| match e {
-        hound::Error::IoError(source) if source.kind() != std::io::ErrorKind::UnexpectedEof => {
-            AudioError::Io {
-                origin: origin.clone(),
-                source,
-            }
-        }
+        // The file is open: a read error in the header means it is too short to be a WAV
+        // file (an empty file, a truncated download).
+        hound::Error::IoError(source) => AudioError::NotWav {
+            origin: origin.clone(),
+            detail: format!("the header is incomplete: {source}"),
+        },
         hound::Error::Unsupported => AudioError::Unsupported {
             origin: origin.clone(),
             detail: "a WAV encoding other than PCM or IEEE float".into(),

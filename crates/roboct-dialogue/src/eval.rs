@@ -74,7 +74,7 @@ impl Default for VoiceBenchConfig {
                 Voice::new("en-us+f3", 175),
                 Voice::new("en-us+f3", 140),
             ],
-            snrs_db: vec![None, Some(20.0), Some(10.0)],
+            snrs_db: vec![Some(20.0), Some(10.0)],
             recognizer: RecognizerOptions::default(),
             chunk_samples: 1600,
             subsample: 1,

@@ -39,6 +39,14 @@ pub enum TtsError {
     /// Nothing to say.
     #[error("there is no text to speak")]
     EmptyText,
+    /// espeak-ng has no such voice (it would silently fall back to its default).
+    #[error(
+        "espeak-ng has no voice {voice:?}; use a language such as en-us or en-gb, optionally with a variant such as +f3 (`espeak-ng --voices` lists them)"
+    )]
+    UnknownVoice {
+        /// The voice asked for.
+        voice: String,
+    },
 }
 
 /// A voice: an espeak-ng voice name (with an optional `+variant`) and a speed.
@@ -97,6 +105,75 @@ impl EspeakNg {
         Self {
             program: program.into(),
         }
+    }
+
+    /// Checks that espeak-ng knows the voice and its variant: given an unknown one it
+    /// speaks with its default voice and still succeeds, which would make a benchmark
+    /// over voices silently measure one voice.
+    pub fn check_voice(&self, voice: &Voice) -> Result<(), TtsError> {
+        let (base, variant) = match voice.name.split_once('+') {
+            Some((b, v)) => (b, Some(v)),
+            None => (voice.name.as_str(), None),
+        };
+        let unknown = || TtsError::UnknownVoice {
+            voice: voice.name.clone(),
+        };
+        if !self
+            .voice_table(None)?
+            .iter()
+            .any(|k| k.eq_ignore_ascii_case(base))
+        {
+            return Err(unknown());
+        }
+        if let Some(v) = variant {
+            let variants = self.voice_table(Some("variant"))?;
+            let file = format!("!v/{v}");
+            if !variants
+                .iter()
+                .any(|k| k.eq_ignore_ascii_case(v) || k.eq_ignore_ascii_case(&file))
+            {
+                return Err(unknown());
+            }
+        }
+        Ok(())
+    }
+
+    /// The names a voice can be asked by (language, voice name, file) from
+    /// `espeak-ng --voices[=which]`.
+    fn voice_table(&self, which: Option<&str>) -> Result<Vec<String>, TtsError> {
+        let program = self.program.display().to_string();
+        let arg = match which {
+            Some(w) => format!("--voices={w}"),
+            None => "--voices".to_string(),
+        };
+        let out = Command::new(&self.program)
+            .arg(arg)
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|source| TtsError::Spawn {
+                program: program.clone(),
+                source,
+            })?;
+        if !out.status.success() {
+            return Err(TtsError::Failed {
+                program,
+                status: out.status.to_string(),
+                stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+            });
+        }
+        // Columns: Pty Language Age/Gender VoiceName File Other-Languages.
+        Ok(String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .skip(1)
+            .flat_map(|l| {
+                let cols: Vec<&str> = l.split_whitespace().collect();
+                [cols.get(1), cols.get(3), cols.get(4)]
+                    .into_iter()
+                    .flatten()
+                    .map(|c| c.to_string())
+                    .collect::<Vec<_>>()
+            })
+            .collect())
     }
 
     /// Whether the program runs here.

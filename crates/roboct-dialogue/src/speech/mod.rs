@@ -4,10 +4,12 @@
 //! the audio arrives (streaming, so almost nothing is left to do when it ends):
 //! 1. the **grammar** decoder, constrained to the JSGF grammar compiled from the command
 //!    language ([`crate::language::jsgf`]): it says which sentence of the language fits best;
-//! 2. the **spotter**, a keyword-spotting search that is always on, for two words: "stop",
-//!    with a lenient threshold (a stop it hears overrides everything, and is reported while
-//!    the audio is still coming in), and "confirm", with a strict one (a confirmation is only
-//!    taken when the grammar decoder and the spotter both heard it);
+//! 2. the **spotter**, a keyword-spotting search that is always on, for two words: "stop"
+//!    (a stop it hears overrides everything, and is reported while the audio is still coming
+//!    in) and "confirm" (a second opinion on a confirmation). Its "stop" threshold is strict:
+//!    measured over the evaluation's 1488 utterances, 1e-20 heard 57 of 96 stops but also 8
+//!    stops nobody said, 1e-10 heard 37 and none falsely; the grammar decoder hears the
+//!    stops said as commands, the spotter adds stops said inside other speech, and early;
 //! 3. the **phone loop** (optional), any sequence of phones: the best any speech could
 //!    score. The grammar path's acoustic score minus the loop's, per frame, is the rejection
 //!    path for speech outside the language, which a grammar decoder otherwise forces onto
@@ -85,6 +87,9 @@ pub struct RecognizerOptions {
     pub stop_threshold: f64,
     /// The spotter's threshold for "confirm" (larger is stricter).
     pub confirm_threshold: f64,
+    /// A "confirm" from the grammar that the spotter did not hear is still taken when its
+    /// fit against the phone loop is at least this good (per frame).
+    pub confirm_min_fit_per_frame: f64,
     /// Whether to run the phone loop and reject poor fits.
     pub phone_loop: bool,
     /// Reject a sentence whose grammar path scores more than this below the phone loop, per
@@ -102,8 +107,9 @@ impl Default for RecognizerOptions {
     fn default() -> Self {
         RecognizerOptions {
             model: ModelPaths::default_en_us(),
-            stop_threshold: 1e-20,
-            confirm_threshold: 1e-10,
+            stop_threshold: 1e-10,
+            confirm_threshold: 1e-20,
+            confirm_min_fit_per_frame: 0.0,
             phone_loop: true,
             reject_below_per_frame: -8.0,
             language_weight: 10.0,
@@ -423,7 +429,8 @@ fn phone_loop_jsgf() -> String {
 
 /// Turns the decoders' findings into an outcome. Stop is asymmetric on purpose: a stop is
 /// obeyed from a clipped recording or a poor fit, while any other command must be clean,
-/// and a confirmation needs the spotter's agreement too.
+/// and a confirmation needs the spotter's agreement or a fit at least as good as any phone
+/// sequence ([`RecognizerOptions::confirm_min_fit_per_frame`]).
 fn decide(
     words: &str,
     fit_per_frame: f64,
@@ -458,7 +465,10 @@ fn decide(
     }
     match parse::parse(words) {
         Understanding::Understood(p) => {
-            if p.command == Command::Confirm && !spotted.contains("confirm") {
+            if p.command == Command::Confirm
+                && !spotted.contains("confirm")
+                && !(options.phone_loop && fit_per_frame >= options.confirm_min_fit_per_frame)
+            {
                 return nothing("I am not sure I heard confirm; please say confirm again".into());
             }
             // The acoustic fit scales the parser's confidence: 1 at a fit of 0 or better,

@@ -79,7 +79,7 @@ pub struct BenchVoiceArgs {
     #[arg(long, value_delimiter = ',', default_value = "175,140")]
     speeds: Vec<u32>,
     /// Noise conditions: `clean` or an SNR in dB (white noise against the speech level).
-    #[arg(long, value_delimiter = ',', default_value = "clean,20,10")]
+    #[arg(long, value_delimiter = ',', default_value = "20,10")]
     snr: Vec<String>,
     /// Keep every n-th sentence only (a quicker, less precise run).
     #[arg(long, default_value_t = 1)]
@@ -122,6 +122,9 @@ pub fn say(args: SayArgs, _ctx: &Context) -> Result<()> {
     let mut dialogue = Dialogue::new(order, DialogueConfig::default());
     let tts = EspeakNg::new();
     let voice = Voice::new(&args.voice, args.speed);
+    if args.wav.is_some() {
+        tts.check_voice(&voice).context("--voice")?;
+    }
     let mut spoken = Audio::default();
     let t0 = Instant::now();
 
@@ -265,6 +268,9 @@ pub fn bench_voice(args: BenchVoiceArgs, ctx: &Context) -> Result<()> {
     let tts = EspeakNg::new();
     if !tts.is_available() {
         bail!("espeak-ng is not installed (./scripts/deps installs it)");
+    }
+    for v in &voices {
+        tts.check_voice(v).context("--voices")?;
     }
     let config = VoiceBenchConfig {
         voices,
