@@ -645,6 +645,8 @@ pub fn demo(args: DemoArgs, ctx: &Context) -> Result<()> {
     let bar: &dyn Progress = &Bar::new(ctx.quiet);
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("creating {}", args.out.display()))?;
+    println!("roboct demo: an order for a head scan at ward-3/bed-12, on embedded defaults");
+    demo_route(&args.out)?;
     let p = Problem::p3(2);
     println!("CT chain: {}", p.description);
     let t = Instant::now();
@@ -689,8 +691,84 @@ pub fn demo(args: DemoArgs, ctx: &Context) -> Result<()> {
         args.out.display(),
         pngs.len() * 2
     );
+    let dicom_dir = args.out.join("dicom");
+    let n = demo_dicom(&volume, &dicom_dir)?;
+    println!(
+        "DICOM: {n} CT images (HU, int16 with rescale) in {}, ready for `roboct upload`",
+        dicom_dir.display()
+    );
     let _ = NoProgress;
     Ok(())
+}
+
+/// The demo's first step: the route from the dock to the bed in the embedded hospital, with
+/// its picture and JSON beside the other results.
+fn demo_route(out: &Path) -> Result<()> {
+    use roboct_nav::{
+        hospital,
+        plan::{Navigator, PlannerOptions},
+        render,
+        robot::RobotModel,
+    };
+    let (from, to) = ("dock", "ward-3/bed-12");
+    let mut nav = Navigator::new(
+        hospital::default_hospital(),
+        RobotModel::default(),
+        PlannerOptions::default(),
+    )
+    .context("the embedded hospital")?;
+    let t = Instant::now();
+    let route = nav
+        .route(from, to)
+        .with_context(|| format!("planning {from} -> {to}"))?;
+    let planned_ms = t.elapsed().as_secs_f64() * 1e3;
+    std::fs::write(
+        out.join("route.json"),
+        serde_json::to_string_pretty(&route)?,
+    )
+    .with_context(|| format!("writing {}", out.join("route.json").display()))?;
+    render::write_png(&nav, Some(&route), &out.join("route.png")).map_err(anyhow::Error::msg)?;
+    println!(
+        "Route {from} -> {to}: {:.1} m, {:.0} s, {:.0} J expected, {} legs (planned in {planned_ms:.0} ms; route.png, route.json)",
+        route.length_m,
+        route.time_s,
+        route.energy_j,
+        route.legs.len()
+    );
+    Ok(())
+}
+
+/// The demo's last step: the reconstruction as a CT Image Storage series in a folder (the
+/// phantom's values are taken as attenuation at 70 keV, so HU follow from water's).
+fn demo_dicom(volume: &Volume, dir: &Path) -> Result<usize> {
+    use roboct_dicom::{
+        ct::{CtSeriesInfo, CtSeriesWriter, VoxelUnits},
+        study::StudyContext,
+        uid::UidGenerator,
+    };
+    let uids = UidGenerator::default();
+    let mut info = CtSeriesInfo::new(&uids);
+    info.description = "roboct demo: FDK of the 3D Shepp-Logan phantom".into();
+    let writer = CtSeriesWriter::new(StudyContext::unscheduled(&uids), info, uids);
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let units = VoxelUnits::MuPerMm {
+        mu_water_per_mm: roboct_core::units::MU_WATER_70KEV_PER_MM,
+    };
+    let nz = volume.grid().size()[2];
+    for k in 0..nz {
+        let inst = writer
+            .slice(
+                volume.grid(),
+                k,
+                volume.data().index_axis(ndarray::Axis(0), k),
+                units,
+            )
+            .with_context(|| format!("DICOM slice {k}"))?;
+        let path = dir.join(format!("CT{:06}.dcm", k + 1));
+        std::fs::write(&path, &inst.bytes)
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(nz)
 }
 
 /// `roboct geometry`: describe a geometry file, and export it for RTK.
