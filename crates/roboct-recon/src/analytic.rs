@@ -42,7 +42,10 @@ impl Default for AnalyticOptions {
     fn default() -> Self {
         Self {
             filter: Filter::default(),
-            slab_thickness: 32,
+            // Long enough that the tile kernel's per-line set-up is amortised (on P3, 64 runs
+            // about 20% faster per CPU-second than 32, and 128 another 10%), short enough that
+            // a 256-slice volume streams out in four slabs.
+            slab_thickness: 64,
             force_generic: false,
         }
     }

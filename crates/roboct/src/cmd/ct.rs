@@ -307,7 +307,7 @@ pub struct ReconArgs {
     #[command(flatten)]
     grid: GridArgs,
     /// Slices per slab (the unit of streaming).
-    #[arg(long, default_value_t = 32)]
+    #[arg(long, default_value_t = AnalyticOptions::default().slab_thickness)]
     slab: usize,
     /// Also write PNG previews of the central slices into this folder.
     #[arg(long)]
@@ -477,6 +477,10 @@ pub struct BenchReconArgs {
     /// reconstruction here, for the comparison scripts in bench/compare/.
     #[arg(long)]
     save: Option<PathBuf>,
+    /// Slices per slab (thicker slabs: longer inner loops and more memory; thinner: the first
+    /// slices stream out sooner).
+    #[arg(long, default_value_t = AnalyticOptions::default().slab_thickness)]
+    slab: usize,
 }
 
 pub fn bench_recon(args: BenchReconArgs, ctx: &Context) -> Result<()> {
@@ -520,7 +524,10 @@ pub fn bench_recon(args: BenchReconArgs, ctx: &Context) -> Result<()> {
                 &p.geometry,
                 input,
                 &p.grid,
-                &AnalyticOptions::default(),
+                &AnalyticOptions {
+                    slab_thickness: args.slab,
+                    ..AnalyticOptions::default()
+                },
                 &NoProgress,
                 &CancelToken::new(),
             )?;
