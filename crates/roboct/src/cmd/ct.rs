@@ -575,7 +575,8 @@ pub fn bench_recon(args: BenchReconArgs, ctx: &Context) -> Result<()> {
         );
         if let (Some(b), Some(pk)) = (baseline, peak) {
             let slab_mb =
-                (p.grid.size()[0] * p.grid.size()[1] * 32.min(p.grid.size()[2]) * 4) as f64 / 1e6;
+                (p.grid.size()[0] * p.grid.size()[1] * args.slab.min(p.grid.size()[2]) * 4) as f64
+                    / 1e6;
             println!(
                 "  peak memory during reconstruction {:.0} MB above the {:.0} MB held before (input projections {:.0} MB, one slab {:.0} MB, output volume {:.0} MB)",
                 (pk.saturating_sub(b)) as f64 / 1e6,
@@ -590,6 +591,7 @@ pub fn bench_recon(args: BenchReconArgs, ctx: &Context) -> Result<()> {
             "voxel_updates_per_s": updates / best, "backproject_s": report.backproject_s, "filter_s": report.filter_s,
             "rmse_per_mm": all, "rmse_central_per_mm": central, "peak_rss_bytes": peak, "baseline_rss_bytes": baseline,
             "machine_flops_per_s": limits.flops_per_s, "machine_copy_bytes_per_s": limits.copy_bytes_per_s,
+            "slab_slices": args.slab, "backproject_voxel_updates_per_s": updates / report.backproject_s,
         }));
     }
     if let Some(path) = &args.json {
