@@ -115,36 +115,15 @@ pub(crate) fn tokenize(text: &str) -> Vec<String> {
 }
 
 fn unit_value(w: &str) -> Option<u64> {
-    let units = [
-        "zero",
-        "one",
-        "two",
-        "three",
-        "four",
-        "five",
-        "six",
-        "seven",
-        "eight",
-        "nine",
-        "ten",
-        "eleven",
-        "twelve",
-        "thirteen",
-        "fourteen",
-        "fifteen",
-        "sixteen",
-        "seventeen",
-        "eighteen",
-        "nineteen",
-    ];
-    units.iter().position(|&u| u == w).map(|p| p as u64)
+    crate::language::ONES
+        .iter()
+        .position(|&u| u == w)
+        .map(|p| p as u64)
 }
 
 fn tens_value(w: &str) -> Option<u64> {
-    let tens = [
-        "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety",
-    ];
-    tens.iter()
+    crate::language::TENS[2..]
+        .iter()
         .position(|&t| t == w)
         .map(|p| 20 + 10 * p as u64)
 }
