@@ -1,4 +1,7 @@
-//! Man-machine dialogue of the roboct scanner (work in progress).
+//! Man-machine dialogue of the roboct scanner: the command language defined once as data
+//! ([`language`]), text understanding ([`parse`], Chinese in [`zh`]), the dialogue manager
+//! ([`dialogue`]), speech in with pocketsphinx ([`speech`]) and out with espeak-ng ([`tts`]),
+//! and the voice evaluation ([`eval`]).
 
 pub mod audio;
 pub mod command;

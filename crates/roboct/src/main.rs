@@ -30,7 +30,7 @@ struct Cli {
 enum Command {
     /// Print the version and the build's capabilities.
     Info,
-    /// Run the main job on embedded defaults (for now: the CT chain, phantom to PNG slices).
+    /// Run the main job on embedded defaults: route to the bed, CT chain, DICOM series.
     Demo(cmd::ct::DemoArgs),
     /// Describe a geometry file (and export it for RTK).
     Geometry(cmd::ct::GeometryArgs),
