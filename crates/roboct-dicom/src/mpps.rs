@@ -9,7 +9,7 @@ use dicom_object::InMemDicomObject;
 use crate::dimse::{Association, AssociationOptions, NetError, Peer, ProposedContext};
 use crate::part10::{EXPLICIT_VR_LE, IMPLICIT_VR_LE, encode_dataset, put_str};
 use crate::sr::{Code, DoseReport, ImageRef};
-use crate::study::{StudyContext, UtcOffset, format_ds, put_seq};
+use crate::study::{StudyContext, UtcOffset, format_ds, put_seq, sop_reference};
 use crate::uid::UidGenerator;
 
 /// Modality Performed Procedure Step SOP Class.
@@ -303,22 +303,7 @@ pub fn set_attributes(result: &StepResult, utc_offset: UtcOffset) -> InMemDicomO
                 .partition(|r| !r.sop_class_uid.starts_with("1.2.840.10008.5.1.4.1.1.88."));
             let refs = |v: Vec<&ImageRef>| {
                 v.into_iter()
-                    .map(|r| {
-                        let mut i = InMemDicomObject::new_empty();
-                        put_str(
-                            &mut i,
-                            tags::REFERENCED_SOP_CLASS_UID,
-                            VR::UI,
-                            &r.sop_class_uid,
-                        );
-                        put_str(
-                            &mut i,
-                            tags::REFERENCED_SOP_INSTANCE_UID,
-                            VR::UI,
-                            &r.sop_instance_uid,
-                        );
-                        i
-                    })
+                    .map(|r| sop_reference(&r.sop_class_uid, &r.sop_instance_uid))
                     .collect()
             };
             put_seq(&mut item, tags::REFERENCED_IMAGE_SEQUENCE, refs(images));

@@ -8,7 +8,7 @@ use roboct_core::units::{Mgy, MgyCm};
 
 use crate::ct::Instance;
 use crate::part10::{EXPLICIT_VR_LE, EncodeError, encode_part10, put_str};
-use crate::study::{StudyContext, format_ds, put_is, put_seq};
+use crate::study::{StudyContext, format_ds, put_is, put_seq, sop_reference};
 use crate::uid::UidGenerator;
 
 /// X-Ray Radiation Dose SR Storage.
@@ -157,19 +157,7 @@ impl Item {
             }
             Value::UidRef(u) => put_str(o, tags::UID, VR::UI, u),
             Value::Image(r) => {
-                let mut s = InMemDicomObject::new_empty();
-                put_str(
-                    &mut s,
-                    tags::REFERENCED_SOP_CLASS_UID,
-                    VR::UI,
-                    &r.sop_class_uid,
-                );
-                put_str(
-                    &mut s,
-                    tags::REFERENCED_SOP_INSTANCE_UID,
-                    VR::UI,
-                    &r.sop_instance_uid,
-                );
+                let s = sop_reference(&r.sop_class_uid, &r.sop_instance_uid);
                 put_seq(o, tags::REFERENCED_SOP_SEQUENCE, vec![s]);
             }
         }
@@ -400,22 +388,7 @@ impl ReportWriter {
                 put_str(&mut s, tags::SERIES_INSTANCE_UID, VR::UI, &uid);
                 let sops = instances
                     .iter()
-                    .map(|r| {
-                        let mut i = InMemDicomObject::new_empty();
-                        put_str(
-                            &mut i,
-                            tags::REFERENCED_SOP_CLASS_UID,
-                            VR::UI,
-                            &r.sop_class_uid,
-                        );
-                        put_str(
-                            &mut i,
-                            tags::REFERENCED_SOP_INSTANCE_UID,
-                            VR::UI,
-                            &r.sop_instance_uid,
-                        );
-                        i
-                    })
+                    .map(|r| sop_reference(&r.sop_class_uid, &r.sop_instance_uid))
                     .collect();
                 put_seq(&mut s, tags::REFERENCED_SOP_SEQUENCE, sops);
                 s

@@ -233,14 +233,7 @@ impl StudyContext {
     pub(crate) fn write_mpps_reference(&self, o: &mut InMemDicomObject, always: bool) {
         match &self.mpps_instance_uid {
             Some(uid) => {
-                let mut item = InMemDicomObject::new_empty();
-                put_str(
-                    &mut item,
-                    tags::REFERENCED_SOP_CLASS_UID,
-                    VR::UI,
-                    crate::mpps::MPPS_SOP_CLASS,
-                );
-                put_str(&mut item, tags::REFERENCED_SOP_INSTANCE_UID, VR::UI, uid);
+                let item = sop_reference(crate::mpps::MPPS_SOP_CLASS, uid);
                 put_seq(
                     o,
                     tags::REFERENCED_PERFORMED_PROCEDURE_STEP_SEQUENCE,
@@ -255,6 +248,25 @@ impl StudyContext {
             None => {}
         }
     }
+}
+
+/// An item of a SOP Instance Reference sequence: (Referenced SOP Class UID, Referenced SOP
+/// Instance UID).
+pub(crate) fn sop_reference(sop_class_uid: &str, sop_instance_uid: &str) -> InMemDicomObject {
+    let mut item = InMemDicomObject::new_empty();
+    put_str(
+        &mut item,
+        tags::REFERENCED_SOP_CLASS_UID,
+        VR::UI,
+        sop_class_uid,
+    );
+    put_str(
+        &mut item,
+        tags::REFERENCED_SOP_INSTANCE_UID,
+        VR::UI,
+        sop_instance_uid,
+    );
+    item
 }
 
 /// Puts a sequence attribute.
