@@ -18,7 +18,6 @@ use std::time::Duration;
 use common::*;
 use ndarray::Array3;
 use roboct_dicom::ct::{Instance, VoxelUnits};
-use roboct_dicom::dimse::Peer;
 use roboct_dicom::outbox::{Enqueued, ItemState, Outbox};
 use roboct_dicom::part10::DEFLATED_EXPLICIT_VR_LE;
 use roboct_dicom::send::{DimseSender, Outgoing, SendError, Sender};
@@ -279,11 +278,10 @@ fn child_uploader() {
     };
     let var = |name: &str| std::env::var(name).unwrap();
     let sender = Box::new(HangAfter {
-        inner: dimse_to(Peer {
-            ae_title: "ORTHANC".into(),
-            host: "127.0.0.1".into(),
-            port: var("ROBOCT_CHILD_PORT").parse().unwrap(),
-        }),
+        inner: dimse_to(loopback_peer(
+            "ORTHANC",
+            var("ROBOCT_CHILD_PORT").parse().unwrap(),
+        )),
         left: var("ROBOCT_CHILD_AFTER").parse().unwrap(),
         marker: var("ROBOCT_CHILD_MARKER").into(),
     });
@@ -297,9 +295,7 @@ fn uploader_killed_mid_series_resumes() {
     let tmp = tempfile::tempdir().unwrap();
     let outbox = Outbox::open(tmp.path().join("box")).unwrap();
     let instances = series(32, 24);
-    for i in &instances {
-        outbox.enqueue("pacs", &i.bytes).unwrap();
-    }
+    enqueue_all(&outbox, &instances);
     let marker = tmp.path().join("hanging");
     let after = 10;
     let mut child = spawn(
@@ -321,13 +317,7 @@ fn uploader_killed_mid_series_resumes() {
     // Restart: the new uploader takes the lock the dead one held and resumes. It sends what
     // the outbox has as pending, once: the one confirmation the crash swallowed is resent
     // (and absorbed by the PACS under the same UID), nothing confirmed is.
-    let mut up = Uploader::new(
-        outbox.clone(),
-        "pacs",
-        dimse_to(orthanc.peer()),
-        fast_policy(),
-    )
-    .unwrap();
+    let mut up = pacs_uploader(&outbox, dimse_to(orthanc.peer()));
     let r = up.run(None, &roboct_core::NoProgress).unwrap();
     drop(up);
     assert_eq!((r.sent, r.pending), (instances.len() - after, 0), "{r:?}");
@@ -362,15 +352,13 @@ fn a_running_uploader_sends_what_was_queued_meanwhile() {
     let tmp = tempfile::tempdir().unwrap();
     let outbox = Outbox::open(tmp.path()).unwrap();
     let inst = series(16, 3);
-    for i in &inst[..2] {
-        outbox.enqueue("pacs", &i.bytes).unwrap();
-    }
+    enqueue_all(&outbox, &inst[..2]);
     let sender = Box::new(QueueOneMeanwhile {
         inner: dimse_to(orthanc.peer()),
         outbox: outbox.clone(),
         late: Some(inst[2].bytes.clone()),
     });
-    let mut up = Uploader::new(outbox.clone(), "pacs", sender, fast_policy()).unwrap();
+    let mut up = pacs_uploader(&outbox, sender);
     assert_eq!(up.pending(), 2);
     let r = up.run(None, &roboct_core::NoProgress).unwrap();
     drop(up);
@@ -397,13 +385,7 @@ fn a_stream_hands_its_slices_to_the_running_uploader_service() {
     let tmp = tempfile::tempdir().unwrap();
     let outbox = Outbox::open(tmp.path()).unwrap();
     // The service holds the destination before the stream starts.
-    let up = Uploader::new(
-        outbox.clone(),
-        "pacs",
-        dimse_to(orthanc.peer()),
-        fast_policy(),
-    )
-    .unwrap();
+    let up = pacs_uploader(&outbox, dimse_to(orthanc.peer()));
     let stop = Arc::new(AtomicBool::new(false));
     let svc = service(up, &stop);
     let (rx, go, producer) = paced_producer(12, 0);
@@ -474,11 +456,7 @@ fn an_outage_longer_than_the_stream_waits_is_retried_by_the_uploader_service() {
     let tmp = tempfile::tempdir().unwrap();
     let outbox = Outbox::open(tmp.path().join("box")).unwrap();
     let (http, port) = (free_port(), free_port());
-    let peer = Peer {
-        ae_title: "ORTHANC".into(),
-        host: "127.0.0.1".into(),
-        port,
-    };
+    let peer = loopback_peer("ORTHANC", port);
     // The PACS is down for the whole stream: it returns with everything still queued.
     let (rx, go, producer) = paced_producer(6, 0);
     go.send(()).unwrap();
@@ -494,7 +472,7 @@ fn an_outage_longer_than_the_stream_waits_is_retried_by_the_uploader_service() {
     assert_eq!((report.upload.sent, report.upload.pending), (0, 6));
     assert!(report.upload.last_transient_error.is_some());
     // The service retries with backoff and delivers once the PACS is back.
-    let up = Uploader::new(outbox.clone(), "pacs", dimse_to(peer), fast_policy()).unwrap();
+    let up = pacs_uploader(&outbox, dimse_to(peer));
     let stop = Arc::new(AtomicBool::new(false));
     let svc = service(up, &stop);
     wait_until("a retry by the service", || {
@@ -521,11 +499,7 @@ fn streaming_while_another_uploader_holds_the_destination_queues_durably() {
     let _other = outbox.lock("pacs").unwrap();
     let (rx, go, producer) = paced_producer(6, 0);
     go.send(()).unwrap();
-    let nobody = Peer {
-        ae_title: "NONE".into(),
-        host: "127.0.0.1".into(),
-        port: free_port(),
-    };
+    let nobody = loopback_peer("NONE", free_port());
     let r = stream_in_thread(rx, &outbox, dimse_to(nobody), Duration::from_millis(500))
         .join()
         .unwrap();
@@ -554,26 +528,13 @@ impl roboct_core::Progress for Stages {
     fn advance(&self, _n: u64) {}
 }
 
-fn enqueue_all(outbox: &Outbox, instances: &[Instance]) -> Vec<String> {
-    instances
-        .iter()
-        .map(|i| outbox.enqueue("pacs", &i.bytes).unwrap().uid().to_string())
-        .collect()
-}
-
 #[test]
 fn deliver_waits_for_the_running_uploader_takes_over_when_it_leaves_and_reports_its_refusals() {
     let orthanc = Orthanc::start();
     let tmp = tempfile::tempdir().unwrap();
     let outbox = Outbox::open(tmp.path()).unwrap();
     // A service holds the destination: it sends them, `deliver` waits and says so.
-    let up = Uploader::new(
-        outbox.clone(),
-        "pacs",
-        dimse_to(orthanc.peer()),
-        fast_policy(),
-    )
-    .unwrap();
+    let up = pacs_uploader(&outbox, dimse_to(orthanc.peer()));
     let stop = Arc::new(AtomicBool::new(false));
     let svc = service(up, &stop);
     let a = series(16, 3);

@@ -36,14 +36,12 @@ fn a_rejected_ae_title_stops_the_run_at_once_and_keeps_everything() {
     let tmp = tempfile::tempdir().unwrap();
     let outbox = Outbox::open(tmp.path()).unwrap();
     let inst = series(8, 3);
-    for i in &inst {
-        outbox.enqueue("pacs", &i.bytes).unwrap();
-    }
+    enqueue_all(&outbox, &inst);
     let wrong = Peer {
         ae_title: "NOT-ORTHANC".into(),
         ..orthanc.peer()
     };
-    let mut up = Uploader::new(outbox.clone(), "pacs", dimse_to(wrong), fast_policy()).unwrap();
+    let mut up = pacs_uploader(&outbox, dimse_to(wrong));
     // A far deadline: the run must end because of the error, not because of the clock.
     let r = up
         .run(
@@ -78,9 +76,7 @@ fn our_ae_title_unknown_to_the_pacs_stops_the_run_after_three_aborts() {
     let tmp = tempfile::tempdir().unwrap();
     let outbox = Outbox::open(tmp.path()).unwrap();
     let inst = series(8, 2);
-    for i in &inst {
-        outbox.enqueue("pacs", &i.bytes).unwrap();
-    }
+    enqueue_all(&outbox, &inst);
     // Orthanc knows only ROBOCT (`DicomModalities`): a scanner configured as another AE.
     let stranger = roboct_dicom::send::DimseSender::new(
         orthanc.peer(),
@@ -88,7 +84,7 @@ fn our_ae_title_unknown_to_the_pacs_stops_the_run_after_three_aborts() {
             .dimse_timeout(Duration::from_secs(10)),
         EXPLICIT_VR_LE,
     );
-    let mut up = Uploader::new(outbox.clone(), "pacs", Box::new(stranger), fast_policy()).unwrap();
+    let mut up = pacs_uploader(&outbox, Box::new(stranger));
     let r = up
         .run(
             Some(Instant::now() + Duration::from_secs(120)),
@@ -270,15 +266,9 @@ fn pacs_closing_mid_transfer_is_retried_not_lost() {
     let fake = hang_up_mid_transfer(listener);
     let outbox = Outbox::open(tmp.path().join("box")).unwrap();
     let inst = series(64, 2);
-    for i in &inst {
-        outbox.enqueue("pacs", &i.bytes).unwrap();
-    }
-    let peer = Peer {
-        ae_title: "ORTHANC".into(),
-        host: "127.0.0.1".into(),
-        port,
-    };
-    let mut up = Uploader::new(outbox.clone(), "pacs", dimse_to(peer), fast_policy()).unwrap();
+    enqueue_all(&outbox, &inst);
+    let peer = loopback_peer("ORTHANC", port);
+    let mut up = pacs_uploader(&outbox, dimse_to(peer));
     assert_eq!(up.step().unwrap(), 0);
     let (got, saw_last) = fake.join().unwrap();
     assert!(
@@ -317,15 +307,9 @@ fn pacs_hanging_up_during_association_setup_is_retried() {
     let tmp = tempfile::tempdir().unwrap();
     let outbox = Outbox::open(tmp.path()).unwrap();
     let inst = series(8, 2);
-    for i in &inst {
-        outbox.enqueue("pacs", &i.bytes).unwrap();
-    }
-    let peer = Peer {
-        ae_title: "FLAKY".into(),
-        host: "127.0.0.1".into(),
-        port,
-    };
-    let mut up = Uploader::new(outbox.clone(), "pacs", dimse_to(peer), fast_policy()).unwrap();
+    enqueue_all(&outbox, &inst);
+    let peer = loopback_peer("FLAKY", port);
+    let mut up = pacs_uploader(&outbox, dimse_to(peer));
     assert_eq!(up.step().unwrap(), 0);
     let r = up.finish();
     drop(up);
@@ -451,15 +435,9 @@ fn c_store_statuses_retry_fail_or_count_as_stored() {
     );
     wait_port(port, "storage SCP");
     let outbox = Outbox::open(tmp.path().join("box")).unwrap();
-    for i in &inst {
-        outbox.enqueue("pacs", &i.bytes).unwrap();
-    }
-    let peer = Peer {
-        ae_title: "STORE".into(),
-        host: "127.0.0.1".into(),
-        port,
-    };
-    let mut up = Uploader::new(outbox.clone(), "pacs", dimse_to(peer), fast_policy()).unwrap();
+    enqueue_all(&outbox, &inst);
+    let peer = loopback_peer("STORE", port);
+    let mut up = pacs_uploader(&outbox, dimse_to(peer));
     let r = up.run(None, &roboct_core::NoProgress).unwrap();
     drop(up);
     // 0xA700 twice: retried after backoff, then stored; 0xA900: failed for good, with the

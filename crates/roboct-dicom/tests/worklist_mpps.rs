@@ -165,11 +165,7 @@ fn worklist_from_wlmscpfs() {
             .env("TCP_NODELAY", "1"),
     );
     wait_port(port, "wlmscpfs");
-    let peer = Peer {
-        ae_title: "WLM".into(),
-        host: "127.0.0.1".into(),
-        port,
-    };
+    let peer = loopback_peer("WLM", port);
     check_orders(&peer, false);
     // wlmscpfs refuses a called AE title it has no folder for.
     let wrong = Peer {
@@ -211,11 +207,7 @@ fn silent_and_absent_worklist_peers_fail_clearly() {
         let _ = done_rx.recv_timeout(Duration::from_secs(60));
         drop(s);
     });
-    let peer = Peer {
-        ae_title: "SILENT".into(),
-        host: "127.0.0.1".into(),
-        port,
-    };
+    let peer = loopback_peer("SILENT", port);
     let opts = options().dimse_timeout(Duration::from_millis(500));
     let e = query_worklist(&peer, &opts, &WorklistQuery::default()).unwrap_err();
     done_tx.send(()).unwrap();
@@ -231,11 +223,7 @@ fn silent_and_absent_worklist_peers_fail_clearly() {
         "{e:?}"
     );
     // Nobody listening: a connection error naming the peer.
-    let closed = Peer {
-        ae_title: "NONE".into(),
-        host: "127.0.0.1".into(),
-        port: free_port(),
-    };
+    let closed = loopback_peer("NONE", free_port());
     let e = query_worklist(&closed, &options(), &WorklistQuery::default()).unwrap_err();
     assert!(e.to_string().contains("NONE@127.0.0.1"), "{e}");
     // Bad query values are refused before any network traffic.
@@ -272,11 +260,7 @@ fn start_mpps_scp() -> MppsScp {
     MppsScp {
         _proc: proc,
         out,
-        peer: Peer {
-            ae_title: "MPPS".into(),
-            host: "127.0.0.1".into(),
-            port,
-        },
+        peer: loopback_peer("MPPS", port),
     }
 }
 

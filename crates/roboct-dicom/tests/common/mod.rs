@@ -160,11 +160,7 @@ end
     }
 
     pub fn peer(&self) -> Peer {
-        Peer {
-            ae_title: "ORTHANC".into(),
-            host: "127.0.0.1".into(),
-            port: self.dicom_port,
-        }
+        loopback_peer("ORTHANC", self.dicom_port)
     }
 
     pub fn url(&self) -> String {
@@ -331,10 +327,11 @@ pub fn run_python(code: &str, args: &[&str]) -> String {
 use ndarray::Array3;
 use roboct_dicom::config::{CredentialSource, HttpAuth, Secret};
 use roboct_dicom::ct::{CtSeriesInfo, CtSeriesWriter, Instance, VoxelUnits};
+use roboct_dicom::outbox::Outbox;
 use roboct_dicom::send::{DimseSender, Sender, StowSender};
 use roboct_dicom::study::StudyContext;
 use roboct_dicom::uid::UidGenerator;
-use roboct_dicom::upload::UploadPolicy;
+use roboct_dicom::upload::{UploadPolicy, Uploader};
 use roboct_geometry::{Volume, VolumeGrid};
 
 /// A CT series writer for a patient whose name would be a leak if it showed up in errors.
@@ -363,6 +360,28 @@ pub fn fast_policy() -> UploadPolicy {
         max_backoff: Duration::from_millis(800),
         max_instances_per_s: None,
     }
+}
+
+/// A DICOM peer on 127.0.0.1.
+pub fn loopback_peer(ae_title: &str, port: u16) -> Peer {
+    Peer {
+        ae_title: ae_title.into(),
+        host: "127.0.0.1".into(),
+        port,
+    }
+}
+
+/// Queues every instance for the destination "pacs"; their SOP Instance UIDs.
+pub fn enqueue_all(outbox: &Outbox, instances: &[Instance]) -> Vec<String> {
+    instances
+        .iter()
+        .map(|i| outbox.enqueue("pacs", &i.bytes).unwrap().uid().to_string())
+        .collect()
+}
+
+/// An uploader for the destination "pacs" with the tests' short backoff.
+pub fn pacs_uploader(outbox: &Outbox, sender: Box<dyn Sender>) -> Uploader {
+    Uploader::new(outbox.clone(), "pacs", sender, fast_policy()).unwrap()
 }
 
 pub fn dimse_to(peer: Peer) -> Box<dyn Sender> {
