@@ -505,7 +505,9 @@ impl Site {
         Site::from_spec(&spec, floors, path)
     }
 
-    /// Builds and checks a site from its file contents and already loaded floors.
+    /// Builds and checks a site from its file contents and already loaded floors. Here only
+    /// what the file form adds is checked (place names, beds and their head ends, poses on
+    /// the map, polygons); [`Site::check`] checks the rest, for loaded and built sites alike.
     ///
     /// # Errors
     /// [`MapError::Site`] for the first inconsistent entry.
@@ -520,14 +522,6 @@ impl Site {
                 "floors".into(),
                 "a site needs at least one floor".into(),
             ));
-        }
-        for (i, f) in floors.iter().enumerate() {
-            if floors[..i].iter().any(|g| g.number == f.number) {
-                return Err(err(
-                    format!("floor {}", f.number),
-                    "floor numbers must be unique".into(),
-                ));
-            }
         }
         let known: Vec<i32> = floors.iter().map(|f| f.number).collect();
         let check_floor = |item: &str, floor: i32| {
@@ -651,17 +645,6 @@ impl Site {
         let mut doors = Vec::with_capacity(spec.doors.len());
         for d in &spec.doors {
             let item = format!("door \"{}\"", d.name);
-            check_floor(&item, d.floor)?;
-            if !(d.open_s >= 0.0
-                && d.assist_s >= 0.0
-                && d.open_s.is_finite()
-                && d.assist_s.is_finite())
-            {
-                return Err(err(
-                    item,
-                    "`open_s` and `assist_s` must be finite and >= 0".into(),
-                ));
-            }
             doors.push(Door {
                 name: d.name.clone(),
                 floor: d.floor,
@@ -675,24 +658,9 @@ impl Site {
         let mut elevators = Vec::with_capacity(spec.elevators.len());
         for e in &spec.elevators {
             let item = format!("elevator \"{}\"", e.name);
-            if e.stops.len() < 2 {
-                return Err(err(item, "needs `stops` on at least two floors".into()));
-            }
-            for (i, s) in e.stops.iter().enumerate() {
+            for s in &e.stops {
                 check_floor(&item, s.floor)?;
                 check_inside(&item, s.floor, Point::new(s.pose.x, s.pose.y))?;
-                if e.stops[..i].iter().any(|t| t.floor == s.floor) {
-                    return Err(err(item, format!("two stops on floor {}", s.floor)));
-                }
-            }
-            if ![e.travel_s_per_floor, e.wait_s, e.door_s]
-                .iter()
-                .all(|v| v.is_finite() && *v >= 0.0)
-            {
-                return Err(err(
-                    item,
-                    "`travel_s_per_floor`, `wait_s` and `door_s` must be finite and >= 0".into(),
-                ));
             }
             let car = polygon(file, &format!("{item}: car"), &e.car)?;
             elevators.push(Elevator {
@@ -708,16 +676,6 @@ impl Site {
         let mut speed_zones = Vec::with_capacity(spec.speed_zones.len());
         for z in &spec.speed_zones {
             let item = format!("speed zone \"{}\"", z.name);
-            check_floor(&item, z.floor)?;
-            if !(z.max_speed_mps > 0.0 && z.max_speed_mps.is_finite()) {
-                return Err(err(
-                    item,
-                    format!(
-                        "`max_speed_mps` must be > 0, got {}",
-                        crate::fmt_num(z.max_speed_mps)
-                    ),
-                ));
-            }
             speed_zones.push(SpeedZone {
                 name: z.name.clone(),
                 floor: z.floor,
@@ -729,7 +687,6 @@ impl Site {
         let mut keep_outs = Vec::with_capacity(spec.keep_out.len());
         for k in &spec.keep_out {
             let item = format!("keep-out zone \"{}\"", k.name);
-            check_floor(&item, k.floor)?;
             keep_outs.push(KeepOut {
                 name: k.name.clone(),
                 floor: k.floor,

@@ -235,6 +235,16 @@ fn site_file_errors_name_the_entry() {
             "elevator \"lift\"",
             "two floors",
         ),
+        (
+            "doors:\n  - { name: d1, floor: 0, area: [[0, 0], [1, 0], [1, 1]], automatic: true, open_s: -1 }\n",
+            "door \"d1\"",
+            "`open_s` and `assist_s` must be finite and >= 0",
+        ),
+        (
+            "keep_out:\n  - { name: MRI, floor: 4, area: [[0, 0], [1, 0], [1, 1]] }\n",
+            "keep-out zone \"MRI\"",
+            "floor 4 is not among the site's floors",
+        ),
         ("placez: []\n", "placez", "unknown field"),
     ];
     // Elevators need two floors: their car must be convex, on the maps, and ahead of each stop.
@@ -246,6 +256,16 @@ fn site_file_errors_name_the_entry() {
     };
     let square = "[[2, 0.5], [3, 0.5], [3, 1.5], [2, 1.5]]";
     let lift_cases = [
+        (
+            lift(square, 0).replace("travel_s_per_floor: 5", "travel_s_per_floor: 5, wait_s: -1"),
+            "elevator \"lift\"",
+            "must be finite and >= 0",
+        ),
+        (
+            two.replace("number: 1", "number: 0"),
+            "floor 0",
+            "floor numbers must be unique",
+        ),
         (
             lift(square, 180),
             "elevator \"lift\"",
