@@ -507,6 +507,32 @@ impl Sim {
         }
     }
 
+    /// One time step spent waiting at `pose` because the next step is blocked: counted as a
+    /// refused step and as idle energy; gives up (with `reason`) once the waits add up to
+    /// more than `give_up_after_s`.
+    fn wait_blocked(
+        &mut self,
+        robot: &RobotModel,
+        waited_s: &mut f64,
+        reason: &str,
+        floor: i32,
+        pose: Pose,
+    ) -> Result<(), DriveStatus> {
+        let dt = self.options.dt_s;
+        self.refused += 1;
+        *waited_s += dt;
+        self.energy_j += robot.energy.idle_power_w * dt;
+        if *waited_s > self.options.give_up_after_s {
+            return Err(DriveStatus::GaveUp {
+                reason: reason.into(),
+                floor,
+                x: pose.x,
+                y: pose.y,
+            });
+        }
+        Ok(())
+    }
+
     /// Drives straight from `a` to `b` facing `facing` (forwards when that is the direction
     /// of travel, else reversing), from rest to rest at up to `v_max`, each step checked with
     /// `clear` and against visible obstacles (a blocked step waits).
@@ -542,18 +568,14 @@ impl Sim {
             let p = a.lerp(b, (s + ds) / len);
             let next = Pose::new(p.x, p.y, facing);
             if !clear(next) || self.obstacle_hit(floor, robot, next).is_some() {
-                self.refused += 1;
                 v = 0.0;
-                waited += dt;
-                self.energy_j += robot.energy.idle_power_w * dt;
-                if waited > self.options.give_up_after_s {
-                    return Err(DriveStatus::GaveUp {
-                        reason: "the way into or out of the elevator stays blocked".into(),
-                        floor,
-                        x: pose.x,
-                        y: pose.y,
-                    });
-                }
+                self.wait_blocked(
+                    robot,
+                    &mut waited,
+                    "the way into or out of the elevator stays blocked",
+                    floor,
+                    pose,
+                )?;
             } else {
                 let accel = (nv - v) / dt;
                 self.energy_j += robot.energy.power_w(robot.mass_kg, nv, accel, 0.0) * dt;
@@ -599,18 +621,14 @@ impl Sim {
             let nw = (err.signum() * w_brake).clamp(w - alpha * dt, w + alpha * dt);
             let next = Pose::new(pose.x, pose.y, pose.yaw_rad + nw * dt);
             if !clear(next) {
-                self.refused += 1;
                 w = 0.0;
-                waited += dt;
-                self.energy_j += robot.energy.idle_power_w * dt;
-                if waited > self.options.give_up_after_s {
-                    return Err(DriveStatus::GaveUp {
-                        reason: "cannot turn: something is in the way".into(),
-                        floor,
-                        x: pose.x,
-                        y: pose.y,
-                    });
-                }
+                self.wait_blocked(
+                    robot,
+                    &mut waited,
+                    "cannot turn: something is in the way",
+                    floor,
+                    pose,
+                )?;
             } else {
                 self.energy_j += robot.energy.power_w(robot.mass_kg, 0.0, 0.0, nw) * dt;
                 pose = next;
