@@ -3,7 +3,9 @@
 //! (a clear message naming the file or field, a non-zero exit, never a panic).
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+
+mod common;
+use common::roboct;
 
 const CONE: &str = r#"
 kind = "cone"
@@ -21,14 +23,6 @@ count = 90
 size = [48, 48, 24]
 voxel_mm = 2.0
 "#;
-
-fn roboct(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_roboct"))
-        .args(args)
-        .arg("--quiet")
-        .output()
-        .expect("run roboct")
-}
 
 fn ok(args: &[&str]) -> String {
     let out = roboct(args);

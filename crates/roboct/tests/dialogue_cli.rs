@@ -6,13 +6,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-fn roboct(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_roboct"))
-        .arg("--quiet")
-        .args(args)
-        .output()
-        .expect("run roboct")
-}
+mod common;
+use common::roboct;
 
 fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()

@@ -6,13 +6,14 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
+mod common;
+
 use ndarray::Array3;
 use roboct_dicom::loopback::ChildGuard;
 use roboct_geometry::{Volume, VolumeGrid};
 
 fn roboct(args: &[&str], config: Option<&Path>) -> Output {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_roboct"));
-    c.args(args).arg("--quiet");
+    let mut c = common::command(args);
     if let Some(cfg) = config {
         c.env("ROBOCT_PACS_CONFIG", cfg);
     }

@@ -1,15 +1,8 @@
 //! `roboct route` and `roboct map` from the command line: outputs, and clear errors with a
 //! non-zero exit for bad input.
 
-use std::process::Command;
-
-fn roboct(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_roboct"))
-        .arg("--quiet")
-        .args(args)
-        .output()
-        .expect("run roboct")
-}
+mod common;
+use common::roboct;
 
 #[test]
 fn route_writes_json_and_png() {
