@@ -1,12 +1,12 @@
 //! Man-machine dialogue of the roboct scanner: the command language defined once as data
 //! ([`language`]), text understanding ([`parse`], Chinese in [`zh`]), the dialogue manager
-//! ([`dialogue`]), speech in with pocketsphinx ([`speech`]) and out with espeak-ng ([`tts`]),
-//! and the voice evaluation ([`eval`]).
+//! ([`dialogue`]), and the traits of speech in ([`speech`]) and out ([`tts`]); the engines
+//! (pocketsphinx, espeak-ng) and the voice evaluation are in the `roboct-speech` crate, so this
+//! one needs no system library.
 
 pub mod audio;
 pub mod command;
 pub mod dialogue;
-pub mod eval;
 pub mod language;
 pub mod order;
 pub mod parse;

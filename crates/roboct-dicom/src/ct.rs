@@ -213,6 +213,32 @@ pub struct CtSeriesInfo {
     pub acquisition: CtAcquisition,
     /// Display windows, the first is the default.
     pub windows: Vec<Window>,
+    /// Laterality (0020,0060): `R`, `L` or empty. Written (empty when unknown) whenever the
+    /// study's body part is a paired structure or is not known, as the General Series module
+    /// requires.
+    #[serde(default)]
+    pub laterality: String,
+    /// The frame the volume's grid is in: the scanner's (turned into the patient's by
+    /// [`CtSeriesInfo::patient_position`]) or already the patient's (a volume read from DICOM
+    /// files).
+    #[serde(default)]
+    pub volume_frame: VolumeFrame,
+    /// Whether the images were derived from other images (a volume imported from another
+    /// series, processed): Image Type `DERIVED\SECONDARY\AXIAL` instead of
+    /// `ORIGINAL\PRIMARY\AXIAL`.
+    #[serde(default)]
+    pub derived: bool,
+}
+
+/// The frame a volume handed to [`CtSeriesWriter`] is in.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum VolumeFrame {
+    /// The scanner's frame (`roboct_geometry::conventions`): what reconstruction produces.
+    #[default]
+    Scanner,
+    /// The DICOM patient frame (LPS): what [`crate::reader`] produces.
+    Patient,
 }
 
 impl CtSeriesInfo {
@@ -237,6 +263,9 @@ impl CtSeriesInfo {
                     name: "BONE".into(),
                 },
             ],
+            laterality: String::new(),
+            volume_frame: VolumeFrame::Scanner,
+            derived: false,
         }
     }
 }
@@ -468,6 +497,9 @@ impl CtSeriesWriter {
                 &self.study.body_part,
             );
         }
+        if !s.laterality.is_empty() || crate::study::laterality_required(&self.study.body_part) {
+            put_str(&mut o, tags::LATERALITY, VR::CS, &s.laterality);
+        }
         self.study.write_request_attributes(&mut o);
         self.study.write_mpps_reference(&mut o, false);
         // Frame of Reference
@@ -495,11 +527,19 @@ impl CtSeriesWriter {
         put_is(&mut o, tags::INSTANCE_NUMBER, k as i64 + 1);
         put_str(&mut o, tags::CONTENT_DATE, VR::DA, &self.content_date);
         put_str(&mut o, tags::CONTENT_TIME, VR::TM, &self.content_time);
-        put_str(&mut o, tags::IMAGE_TYPE, VR::CS, "ORIGINAL\\PRIMARY\\AXIAL");
+        let image_type = if s.derived {
+            "DERIVED\\SECONDARY\\AXIAL"
+        } else {
+            "ORIGINAL\\PRIMARY\\AXIAL"
+        };
+        put_str(&mut o, tags::IMAGE_TYPE, VR::CS, image_type);
         put_str(&mut o, tags::BURNED_IN_ANNOTATION, VR::CS, "NO");
         // Image Plane: row direction = +x index (columns), column direction = +y index (rows),
         // turned from the scanner's frame into the patient's.
-        let m = s.patient_position.patient_from_scanner();
+        let m = match s.volume_frame {
+            VolumeFrame::Scanner => s.patient_position.patient_from_scanner(),
+            VolumeFrame::Patient => [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]],
+        };
         let d = grid.direction();
         let row_dir = mat_vec(m, [d[0][0], d[1][0], d[2][0]]);
         let col_dir = mat_vec(m, [d[0][1], d[1][1], d[2][1]]);

@@ -11,7 +11,11 @@ use ndarray::Array3;
 use roboct_geometry::vec3::{cross, dot, norm, scale, sub};
 use roboct_geometry::{Volume, VolumeGrid};
 
+use roboct_core::Phi;
+
+use crate::ct::PatientPosition;
 use crate::part10::text;
+use crate::study::Patient;
 
 /// Why a folder or series could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -84,6 +88,14 @@ pub enum ReadError {
         /// Why.
         why: String,
     },
+    /// A series context file could not be read or written.
+    #[error("series context file {path}: {why}")]
+    ContextFile {
+        /// The file.
+        path: PathBuf,
+        /// Why (never a patient value).
+        why: String,
+    },
 }
 
 /// One series found in a folder.
@@ -109,6 +121,142 @@ impl std::fmt::Display for SeriesSummary {
     }
 }
 
+/// The patient, study and series attributes of a series read from files, to carry into the
+/// series made from it (`roboct import-dicom` keeps them beside the volume, `roboct
+/// export-dicom` writes them back), so a derived series belongs to the same patient and study.
+/// Patient-identifying values are [`Phi`]: stored, never printed.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct SeriesContext {
+    /// The patient.
+    pub patient: Patient,
+    /// Study Instance UID (0020,000D).
+    pub study_instance_uid: String,
+    /// Study ID (0020,0010).
+    pub study_id: String,
+    /// Study Date (0008,0020).
+    pub study_date: String,
+    /// Study Time (0008,0030).
+    pub study_time: String,
+    /// Study Description (0008,1030).
+    pub study_description: String,
+    /// Accession Number (0008,0050).
+    pub accession_number: Phi<String>,
+    /// Referring Physician's Name (0008,0090).
+    pub referring_physician_name: Phi<String>,
+    /// Body Part Examined (0018,0015), empty when the files have none.
+    pub body_part: String,
+    /// Laterality (0020,0060), empty when the files have none.
+    pub laterality: String,
+    /// Patient Position (0018,5100), when the files give a known one.
+    pub patient_position: Option<PatientPosition>,
+    /// Series Description (0008,103E).
+    pub series_description: String,
+    /// Frame of Reference UID (0020,0052): a derived series shares it, its geometry is the
+    /// same.
+    pub frame_of_reference_uid: String,
+    /// Peak kilovoltage (0018,0060), when given.
+    pub kvp: Option<f64>,
+}
+
+impl SeriesContext {
+    fn from_object(o: &InMemDicomObject) -> Self {
+        let t = |tag| text(o, tag).unwrap_or_default();
+        Self {
+            patient: Patient {
+                name: Phi::new(t(tags::PATIENT_NAME)),
+                id: Phi::new(t(tags::PATIENT_ID)),
+                birth_date: Phi::new(t(tags::PATIENT_BIRTH_DATE)),
+                sex: t(tags::PATIENT_SEX),
+            },
+            study_instance_uid: t(tags::STUDY_INSTANCE_UID),
+            study_id: t(tags::STUDY_ID),
+            study_date: t(tags::STUDY_DATE),
+            study_time: t(tags::STUDY_TIME),
+            study_description: t(tags::STUDY_DESCRIPTION),
+            accession_number: Phi::new(t(tags::ACCESSION_NUMBER)),
+            referring_physician_name: Phi::new(t(tags::REFERRING_PHYSICIAN_NAME)),
+            body_part: t(tags::BODY_PART_EXAMINED),
+            laterality: t(tags::LATERALITY),
+            patient_position: t(tags::PATIENT_POSITION).parse().ok(),
+            series_description: t(tags::SERIES_DESCRIPTION),
+            frame_of_reference_uid: t(tags::FRAME_OF_REFERENCE_UID),
+            kvp: floats(o, tags::KVP).map(|[k]: [f64; 1]| k),
+        }
+    }
+}
+
+/// The format tag of a series context file.
+const CONTEXT_FORMAT: &str = "roboct-series-context/1";
+
+/// A series context as `roboct import-dicom` keeps it beside the volume it writes.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct ContextFile {
+    format: String,
+    /// The volume's frame: always the patient's (LPS) for a volume read from files.
+    frame: crate::ct::VolumeFrame,
+    context: SeriesContext,
+}
+
+impl SeriesContext {
+    /// Where the context of `volume` is kept: beside it, `<volume>.dicom.json`.
+    pub fn path_beside(volume: &Path) -> PathBuf {
+        let mut name = volume.as_os_str().to_owned();
+        name.push(".dicom.json");
+        PathBuf::from(name)
+    }
+
+    /// Writes the context as JSON (it holds patient data: the file is as private as the
+    /// images).
+    pub fn write(&self, path: &Path) -> Result<(), ReadError> {
+        let file = ContextFile {
+            format: CONTEXT_FORMAT.into(),
+            frame: crate::ct::VolumeFrame::Patient,
+            context: self.clone(),
+        };
+        let text = serde_json::to_string_pretty(&file).map_err(|e| ReadError::ContextFile {
+            path: path.to_path_buf(),
+            why: e.to_string(),
+        })?;
+        std::fs::write(path, text).map_err(|e| ReadError::ContextFile {
+            path: path.to_path_buf(),
+            why: e.to_string(),
+        })
+    }
+
+    /// Reads a context written by [`SeriesContext::write`].
+    pub fn read(path: &Path) -> Result<SeriesContext, ReadError> {
+        let bad = |why: String| ReadError::ContextFile {
+            path: path.to_path_buf(),
+            why,
+        };
+        let text = std::fs::read_to_string(path).map_err(|e| bad(e.to_string()))?;
+        // serde's messages quote values only for wrong types and unknown variants, which
+        // never hold patient data here (patient fields are strings).
+        let file: ContextFile = serde_json::from_str(&text).map_err(|e| {
+            bad(format!(
+                "not a series context written by roboct import-dicom (line {}, column {}: {})",
+                e.line(),
+                e.column(),
+                match e.classify() {
+                    serde_json::error::Category::Syntax => "malformed JSON",
+                    serde_json::error::Category::Eof => "truncated",
+                    _ => "unexpected fields or values",
+                }
+            ))
+        })?;
+        if file.format != CONTEXT_FORMAT {
+            return Err(bad(format!(
+                "format {:?}; expected {CONTEXT_FORMAT:?}",
+                file.format
+            )));
+        }
+        if file.frame != crate::ct::VolumeFrame::Patient {
+            return Err(bad("frame must be \"patient\"".into()));
+        }
+        Ok(file.context)
+    }
+}
+
 /// What a folder holds.
 #[derive(Clone, Debug, Default)]
 pub struct FolderScan {
@@ -123,6 +271,7 @@ pub struct FolderScan {
     /// Symbolic links to folders, not followed (a link back up the tree would never end).
     pub linked_folders: Vec<PathBuf>,
     images: Vec<ImageHeader>,
+    contexts: Vec<SeriesContext>,
 }
 
 /// What the volume needs from an image's header, read once by [`scan_folder`].
@@ -258,12 +407,15 @@ pub fn scan_folder(dir: &Path) -> Result<FolderScan, ReadError> {
             .find(|s| s.series_instance_uid == h.series_uid)
         {
             Some(s) => s.images += 1,
-            None => scan.series.push(SeriesSummary {
-                series_instance_uid: h.series_uid.clone(),
-                modality: text(&o, tags::MODALITY).unwrap_or_default(),
-                description: text(&o, tags::SERIES_DESCRIPTION).unwrap_or_default(),
-                images: 1,
-            }),
+            None => {
+                scan.series.push(SeriesSummary {
+                    series_instance_uid: h.series_uid.clone(),
+                    modality: text(&o, tags::MODALITY).unwrap_or_default(),
+                    description: text(&o, tags::SERIES_DESCRIPTION).unwrap_or_default(),
+                    images: 1,
+                });
+                scan.contexts.push(SeriesContext::from_object(&o));
+            }
         }
         scan.images.push(h);
     }
@@ -342,6 +494,15 @@ pub fn read_series(
 }
 
 impl FolderScan {
+    /// The patient, study and series attributes of a series (from its first file), when the
+    /// folder holds it.
+    pub fn context(&self, series_uid: &str) -> Option<&SeriesContext> {
+        self.series
+            .iter()
+            .position(|s| s.series_instance_uid == series_uid)
+            .map(|i| &self.contexts[i])
+    }
+
     /// Reads one series of the scanned folder into a volume of rescaled values (HU for CT),
     /// in the patient frame (LPS) of the files. The geometry comes from the headers read by
     /// the scan; the pixel data is then read one file at a time, so memory holds the volume

@@ -126,6 +126,34 @@ impl StudyContext {
         }
     }
 
+    /// The study a series read from files belongs to ([`crate::reader::SeriesContext`]): same
+    /// patient, Study Instance UID, date, description and accession number, so a series
+    /// derived from it joins that study. A context without a Study Instance UID (files that
+    /// lack one) gets a new one.
+    pub fn from_series(context: &crate::reader::SeriesContext, uids: &UidGenerator) -> Self {
+        let mut study = Self::unscheduled(uids);
+        let c = context;
+        study.patient = c.patient.clone();
+        if !c.study_instance_uid.is_empty() {
+            study.study_instance_uid = c.study_instance_uid.clone();
+            study.study_date = c.study_date.clone();
+            study.study_time = c.study_time.clone();
+        }
+        if !c.study_id.is_empty() {
+            study.study_id = c.study_id.chars().take(16).collect();
+        }
+        study.study_description = c.study_description.clone();
+        study.referring_physician_name = c.referring_physician_name.clone();
+        if !c.accession_number.expose().is_empty() {
+            study.order = Some(OrderRef {
+                accession_number: c.accession_number.clone(),
+                ..OrderRef::default()
+            });
+        }
+        study.body_part = c.body_part.clone();
+        study
+    }
+
     /// Now, as date and time at the study's UTC offset.
     pub fn now(&self) -> (String, String) {
         self.utc_offset.now()
@@ -192,7 +220,11 @@ impl StudyContext {
 
     /// Request Attributes Sequence (0040,0275) for image series, when there is an order.
     pub(crate) fn write_request_attributes(&self, o: &mut InMemDicomObject) {
-        if let Some(r) = &self.order {
+        // An order known only by its accession number (a study read from files) has no
+        // request to describe: the accession number is in General Study.
+        if let Some(r) = &self.order
+            && !(r.requested_procedure_id.is_empty() && r.scheduled_procedure_step_id.is_empty())
+        {
             let mut item = InMemDicomObject::new_empty();
             put_str(
                 &mut item,
@@ -287,6 +319,69 @@ pub(crate) fn put_ds(o: &mut InMemDicomObject, tag: Tag, values: &[f64]) {
         .collect::<Vec<_>>()
         .join("\\");
     put_str(o, tag, VR::DS, &s);
+}
+
+/// Body parts (Body Part Examined defined terms, PS3.16 CID 4031) that are not paired
+/// structures: for these a series needs no Laterality. Every other value, and an unknown
+/// (empty) body part, does (General Series module, Laterality Type 2C).
+const UNPAIRED_BODY_PARTS: &[&str] = &[
+    "HEAD",
+    "BRAIN",
+    "SKULL",
+    "FACE",
+    "NECK",
+    "CHEST",
+    "THORAX",
+    "HEART",
+    "ABDOMEN",
+    "PELVIS",
+    "SPINE",
+    "CSPINE",
+    "TSPINE",
+    "LSPINE",
+    "SSPINE",
+    "COCCYX",
+    "ABDOMENPELVIS",
+    "CHESTABDOMEN",
+    "CHESTABDPELVIS",
+    "HEADNECK",
+    "NECKCHEST",
+    "WHOLEBODY",
+    "AORTA",
+    "LIVER",
+    "PANCREAS",
+    "SPLEEN",
+    "STOMACH",
+    "BLADDER",
+    "PROSTATE",
+    "UTERUS",
+    "SINUS",
+    "LARYNX",
+    "TRACHEA",
+];
+
+/// Whether a series of this Body Part Examined must carry Laterality (empty when unknown):
+/// when the part is unknown or may be paired.
+pub fn laterality_required(body_part: &str) -> bool {
+    !UNPAIRED_BODY_PARTS.contains(&body_part)
+}
+
+/// Body Part Examined as DICOM writes it (a Code String: at most 16 upper-case letters,
+/// digits, spaces or underscores), from what a user typed (`head` -> `HEAD`).
+pub fn body_part_code(text: &str) -> Result<String, String> {
+    let code = text.trim().to_ascii_uppercase();
+    if code.is_empty()
+        || code.len() > 16
+        || !code
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == ' ' || c == '_')
+    {
+        return Err(format!(
+            "body part {text:?} is not a DICOM code string: expected 1 to 16 letters, digits, \
+             spaces or underscores, such as HEAD, CHEST, ABDOMEN or KNEE"
+        ));
+    }
+    Ok(code)
 }
 
 /// Puts an IS attribute.

@@ -5,7 +5,7 @@
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 mod cmd;
 mod progress;
@@ -91,6 +91,21 @@ enum BenchCommand {
     Voice(cmd::dialogue::BenchVoiceArgs),
 }
 
+/// Every command takes negative numbers as values (`--level -600`), not as flags: maps,
+/// volumes and windows have them everywhere. Options whose values are lists (`--from
+/// -13.7,-2.6`) also say `allow_hyphen_values`.
+fn with_negative_numbers(command: clap::Command) -> clap::Command {
+    let names: Vec<String> = command
+        .get_subcommands()
+        .map(|s| s.get_name().to_string())
+        .collect();
+    names
+        .iter()
+        .fold(command.allow_negative_numbers(true), |c, name| {
+            c.mut_subcommand(name, with_negative_numbers)
+        })
+}
+
 fn main() -> ExitCode {
     // Die quietly when the reader of our output goes away (`roboct ... | head`), as command-line
     // tools do, instead of panicking on the failed write.
@@ -106,7 +121,10 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
-    let cli = Cli::parse();
+    let cli = match Cli::from_arg_matches(&with_negative_numbers(Cli::command()).get_matches()) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
     if let Some(n) = cli.threads {
         if n == 0 {
             eprintln!("error: --threads must be at least 1");

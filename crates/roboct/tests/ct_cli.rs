@@ -489,3 +489,74 @@ fn demo_runs_the_whole_chain_on_embedded_defaults() {
     let (back, _) = roboct_dicom::reader::read_series(&out.join("dicom"), None).unwrap();
     assert_eq!(back.grid().size(), recon.grid().size());
 }
+
+/// Negative numbers are values wherever a number or coordinate is taken: a volume centred at
+/// negative coordinates, a window with a negative level (lung: 1500,-600 in HU).
+#[test]
+fn negative_centres_and_window_levels_are_values() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let g = write(d, "cone.toml", CONE);
+    let phantom = write(
+        d,
+        "ball.toml",
+        "[[ellipsoid]]\ncenter_mm = [-10, 0, 0]\nsemi_axes_mm = [20, 20, 15]\nvalue = 0.02\n",
+    );
+    ok(&[
+        "phantom",
+        "--phantom",
+        s(&phantom),
+        "--geometry",
+        s(&g),
+        "--projections",
+        s(&d.join("p.npy")),
+    ]);
+    ok(&[
+        "recon",
+        "--geometry",
+        s(&g),
+        "--projections",
+        s(&d.join("p.npy")),
+        "--algorithm",
+        "fdk",
+        "--out",
+        s(&d.join("r.nii")),
+        "--center-mm",
+        "-10,0,0",
+        "--png",
+        s(&d.join("png")),
+        "--window",
+        "0.04,-0.01",
+    ]);
+    let v = roboct_io::read_volume(&d.join("r.nii")).unwrap();
+    let c = v.grid().center_mm();
+    assert!((c[0] + 10.0).abs() < 1e-6 && c[1].abs() < 1e-6, "{c:?}");
+    // The ball, centred at x = -10 mm, is in the middle of the shifted volume.
+    let m = centre_mean(&v);
+    assert!((m - 0.02).abs() < 0.0005, "centre {m}");
+    // With level -0.01 and width 0.04 the window ends at 0.01 < 0.02: the ball is white.
+    let png = image::open(d.join("png").join("recon_axial.png"))
+        .unwrap()
+        .to_luma8();
+    let (w, h) = png.dimensions();
+    assert_eq!(png.get_pixel(w / 2, h / 2)[0], 255);
+    for bad in ["0,40", "80", "80,abc", "nan,40"] {
+        // A malformed option is a usage error: exit 2, as for every option clap checks.
+        let out = roboct(&[
+            "recon",
+            "--geometry",
+            s(&g),
+            "--projections",
+            s(&d.join("p.npy")),
+            "--algorithm",
+            "fdk",
+            "--out",
+            s(&d.join("r2.nii")),
+            "--window",
+            bad,
+        ]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{bad}: {err}");
+        assert!(err.contains("--window"), "{bad}: {err}");
+    }
+}

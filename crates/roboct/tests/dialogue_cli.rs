@@ -346,3 +346,27 @@ fn bench_voice_prints_its_figures_on_a_small_run() {
     assert!(!out.status.success());
     assert!(stderr(&out).contains("\"loud\""), "{}", stderr(&out));
 }
+
+/// On a machine without pocketsphinx (here: the library pointed at nothing) `listen` fails
+/// with an error that names the missing package and the set-up script, and does nothing else.
+#[test]
+fn listen_without_the_speech_library_names_the_package_to_install() {
+    let dir = tempfile::tempdir().unwrap();
+    let wav = espeak_wav(dir.path(), "stop.wav", "stop");
+    for (var, package) in [
+        ("ROBOCT_POCKETSPHINX_LIB", "libpocketsphinx3"),
+        ("ROBOCT_SPHINXBASE_LIB", "libsphinxbase3"),
+    ] {
+        let out = common::command(&["listen", wav.to_str().unwrap(), "--json"])
+            .env(var, dir.path().join("missing.so.3"))
+            .output()
+            .unwrap();
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(1), "{err}");
+        assert!(stdout(&out).is_empty(), "{}", stdout(&out));
+        assert!(err.contains(package), "{err}");
+        assert!(err.contains("./scripts/deps"), "{err}");
+        assert!(err.contains(var), "{err}");
+        assert!(!err.contains("panicked"), "{err}");
+    }
+}

@@ -421,3 +421,240 @@ fn numbers_and_positions_out_of_range_are_clear_errors() {
     );
     assert!(o.status.success(), "{}", text(&o));
 }
+
+/// An outside CT series, made by pydicom as another vendor would: tilted 15 degrees about x,
+/// 12-bit unsigned pixels with slope 0.5 and intercept -1024, the given body part (or none).
+const OUTSIDE_SERIES: &str = r#"
+import sys, numpy as np, pydicom
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+out, body_part = sys.argv[1], sys.argv[2]
+study, series, frame = generate_uid(), generate_uid(), generate_uid()
+c, s = np.cos(np.radians(15)), np.sin(np.radians(15))
+row, col = np.array([1.0, 0, 0]), np.array([0, c, s])
+normal = np.cross(row, col)
+for k in range(3):
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.2"
+    meta.MediaStorageSOPInstanceUID = generate_uid()
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    d = Dataset(); d.file_meta = meta
+    d.SOPClassUID = meta.MediaStorageSOPClassUID; d.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
+    d.PatientName = "OUTSIDE^PATIENT"; d.PatientID = "EXT-4711"; d.PatientBirthDate = "19600101"; d.PatientSex = "F"
+    d.StudyInstanceUID = study; d.StudyID = "S77"; d.StudyDate = "20260102"; d.StudyTime = "101500"
+    d.AccessionNumber = "ACC-99"; d.ReferringPhysicianName = "REF^DOC"; d.StudyDescription = "OUTSIDE CT"
+    d.Modality = "CT"; d.SeriesInstanceUID = series; d.SeriesNumber = 3; d.SeriesDescription = "VENDOR X AXIAL"
+    d.PatientPosition = "FFS"
+    if body_part != "-":
+        d.BodyPartExamined = body_part
+    d.FrameOfReferenceUID = frame; d.PositionReferenceIndicator = ""
+    d.Manufacturer = "VendorX"; d.InstanceNumber = k + 1; d.AcquisitionNumber = 1
+    d.ImageType = ["ORIGINAL", "PRIMARY", "AXIAL"]; d.KVP = 100
+    d.ImagePositionPatient = list(np.array([-10.0, -12.0, 40.0]) + 2.5 * k * normal)
+    d.ImageOrientationPatient = list(row) + list(col)
+    d.PixelSpacing = [0.8, 0.7]; d.SliceThickness = 2.5
+    d.Rows, d.Columns = 20, 24
+    d.SamplesPerPixel = 1; d.PhotometricInterpretation = "MONOCHROME2"
+    d.BitsAllocated = 16; d.BitsStored = 12; d.HighBit = 11; d.PixelRepresentation = 0
+    d.RescaleSlope = 0.5; d.RescaleIntercept = -1024; d.RescaleType = "HU"
+    px = (np.arange(20 * 24).reshape(20, 24) * 3 + 2000 + 100 * k).astype(np.uint16)
+    d.PixelData = px.tobytes()
+    d.save_as(f"{out}/IMG{k}.dcm", enforce_file_format=True)
+"#;
+
+fn dciodvfy_errors(path: &Path) -> Vec<String> {
+    let out = Command::new("dciodvfy")
+        .arg(path)
+        .output()
+        .expect("dciodvfy");
+    let text =
+        String::from_utf8_lossy(&out.stderr).to_string() + &String::from_utf8_lossy(&out.stdout);
+    text.lines()
+        .filter(|l| l.starts_with("Error"))
+        .map(str::to_string)
+        .collect()
+}
+
+fn dump(path: &Path) -> String {
+    let out = Command::new("dcmdump").arg(path).output().expect("dcmdump");
+    assert!(out.status.success());
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A value of dcmdump's output: `(0010,0020) LO [EXT-4711]` -> `EXT-4711`.
+fn dumped(dump: &str, tag: &str) -> Option<String> {
+    let line = dump.lines().find(|l| l.trim_start().starts_with(tag))?;
+    let v = line
+        .split_once('[')
+        .map(|(_, r)| r.split(']').next().unwrap_or(""));
+    Some(v.unwrap_or("").to_string())
+}
+
+/// import-dicom of an outside series, then export-dicom: zero dciodvfy errors, whatever the
+/// body part (none, a paired one, an unpaired one, one given on the command line), and the
+/// derived series lands in the same patient and study, with the same geometry and values.
+#[test]
+fn outside_series_round_trip_is_dciodvfy_clean_and_keeps_the_study() {
+    for (body_part, flag, want_part, want_laterality) in [
+        ("-", None, None, true),
+        ("KNEE", None, Some("KNEE"), true),
+        ("HEAD", None, Some("HEAD"), false),
+        ("-", Some("head"), Some("HEAD"), false),
+    ] {
+        let tmp = tempfile::tempdir().unwrap();
+        let src = tmp.path().join("outside");
+        std::fs::create_dir(&src).unwrap();
+        let made = Command::new(common::python())
+            .arg("-c")
+            .arg(OUTSIDE_SERIES)
+            .arg(&src)
+            .arg(body_part)
+            .output()
+            .unwrap();
+        assert!(
+            made.status.success(),
+            "{}",
+            String::from_utf8_lossy(&made.stderr)
+        );
+        let vol = tmp.path().join("vol.nii.gz");
+        let o = roboct(
+            &[
+                "import-dicom",
+                src.to_str().unwrap(),
+                "--out",
+                vol.to_str().unwrap(),
+            ],
+            None,
+        );
+        assert!(o.status.success(), "{}", text(&o));
+        assert!(tmp.path().join("vol.nii.gz.dicom.json").exists());
+        // No patient value on the terminal.
+        assert!(
+            !text(&o).contains("EXT-4711") && !text(&o).contains("OUTSIDE"),
+            "{}",
+            text(&o)
+        );
+        let out = tmp.path().join("series");
+        let mut args = vec![
+            "export-dicom",
+            vol.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ];
+        if let Some(f) = flag {
+            args.extend(["--body-part", f]);
+        }
+        let o = roboct(&args, None);
+        assert!(o.status.success(), "{}", text(&o));
+        let mut files: Vec<_> = std::fs::read_dir(&out)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        files.sort();
+        assert_eq!(files.len(), 3);
+        for f in &files {
+            let errors = dciodvfy_errors(f);
+            assert!(errors.is_empty(), "{body_part} {flag:?}: {errors:?}");
+        }
+        let first = dump(&files[0]);
+        let original = dump(&src.join("IMG0.dcm"));
+        for tag in [
+            "(0010,0010)",
+            "(0010,0020)",
+            "(0010,0030)",
+            "(0020,000d)",
+            "(0008,0050)",
+            "(0020,0052)",
+        ] {
+            assert_eq!(dumped(&first, tag), dumped(&original, tag), "{tag}");
+        }
+        assert_ne!(
+            dumped(&first, "(0020,000e)"),
+            dumped(&original, "(0020,000e)")
+        );
+        assert_eq!(dumped(&first, "(0018,0015)").as_deref(), want_part);
+        assert_eq!(first.contains("(0020,0060)"), want_laterality, "{first}");
+        assert_eq!(dumped(&first, "(0018,5100)").as_deref(), Some("FFS"));
+        assert!(first.contains("DERIVED\\SECONDARY\\AXIAL"), "{first}");
+        // Same tilted geometry, same values in HU.
+        let iop = |d: &str| -> Vec<f64> {
+            dumped(d, "(0020,0037)")
+                .unwrap()
+                .split('\\')
+                .map(|x| x.parse().unwrap())
+                .collect()
+        };
+        for (a, b) in iop(&first).iter().zip(iop(&original)) {
+            assert!((a - b).abs() < 1e-4, "{first}");
+        }
+        let back = tmp.path().join("back.nii");
+        let o = roboct(
+            &[
+                "import-dicom",
+                out.to_str().unwrap(),
+                "--out",
+                back.to_str().unwrap(),
+            ],
+            None,
+        );
+        assert!(o.status.success(), "{}", text(&o));
+        let (a, b) = (
+            roboct_io::read_volume(&vol).unwrap(),
+            roboct_io::read_volume(&back).unwrap(),
+        );
+        assert_eq!(a.grid().size(), b.grid().size());
+        let centre_a = a.grid().world_from_index([0.0, 0.0, 2.0]);
+        let centre_b = b.grid().world_from_index([0.0, 0.0, 2.0]);
+        for i in 0..3 {
+            assert!(
+                (centre_a[i] - centre_b[i]).abs() < 1e-3,
+                "{centre_a:?} {centre_b:?}"
+            );
+        }
+        // 12-bit raw 2000..3700 at slope 0.5 and intercept -1024: -24..826 HU, kept exactly.
+        let d = a
+            .data()
+            .iter()
+            .zip(b.data().iter())
+            .map(|(x, y)| (x - y).abs())
+            .fold(0f32, f32::max);
+        assert!(d <= 0.5, "largest difference {d} HU");
+        assert!((a.data()[[0, 0, 0]] - (2000.0 * 0.5 - 1024.0)).abs() < 1e-3);
+    }
+    // A context file that is not one, and a body part that is not a code string: named.
+    let tmp = tempfile::tempdir().unwrap();
+    let mha = tmp.path().join("v.mha");
+    roboct_io::write_volume(&mha, &hu_volume()).unwrap();
+    let bad = tmp.path().join("bad.json");
+    std::fs::write(&bad, "{\"format\": 3}").unwrap();
+    let o = roboct(
+        &[
+            "export-dicom",
+            mha.to_str().unwrap(),
+            "--out",
+            tmp.path().join("s").to_str().unwrap(),
+            "--context",
+            bad.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o).contains("bad.json"), "{}", text(&o));
+    let o = roboct(
+        &[
+            "export-dicom",
+            mha.to_str().unwrap(),
+            "--out",
+            tmp.path().join("s").to_str().unwrap(),
+            "--body-part",
+            "knee/left",
+        ],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        text(&o).contains("--body-part") && text(&o).contains("knee/left"),
+        "{}",
+        text(&o)
+    );
+}

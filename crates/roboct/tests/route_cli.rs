@@ -231,3 +231,68 @@ fn bench_route_checks_its_sizes() {
         assert!(stderr.contains(needle), "{args:?}: {stderr}");
     }
 }
+
+/// Real ROS maps have their origin in a corner or the middle, so half of every map has
+/// negative coordinates: they are taken as they are written (`--from -40,-21.6`, not only
+/// `--from=-40,-21.6`), for the route, its JSON and the obstacles of a drive.
+#[test]
+fn negative_map_coordinates_are_values_not_flags() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = roboct(&["map", "export", dir.path().to_str().unwrap()]);
+    assert!(out.status.success());
+    let yaml = dir.path().join("floor-1.yaml");
+    let shifted = std::fs::read_to_string(&yaml)
+        .unwrap()
+        .replace("origin: [-1, -1, 0.0]", "origin: [-51, -31, 0.0]");
+    assert!(shifted.contains("[-51, -31"), "{shifted}");
+    let moved = dir.path().join("floor-1-shifted.yaml");
+    std::fs::write(&moved, shifted).unwrap();
+    let length = |map: &std::path::Path, from: &str, to: &str, extra: &[&str]| -> f64 {
+        let json = dir.path().join("route.json");
+        let mut args = vec![
+            "route",
+            "--map",
+            map.to_str().unwrap(),
+            "--from",
+            from,
+            "--to",
+            to,
+            "--json",
+            json.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        let out = roboct(&args);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+        v["length_m"].as_f64().unwrap()
+    };
+    let plain = length(&yaml, "10,8.4", "60,21.6", &[]);
+    let negative = length(&moved, "-40,-21.6", "10,-8.4", &[]);
+    assert!((plain - negative).abs() < 0.05, "{plain} vs {negative}");
+    // An obstacle at negative coordinates, away from the route, is accepted and driven past.
+    let driven = length(
+        &moved,
+        "-40,-21.6",
+        "10,-8.4",
+        &["--drive", "--obstacle", "-45,-25@1"],
+    );
+    assert!((driven - negative).abs() < 0.05);
+    // Out of the map on the negative side: a clear error naming the value.
+    let out = roboct(&[
+        "route",
+        "--map",
+        moved.to_str().unwrap(),
+        "--from",
+        "-90,-21.6",
+        "--to",
+        "10,-8.4",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("-90"), "{err}");
+}

@@ -25,7 +25,12 @@ pub struct GridArgs {
     #[arg(long, value_delimiter = ',', conflicts_with = "spacing")]
     voxel_mm: Option<Vec<f64>>,
     /// Centre of the volume in mm: x,y,z.
-    #[arg(long, value_delimiter = ',', conflicts_with = "origin")]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        conflicts_with = "origin",
+        allow_hyphen_values = true
+    )]
     center_mm: Option<Vec<f64>>,
     /// RTK's --dimension: voxels x,y,z.
     #[arg(long, value_delimiter = ',')]
@@ -312,6 +317,34 @@ pub struct ReconArgs {
     /// Also write PNG previews of the central slices into this folder.
     #[arg(long)]
     png: Option<PathBuf>,
+    /// The previews' window as WIDTH,LEVEL in the volume's unit (e.g. `80,40` for the brain
+    /// and `1500,-600` for the lung in HU); default: the volume's range.
+    #[arg(long, value_name = "WIDTH,LEVEL", value_parser = parse_window, allow_hyphen_values = true)]
+    window: Option<Display>,
+}
+
+/// `WIDTH,LEVEL`: a finite positive width and a finite level.
+pub(crate) fn parse_window(text: &str) -> Result<Display, String> {
+    let parts: Vec<&str> = text.split(',').map(str::trim).collect();
+    let [width, level] = parts.as_slice() else {
+        return Err(format!(
+            "{text:?}: expected WIDTH,LEVEL such as 80,40 or 1500,-600"
+        ));
+    };
+    let number = |name: &str, v: &str| -> Result<f32, String> {
+        v.parse::<f32>()
+            .ok()
+            .filter(|x| x.is_finite())
+            .ok_or_else(|| format!("{name} {v:?} is not a finite number"))
+    };
+    let (width, level) = (number("width", width)?, number("level", level)?);
+    if !(width > 0.0) {
+        return Err(format!("width {width} must be greater than 0"));
+    }
+    Ok(Display {
+        center: level,
+        width,
+    })
 }
 
 pub fn recon(args: ReconArgs, ctx: &Context) -> Result<()> {
@@ -360,7 +393,7 @@ pub fn recon(args: ReconArgs, ctx: &Context) -> Result<()> {
     roboct_io::write_volume(&args.out, &volume)
         .with_context(|| format!("writing {}", args.out.display()))?;
     if let Some(dir) = &args.png {
-        write_previews(dir, "recon", &volume)?;
+        write_previews(dir, "recon", &volume, args.window)?;
     }
     print_report(&report, &grid, read_s);
     println!("wrote {}", args.out.display());
@@ -431,10 +464,15 @@ fn print_report(report: &ReconReport, grid: &VolumeGrid, read_s: f64) {
 }
 
 /// Axial, coronal and sagittal central slices, windowed over the volume's range.
-fn write_previews(dir: &Path, prefix: &str, volume: &Volume) -> Result<Vec<PathBuf>> {
+fn write_previews(
+    dir: &Path,
+    prefix: &str,
+    volume: &Volume,
+    window: Option<Display>,
+) -> Result<Vec<PathBuf>> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let data = volume.data();
-    let window = Display::min_max(data.iter());
+    let window = window.unwrap_or_else(|| Display::min_max(data.iter()));
     let (nz, ny, nx) = data.dim();
     let mut out = Vec::new();
     for (name, slice) in [
@@ -693,8 +731,8 @@ pub fn demo(args: DemoArgs, ctx: &Context) -> Result<()> {
     );
     roboct_io::write_volume(&args.out.join("recon.nii.gz"), &volume)?;
     roboct_io::write_volume(&args.out.join("truth.nii.gz"), &truth)?;
-    let pngs = write_previews(&args.out, "recon", &volume)?;
-    write_previews(&args.out, "truth", &truth)?;
+    let pngs = write_previews(&args.out, "recon", &volume, None)?;
+    write_previews(&args.out, "truth", &truth, None)?;
     println!(
         "  4. wrote {} (recon.nii.gz, truth.nii.gz, projections.mha, {} PNG previews)",
         args.out.display(),

@@ -1,4 +1,4 @@
-//! `roboct listen`, `roboct say` and `roboct bench voice`: wiring for `roboct-dialogue`.
+//! `roboct listen`, `roboct say` and `roboct bench voice`: wiring for `roboct-dialogue` and `roboct-speech`.
 
 use std::io::BufRead;
 use std::path::PathBuf;
@@ -10,11 +10,11 @@ use roboct_core::units::Seconds;
 use roboct_dialogue::audio::{self, Audio};
 use roboct_dialogue::command::Destination;
 use roboct_dialogue::dialogue::{Dialogue, DialogueConfig, Heard};
-use roboct_dialogue::eval::{self, VoiceBenchConfig};
 use roboct_dialogue::order::{ScanOrder, TestOrder};
 use roboct_dialogue::sim::SimMachine;
-use roboct_dialogue::speech::{RecognizerOptions, SphinxRecognizer};
-use roboct_dialogue::tts::{EspeakNg, Synthesizer, Voice};
+use roboct_dialogue::tts::{Synthesizer, Voice};
+use roboct_speech::eval::{self, VoiceBenchConfig};
+use roboct_speech::{EspeakNg, RecognizerOptions, SphinxRecognizer};
 use serde_json::json;
 
 use super::Context;

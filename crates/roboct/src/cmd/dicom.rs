@@ -7,11 +7,12 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, Result, bail};
 use clap::{Args, Subcommand};
 use roboct_dicom::config::DicomConfig;
-use roboct_dicom::ct::{CtSeriesInfo, CtSeriesWriter, PatientPosition, VoxelUnits};
+use roboct_dicom::ct::{CtSeriesInfo, CtSeriesWriter, PatientPosition, VolumeFrame, VoxelUnits};
 use roboct_dicom::outbox::{Enqueued, ItemState, Outbox, OutboxError};
 use roboct_dicom::part10::{DEFLATED_EXPLICIT_VR_LE, EXPLICIT_VR_LE};
+use roboct_dicom::reader::SeriesContext;
 use roboct_dicom::send::Sender;
-use roboct_dicom::study::StudyContext;
+use roboct_dicom::study::{StudyContext, body_part_code};
 use roboct_dicom::uid::UidGenerator;
 use roboct_dicom::upload::{UploadPolicy, UploadReport, Uploader, deliver};
 use roboct_dicom::worklist::{WorklistQuery, query_worklist};
@@ -95,9 +96,19 @@ pub struct ExportArgs {
     #[arg(long)]
     deflate: bool,
     /// How the patient lay in the scanner (HFS, HFP, FFS, FFP, HFDR, HFDL, FFDR, FFDL): the
-    /// volume is in the scanner's frame, the files in the patient's.
-    #[arg(long, default_value = "HFS")]
-    patient_position: PatientPosition,
+    /// volume is in the scanner's frame, the files in the patient's. Default: the position
+    /// kept by import-dicom, else HFS.
+    #[arg(long)]
+    patient_position: Option<PatientPosition>,
+    /// Body Part Examined, e.g. HEAD, CHEST, ABDOMEN, KNEE (default: the one kept by
+    /// import-dicom, else none).
+    #[arg(long)]
+    body_part: Option<String>,
+    /// The patient and study to write the series into: a series context file written by
+    /// import-dicom (default: `<VOLUME>.dicom.json` when it exists; without one the series
+    /// gets a new, unscheduled study).
+    #[arg(long, value_name = "FILE")]
+    context: Option<PathBuf>,
 }
 
 /// `roboct import-dicom`.
@@ -271,13 +282,45 @@ pub fn export(args: ExportArgs, ctx: &Context) -> Result<()> {
         }
         None => (UidGenerator::default(), None),
     };
-    let mut study = StudyContext::unscheduled(&uids);
+    let context_path = args.context.clone().or_else(|| {
+        let beside = SeriesContext::path_beside(&args.volume);
+        beside.exists().then_some(beside)
+    });
+    let context = context_path
+        .as_deref()
+        .map(SeriesContext::read)
+        .transpose()?;
+    let mut study = match &context {
+        Some(c) => StudyContext::from_series(c, &uids),
+        None => StudyContext::unscheduled(&uids),
+    };
     if let Some(s) = station {
         study.equipment.station_name = s;
     }
+    if let Some(part) = &args.body_part {
+        study.body_part = body_part_code(part).map_err(|e| anyhow::anyhow!("--body-part: {e}"))?;
+    }
     let mut info = CtSeriesInfo::new(&uids);
     info.description = args.description.clone();
-    info.patient_position = args.patient_position;
+    info.patient_position = args
+        .patient_position
+        .or(context.as_ref().and_then(|c| c.patient_position))
+        .unwrap_or_default();
+    if let Some(c) = &context {
+        // The volume came from files: it is in their patient frame, derived from them, and
+        // shares their frame of reference.
+        info.volume_frame = VolumeFrame::Patient;
+        info.derived = true;
+        if !c.frame_of_reference_uid.is_empty() {
+            info.frame_of_reference_uid = c.frame_of_reference_uid.clone();
+        }
+        if study.body_part == c.body_part {
+            info.laterality = c.laterality.clone();
+        }
+        if let Some(kvp) = c.kvp {
+            info.acquisition.kvp = kvp;
+        }
+    }
     let ts = if args.deflate {
         DEFLATED_EXPLICIT_VR_LE
     } else {
@@ -310,6 +353,9 @@ pub fn export(args: ExportArgs, ctx: &Context) -> Result<()> {
         args.out.display(),
         writer.series().series_instance_uid
     );
+    if let Some(p) = &context_path {
+        println!("  into the patient's study kept in {}", p.display());
+    }
     Ok(())
 }
 
@@ -336,6 +382,10 @@ pub fn import(args: ImportArgs, _ctx: &Context) -> Result<()> {
     let (volume, summary) = scan.read_series(args.series.as_deref())?;
     roboct_io::write_volume(&args.out, &volume)
         .with_context(|| format!("cannot write {}", args.out.display()))?;
+    let context_path = SeriesContext::path_beside(&args.out);
+    if let Some(c) = scan.context(&summary.series_instance_uid) {
+        c.write(&context_path)?;
+    }
     let g = volume.grid();
     println!(
         "read series {} ({} {} images) -> {}: {} x {} x {} voxels of {:.3} x {:.3} x {:.3} mm",
@@ -349,6 +399,11 @@ pub fn import(args: ImportArgs, _ctx: &Context) -> Result<()> {
         g.spacing_mm()[0],
         g.spacing_mm()[1],
         g.spacing_mm()[2]
+    );
+    println!(
+        "  patient, study and body part kept in {} (patient data: keep it as private as the \
+         images); export-dicom writes a derived series into the same study",
+        context_path.display()
     );
     Ok(())
 }

@@ -23,11 +23,12 @@ pub struct RouteArgs {
     /// three-floor hospital wing (`roboct map export DIR` writes it out).
     #[arg(long)]
     map: Option<PathBuf>,
-    /// Start: a place name (`dock`) or map coordinates `x,y[,floor]` in metres.
-    #[arg(long)]
+    /// Start: a place name (`dock`) or map coordinates `x,y[,floor]` in metres (negative
+    /// coordinates as they are: `--from -13.7,-2.6`).
+    #[arg(long, allow_hyphen_values = true)]
     from: String,
     /// Goal: a place name (`ward-3/bed-12`) or map coordinates `x,y[,floor]` in metres.
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     to: String,
     /// Minimise battery energy instead of time.
     #[arg(long)]
@@ -46,7 +47,11 @@ pub struct RouteArgs {
     drive: bool,
     /// With --drive: an obstacle (a parked bed, 1 x 2.2 m across the way) at `x,y[,floor][@t]`
     /// appearing t seconds after the start; repeatable.
-    #[arg(long = "obstacle", value_name = "X,Y[,FLOOR][@T]")]
+    #[arg(
+        long = "obstacle",
+        value_name = "X,Y[,FLOOR][@T]",
+        allow_hyphen_values = true
+    )]
     obstacles: Vec<String>,
 }
 

@@ -15,3 +15,17 @@ pub fn command(args: &[&str]) -> Command {
 pub fn roboct(args: &[&str]) -> Output {
     command(args).output().expect("run roboct")
 }
+
+/// The test venv's python (pydicom, pynetdicom, numpy), from `ROBOCT_TEST_VENV` or `./.venv`.
+pub fn python() -> std::path::PathBuf {
+    let venv = std::env::var_os("ROBOCT_TEST_VENV")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.venv"));
+    let py = venv.join("bin/python");
+    assert!(
+        py.exists(),
+        "no test venv at {}: run ./scripts/deps first",
+        venv.display()
+    );
+    py
+}

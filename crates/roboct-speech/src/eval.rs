@@ -22,12 +22,14 @@ use std::time::Instant;
 
 use roboct_core::Progress;
 
-use crate::audio::Audio;
-use crate::command::Command;
-use crate::language::{self, COMMANDS, CommandKind, Item, SlotValues};
-use crate::parse;
-use crate::speech::{Recognition, Recognizer, RecognizerOptions, SpeechError, SphinxRecognizer};
-use crate::tts::{Synthesizer, TtsError, Voice};
+use roboct_dialogue::audio::Audio;
+use roboct_dialogue::command::Command;
+use roboct_dialogue::language::{self, COMMANDS, CommandKind, Item, SlotValues};
+use roboct_dialogue::parse;
+use roboct_dialogue::speech::{Recognition, Recognizer, SpeechError};
+use roboct_dialogue::tts::{Synthesizer, TtsError, Voice};
+
+use crate::{RecognizerOptions, SphinxRecognizer};
 
 /// Sentences outside the language that are said around a scanner, and must not become
 /// commands. "start", "continue" and "hold on" are typed synonyms but deliberately not in the

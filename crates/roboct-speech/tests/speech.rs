@@ -7,10 +7,9 @@
 use roboct_dialogue::audio::Audio;
 use roboct_dialogue::command::{BodyPart, Command, Destination, Protocol};
 use roboct_dialogue::language;
-use roboct_dialogue::speech::{
-    Outcome, Recognition, Recognizer, RecognizerOptions, SpeechError, SphinxRecognizer,
-};
-use roboct_dialogue::tts::{EspeakNg, Synthesizer, TtsError, Voice};
+use roboct_dialogue::speech::{Outcome, Recognition, Recognizer, SpeechError};
+use roboct_dialogue::tts::{Synthesizer, TtsError, Voice};
+use roboct_speech::{EspeakNg, RecognizerOptions, SphinxRecognizer};
 
 fn speak(text: &str) -> Audio {
     speak_with(text, &Voice::new("en-us", 160))

@@ -16,7 +16,7 @@
 //!    the nearest command.
 //!
 //! Why this route (PEERS.md measured the alternatives): calling Debian's libpocketsphinx
-//! through a few hand-declared functions ([`ffi`]) and decoding against a JSGF grammar was
+//! through a few hand-declared functions ([`crate::ffi`], loaded when first used) and decoding against a JSGF grammar was
 //! the most accurate (the `pocketsphinx` crate binds an older API and is unmaintained;
 //! `pocketsphinx_continuous` as a subprocess and the PyPI wheel were less accurate), and in
 //! process there is no start-up cost per utterance and the audio can be streamed.
@@ -28,53 +28,16 @@
 //! and a spectral Wiener filter in front of the decoder (no better than pocketsphinx's own
 //! noise removal).
 
-pub mod ffi;
-pub mod sphinx;
-
 use std::collections::BTreeSet;
-use std::path::PathBuf;
 use std::time::Instant;
 
-use crate::audio::{Audio, Level};
-use crate::command::Command;
-use crate::language;
-use crate::parse::{self, Understanding};
-use sphinx::{Decoder, Lexicon, ModelPaths};
+use roboct_dialogue::audio::{Audio, Level};
+use roboct_dialogue::command::Command;
+use roboct_dialogue::language;
+use roboct_dialogue::parse::{self, Understanding};
+use roboct_dialogue::speech::{Outcome, Recognition, Recognizer, SpeechError};
 
-pub use sphinx::Hypothesis;
-
-/// Why the speech engine could not run.
-#[derive(Debug, thiserror::Error)]
-pub enum SpeechError {
-    /// A model file is missing.
-    #[error(
-        "the pocketsphinx model file {path} is missing; install pocketsphinx-en-us (./scripts/deps) or set ROBOCT_PS_MODEL_DIR"
-    )]
-    ModelMissing {
-        /// The file.
-        path: PathBuf,
-    },
-    /// A file could not be read or written.
-    #[error("cannot use {path}: {source}")]
-    Io {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        source: std::io::Error,
-    },
-    /// Words of the grammar missing from the pronunciation dictionary.
-    #[error("no pronunciation for {words:?} in the dictionary")]
-    NoPronunciation {
-        /// The words.
-        words: Vec<String>,
-    },
-    /// pocketsphinx refused something.
-    #[error("pocketsphinx: {detail}")]
-    Engine {
-        /// What.
-        detail: String,
-    },
-}
+use crate::sphinx::{Decoder, Hypothesis, Lexicon, ModelPaths};
 
 /// Settings of the recognizer. The defaults were chosen by measurement with
 /// `roboct bench voice` (see the crate README for the figures).
@@ -119,115 +82,6 @@ impl Default for RecognizerOptions {
     }
 }
 
-/// What the recognizer made of a recording.
-#[derive(Clone, Debug)]
-pub struct Recognition {
-    /// The command, or why there is none.
-    pub outcome: Outcome,
-    /// The words the grammar decoder found (may hold a patient ID: never log it).
-    pub words: String,
-    /// The key phrases the spotter heard ("stop", "confirm").
-    pub spotted: BTreeSet<String>,
-    /// The grammar path's acoustic score minus the phone loop's, per frame (about 0 for a
-    /// sentence of the language; see [`RecognizerOptions::reject_below_per_frame`]); 0 when
-    /// the phone loop is off.
-    pub fit_per_frame: f64,
-    /// The recording's level.
-    pub level: Level,
-    /// Seconds from the arrival of the last audio to this result.
-    pub latency_s: f64,
-}
-
-impl Recognition {
-    /// The result as `roboct listen --json` prints it: `{"command": "go", "slots": {...},
-    /// "confidence": 0.93, ...}`, or `"command": null` with a `"reason"`. The slots may hold
-    /// a patient ID (the operator asked for it); never log this object.
-    pub fn to_json(&self) -> serde_json::Value {
-        let mut v = match &self.outcome {
-            Outcome::Command {
-                command,
-                confidence,
-            } => serde_json::json!({
-                "command": command.kind().name(),
-                "slots": command.slots_json(),
-                "confidence": confidence,
-            }),
-            Outcome::Nothing { reason } => serde_json::json!({
-                "command": null,
-                "slots": {},
-                "confidence": null,
-                "reason": reason,
-            }),
-        };
-        v["words"] = serde_json::Value::String(self.words.clone());
-        v["stop_heard"] = serde_json::Value::Bool(self.spotted.contains("stop"));
-        v
-    }
-
-    /// One line for people: `go {"ward":3,"bed":12} (confidence 0.93)` or
-    /// `nothing understood: <reason>`.
-    pub fn summary(&self) -> String {
-        match &self.outcome {
-            Outcome::Command {
-                command,
-                confidence,
-            } => format!(
-                "{} {} (confidence {confidence:.2})",
-                command.kind().name(),
-                command.slots_json()
-            ),
-            Outcome::Nothing { reason } => format!("nothing understood: {reason}"),
-        }
-    }
-}
-
-/// A command or why there is none.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Outcome {
-    /// A command of the language.
-    Command {
-        /// The command.
-        command: Command,
-        /// Confidence in (0, 1].
-        confidence: f64,
-    },
-    /// Nothing in the language was said (or it could not be trusted).
-    Nothing {
-        /// Why, in a short sentence.
-        reason: String,
-    },
-}
-
-impl Outcome {
-    /// The command, if any.
-    pub fn command(&self) -> Option<&Command> {
-        match self {
-            Outcome::Command { command, .. } => Some(command),
-            Outcome::Nothing { .. } => None,
-        }
-    }
-}
-
-/// A speech recognizer for the command language.
-pub trait Recognizer {
-    /// Starts listening to a new utterance.
-    fn start(&mut self) -> Result<(), SpeechError>;
-    /// Feeds audio as it arrives (16 kHz mono). Returns `true` as soon as a stop is heard,
-    /// before the utterance ends.
-    fn push(&mut self, samples: &[i16]) -> Result<bool, SpeechError>;
-    /// Ends the utterance and says what was heard.
-    fn finish(&mut self) -> Result<Recognition, SpeechError>;
-
-    /// Recognizes a whole recording, fed in 100 ms chunks as a microphone would deliver it.
-    fn recognize(&mut self, audio: &Audio) -> Result<Recognition, SpeechError> {
-        self.start()?;
-        for chunk in audio.samples().chunks(1600) {
-            self.push(chunk)?;
-        }
-        self.finish()
-    }
-}
-
 const GRAMMAR: &str = "commands";
 const PHONES: &str = "phones";
 const SPOT: &str = "spot";
@@ -247,6 +101,8 @@ pub struct SphinxRecognizer {
 impl SphinxRecognizer {
     /// Loads the model and compiles the grammar (about a second on one core).
     pub fn new(options: RecognizerOptions) -> Result<Self, SpeechError> {
+        // The library first: on a machine without the speech packages, its error names them.
+        crate::ffi::api()?;
         options.model.check()?;
         let vocabulary = language::grammar_vocabulary();
         let lexicon = Lexicon::load(&options.model.dict, &vocabulary)?;

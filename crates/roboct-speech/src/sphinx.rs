@@ -6,8 +6,9 @@ use std::path::{Path, PathBuf};
 use std::ptr::NonNull;
 use std::sync::Once;
 
-use super::SpeechError;
-use super::ffi;
+use roboct_dialogue::speech::SpeechError;
+
+use crate::ffi;
 
 /// Where the acoustic model, the pronunciation dictionary and the phone language model are.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -119,12 +120,12 @@ pub struct Hypothesis {
     pub frames: i32,
 }
 
-fn silence_library_logging() {
+fn silence_library_logging(api: &ffi::Api) {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         // SAFETY: err_set_logfp(NULL) only sets a global pointer in sphinxbase; called once,
         // before any decoder exists, so no other thread is logging through it.
-        unsafe { ffi::err_set_logfp(std::ptr::null_mut()) };
+        unsafe { (api.err_set_logfp)(std::ptr::null_mut()) };
     });
 }
 
@@ -133,6 +134,7 @@ fn silence_library_logging() {
 /// Not `Sync`: a decoder keeps per-utterance state. It is `Send`, so each worker thread of
 /// the evaluation owns its own.
 pub struct Decoder {
+    api: &'static ffi::Api,
     ps: NonNull<ffi::PsDecoder>,
     config: NonNull<ffi::CmdLn>,
     // The configuration's hash table keys point into these strings (see ffi.rs): they are
@@ -153,7 +155,8 @@ fn cstring(s: &str) -> Result<CString, SpeechError> {
 impl Decoder {
     /// A decoder on the acoustic model `hmm` with extra `-name value` options and no words.
     pub fn new(hmm: &Path, options: &[(&str, String)]) -> Result<Decoder, SpeechError> {
-        silence_library_logging();
+        let api = ffi::api()?;
+        silence_library_logging(api);
         let mut args = vec![cstring("-hmm")?, cstring(&hmm.to_string_lossy())?];
         for (k, v) in options {
             args.push(cstring(k)?);
@@ -163,9 +166,9 @@ impl Decoder {
         // SAFETY: argv holds args.len() valid NUL-terminated strings that outlive the config
         // (kept in `_args`); sphinxbase reads them and does not write through the pointers.
         let config = unsafe {
-            ffi::cmd_ln_parse_r(
+            (api.cmd_ln_parse_r)(
                 std::ptr::null_mut(),
-                ffi::ps_args(),
+                (api.ps_args)(),
                 argv.len() as i32,
                 argv.as_mut_ptr(),
                 1,
@@ -175,15 +178,16 @@ impl Decoder {
             detail: format!("pocketsphinx rejected its configuration {options:?}"),
         })?;
         // SAFETY: config is a valid configuration; ps_init retains it.
-        let ps = unsafe { ffi::ps_init(config.as_ptr()) };
+        let ps = unsafe { (api.ps_init)(config.as_ptr()) };
         let Some(ps) = NonNull::new(ps) else {
             // SAFETY: config is valid and not used after this.
-            unsafe { ffi::cmd_ln_free_r(config.as_ptr()) };
+            unsafe { (api.cmd_ln_free_r)(config.as_ptr()) };
             return Err(SpeechError::Engine {
                 detail: format!("pocketsphinx could not load the model in {}", hmm.display()),
             });
         };
         Ok(Decoder {
+            api,
             ps,
             config,
             _args: args,
@@ -203,7 +207,8 @@ impl Decoder {
                 };
                 let (w, p) = (cstring(&name)?, cstring(phones)?);
                 // SAFETY: valid decoder and NUL-terminated strings; pocketsphinx copies them.
-                let rc = unsafe { ffi::ps_add_word(self.ps.as_ptr(), w.as_ptr(), p.as_ptr(), 0) };
+                let rc =
+                    unsafe { (self.api.ps_add_word)(self.ps.as_ptr(), w.as_ptr(), p.as_ptr(), 0) };
                 if rc < 0 {
                     return Err(SpeechError::Engine {
                         detail: format!("cannot add the word {name:?} /{phones}/"),
@@ -218,7 +223,7 @@ impl Decoder {
     pub fn set_jsgf(&mut self, name: &str, jsgf: &str) -> Result<(), SpeechError> {
         let (n, g) = (cstring(name)?, cstring(jsgf)?);
         // SAFETY: valid decoder and strings; the grammar is parsed and copied.
-        let rc = unsafe { ffi::ps_set_jsgf_string(self.ps.as_ptr(), n.as_ptr(), g.as_ptr()) };
+        let rc = unsafe { (self.api.ps_set_jsgf_string)(self.ps.as_ptr(), n.as_ptr(), g.as_ptr()) };
         self.check(rc, "the JSGF grammar was rejected")
     }
 
@@ -247,7 +252,7 @@ impl Decoder {
         })?;
         let (n, f) = (cstring(name)?, cstring(&path.to_string_lossy())?);
         // SAFETY: valid decoder and strings; the file is read during the call.
-        let rc = unsafe { ffi::ps_set_kws(self.ps.as_ptr(), n.as_ptr(), f.as_ptr()) };
+        let rc = unsafe { (self.api.ps_set_kws)(self.ps.as_ptr(), n.as_ptr(), f.as_ptr()) };
         let _ = std::fs::remove_file(&path);
         self.check(rc, "the key phrases were rejected")
     }
@@ -256,7 +261,7 @@ impl Decoder {
     pub fn set_search(&mut self, name: &str) -> Result<(), SpeechError> {
         let n = cstring(name)?;
         // SAFETY: valid decoder and string.
-        let rc = unsafe { ffi::ps_set_search(self.ps.as_ptr(), n.as_ptr()) };
+        let rc = unsafe { (self.api.ps_set_search)(self.ps.as_ptr(), n.as_ptr()) };
         self.check(rc, "no such search")
     }
 
@@ -273,7 +278,7 @@ impl Decoder {
     /// Starts an utterance.
     pub fn start(&mut self) -> Result<(), SpeechError> {
         // SAFETY: valid decoder.
-        let rc = unsafe { ffi::ps_start_utt(self.ps.as_ptr()) };
+        let rc = unsafe { (self.api.ps_start_utt)(self.ps.as_ptr()) };
         self.check(rc, "cannot start an utterance")
     }
 
@@ -285,7 +290,7 @@ impl Decoder {
         // SAFETY: valid decoder; the pointer and length describe `samples`, which
         // pocketsphinx only reads during the call.
         let rc = unsafe {
-            ffi::ps_process_raw(
+            (self.api.ps_process_raw)(
                 self.ps.as_ptr(),
                 samples.as_ptr(),
                 samples.len(),
@@ -299,7 +304,7 @@ impl Decoder {
     /// Ends the utterance and returns what was recognized.
     pub fn end(&mut self) -> Result<Hypothesis, SpeechError> {
         // SAFETY: valid decoder.
-        let rc = unsafe { ffi::ps_end_utt(self.ps.as_ptr()) };
+        let rc = unsafe { (self.api.ps_end_utt)(self.ps.as_ptr()) };
         self.check(rc, "cannot end the utterance")?;
         Ok(self.hypothesis())
     }
@@ -310,7 +315,7 @@ impl Decoder {
         // SAFETY: valid decoder; the returned string is owned by the decoder and copied
         // before any other call.
         let text = unsafe {
-            let p = ffi::ps_get_hyp(self.ps.as_ptr(), &mut score);
+            let p = (self.api.ps_get_hyp)(self.ps.as_ptr(), &mut score);
             if p.is_null() {
                 String::new()
             } else {
@@ -321,29 +326,29 @@ impl Decoder {
         // SAFETY: the iterator is valid until ps_seg_next returns NULL (which frees it) or
         // until we free it; words are copied before advancing.
         unsafe {
-            let mut seg = ffi::ps_seg_iter(self.ps.as_ptr());
+            let mut seg = (self.api.ps_seg_iter)(self.ps.as_ptr());
             while !seg.is_null() {
-                let w = ffi::ps_seg_word(seg);
+                let w = (self.api.ps_seg_word)(seg);
                 let word = if w.is_null() {
                     String::new()
                 } else {
                     CStr::from_ptr(w).to_string_lossy().into_owned()
                 };
                 let (mut sf, mut ef) = (0, 0);
-                ffi::ps_seg_frames(seg, &mut sf, &mut ef);
+                (self.api.ps_seg_frames)(seg, &mut sf, &mut ef);
                 let (mut ascr, mut lscr, mut lback) = (0, 0, 0);
-                ffi::ps_seg_prob(seg, &mut ascr, &mut lscr, &mut lback);
+                (self.api.ps_seg_prob)(seg, &mut ascr, &mut lscr, &mut lback);
                 segments.push(Segment {
                     word,
                     start_frame: sf,
                     end_frame: ef,
                     acoustic_score: ascr,
                 });
-                seg = ffi::ps_seg_next(seg);
+                seg = (self.api.ps_seg_next)(seg);
             }
         }
         // SAFETY: valid decoder.
-        let frames = unsafe { ffi::ps_get_n_frames(self.ps.as_ptr()) };
+        let frames = unsafe { (self.api.ps_get_n_frames)(self.ps.as_ptr()) };
         Hypothesis {
             text: text.trim().to_string(),
             score,
@@ -365,8 +370,8 @@ impl Drop for Decoder {
         // SAFETY: both pointers are valid and owned by self; the decoder is freed before the
         // configuration it retained, and neither is used afterwards.
         unsafe {
-            ffi::ps_free(self.ps.as_ptr());
-            ffi::cmd_ln_free_r(self.config.as_ptr());
+            (self.api.ps_free)(self.ps.as_ptr());
+            (self.api.cmd_ln_free_r)(self.config.as_ptr());
         }
     }
 }
