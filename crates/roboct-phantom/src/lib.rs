@@ -9,6 +9,13 @@
 //! Main items: [`Phantom`] (with [`Phantom::shepp_logan_2d`], [`Phantom::shepp_logan_3d`] and
 //! [`Phantom::from_toml`]), [`Phantom::line_integral`], [`Phantom::project`],
 //! [`Phantom::rasterize`].
+//!
+//! Patients in HU: [`material`] (tissues and any elemental composition, with energy-dependent
+//! attenuation from the NIST tables), [`solid`] (clipped quadrics with exact ray intervals),
+//! [`patient`] (a painter's list of solids of materials: exact polychromatic-ready projections
+//! in water and bone millimetres, truth volumes and measurements), [`head`] (an anthropomorphic
+//! head with haemorrhages of every type and distractors, random from a seed), [`chest`], and
+//! [`truth`] (`truth.json`).
 
 use std::path::Path;
 
@@ -18,7 +25,13 @@ use roboct_core::{NoProgress, Progress};
 use roboct_geometry::vec3::{Vec3, dot, mat_mul, mat_vec, sub, transpose};
 use roboct_geometry::{ScanGeometry, Volume, VolumeGrid};
 
+pub mod chest;
+pub mod head;
+pub mod material;
+pub mod patient;
+pub mod solid;
 mod tables;
+pub mod truth;
 
 /// Why a phantom description was refused.
 #[derive(Debug, thiserror::Error)]
