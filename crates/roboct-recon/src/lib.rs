@@ -55,9 +55,13 @@ mod analytic;
 mod backproject;
 pub mod bench;
 mod filter;
+mod iterative;
 mod joseph;
 mod kernels;
+mod operator;
+mod plan;
 mod projector;
+pub mod reference;
 mod store;
 mod tile;
 mod weights;
@@ -65,8 +69,16 @@ mod weights;
 pub use analytic::{AnalyticOptions, ReconReport, fdk, fdk_volume};
 pub use backproject::{Path, Weighting};
 pub use filter::{Filter, UnknownFilter, Window};
-pub use joseph::{back_project, back_project_adjoint, forward_project};
+pub use iterative::{
+    IterativeMethod, IterativeOptions, IterativeReport, StopReason, WarmStart,
+    reconstruct_iterative,
+};
+pub use joseph::back_project_voxel_driven;
 pub use kernels::avx512_available;
+pub use operator::{
+    JosephProjector, JosephScratch, Projector, VIEW_CHUNK, back_project_adjoint, forward_project,
+};
+pub use plan::{JosephPath, ReconPlan};
 pub use weights::Redundancy;
 
 /// Why a reconstruction could not run.
@@ -120,4 +132,18 @@ pub enum ReconError {
     /// Cancelled through the cancel token.
     #[error("cancelled")]
     Cancelled,
+    /// An input array holds a value that is not a finite number.
+    #[error(
+        "{field}: the value at {axes} = {index:?} is {value}; every value must be a finite number"
+    )]
+    NonFinite {
+        /// The input (`projections`, `weights`, `warm start`).
+        field: &'static str,
+        /// What the index counts, e.g. `(view, row, col)`.
+        axes: &'static str,
+        /// Where the first such value is.
+        index: (usize, usize, usize),
+        /// The value (NaN or an infinity).
+        value: f32,
+    },
 }

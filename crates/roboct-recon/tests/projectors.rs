@@ -1,17 +1,22 @@
 //! The projectors: Joseph's forward projector against exact line integrals (the oracle rung),
-//! its transpose against the adjoint identity `<A x, y> = <x, A^T y>` for every geometry, and
-//! the voxel-driven back-projector on cases with a known answer.
+//! its transpose against the adjoint identity `<A x, y> = <x, A^T y>` for every geometry (the
+//! f64 reference and the fast f32 operator), the fast operator against the reference on random
+//! volumes (both of its paths), view subsets, and the voxel-driven back-projector on cases with
+//! a known answer.
 
 use std::f64::consts::TAU;
 
 use ndarray::Array3;
-use roboct_core::NoProgress;
+use roboct_core::{CancelToken, NoProgress};
 use roboct_geometry::{
     Beam, CircularScan, Detector, DetectorShape, ScanGeometry, Source, View, Volume, VolumeGrid,
     even_angles,
 };
 use roboct_phantom::{Ellipsoid, Phantom, rot_z_deg};
-use roboct_recon::{back_project, back_project_adjoint, forward_project};
+use roboct_recon::{
+    JosephPath, JosephProjector, Projector, ReconPlan, back_project_adjoint,
+    back_project_voxel_driven as back_project, forward_project, reference,
+};
 
 fn lcg(seed: &mut u64) -> f32 {
     *seed = seed
@@ -122,8 +127,45 @@ fn geometries() -> Vec<(&'static str, ScanGeometry, VolumeGrid)> {
     ]
 }
 
+fn dot(a: &Array3<f32>, b: &Array3<f32>) -> f64 {
+    a.iter()
+        .zip(b.iter())
+        .map(|(x, y)| *x as f64 * *y as f64)
+        .sum()
+}
+
+/// Relative RMS difference of `got` from `want`.
+fn rel_rms(want: &Array3<f32>, got: &Array3<f32>) -> f64 {
+    let num: f64 = want
+        .iter()
+        .zip(got.iter())
+        .map(|(a, b)| ((a - b) as f64).powi(2))
+        .sum();
+    (num / dot(want, want)).sqrt()
+}
+
 #[test]
-fn joseph_pair_satisfies_the_adjoint_identity() {
+fn reference_pair_satisfies_the_adjoint_identity() {
+    adjoint_identity(
+        &|scan, x| reference::forward_project(scan, x, &NoProgress).unwrap(),
+        &|scan, y, grid| reference::back_project_adjoint(scan, y, grid, &NoProgress).unwrap(),
+    );
+}
+
+/// The fast f32 pair, through the public one-call functions (plan, projector and scratch
+/// made inside).
+#[test]
+fn fast_pair_satisfies_the_adjoint_identity() {
+    adjoint_identity(
+        &|scan, x| forward_project(scan, x, &NoProgress).unwrap(),
+        &|scan, y, grid| back_project_adjoint(scan, y, grid, &NoProgress).unwrap(),
+    );
+}
+
+type Forward = dyn Fn(&ScanGeometry, &Volume) -> Array3<f32>;
+type Adjoint = dyn Fn(&ScanGeometry, &Array3<f32>, &VolumeGrid) -> Volume;
+
+fn adjoint_identity(forward: &Forward, adjoint: &Adjoint) {
     let mut seed = 2024u64;
     for (name, scan, grid) in geometries() {
         let x = Volume::from_array(
@@ -132,8 +174,8 @@ fn joseph_pair_satisfies_the_adjoint_identity() {
         )
         .unwrap();
         let y = Array3::from_shape_simple_fn(scan.projection_shape(), || lcg(&mut seed) - 0.3);
-        let ax = forward_project(&scan, &x, &NoProgress).unwrap();
-        let aty = back_project_adjoint(&scan, &y, &grid, &NoProgress).unwrap();
+        let ax = forward(&scan, &x);
+        let aty = adjoint(&scan, &y, &grid);
         let lhs: f64 = ax
             .iter()
             .zip(y.iter())
@@ -258,4 +300,127 @@ fn shapes_are_checked() {
     let e = back_project_adjoint(&scan, &wrong, &grid, &NoProgress).unwrap_err();
     assert!(e.to_string().contains("(3, 4, 5)"), "{e}");
     assert!(back_project(&scan, &wrong, &grid).is_err());
+}
+
+/// The fast operator agrees with the f64 reference on random volumes and projections, for
+/// every geometry and both of its paths (the line path where the geometry allows it, the ray
+/// path always), and the paths agree with each other.
+#[test]
+fn fast_operator_matches_the_reference() {
+    let mut seed = 77u64;
+    let cancel = CancelToken::new();
+    for (name, scan, grid) in geometries() {
+        let x = Volume::from_array(
+            grid.clone(),
+            Array3::from_shape_simple_fn(grid.shape_zyx(), || lcg(&mut seed)),
+        )
+        .unwrap();
+        let y = Array3::from_shape_simple_fn(scan.projection_shape(), || lcg(&mut seed) - 0.3);
+        let want_ax = reference::forward_project(&scan, &x, &NoProgress).unwrap();
+        let want_aty = reference::back_project_adjoint(&scan, &y, &grid, &NoProgress).unwrap();
+        let all: Vec<usize> = (0..scan.n_views()).collect();
+        let plans = [
+            ReconPlan::new(&scan, &grid).unwrap(),
+            ReconPlan::new_ray_by_ray(&scan, &grid).unwrap(),
+        ];
+        let expect_lines = matches!(name, "parallel 3D" | "cone flat" | "cone arc");
+        assert_eq!(
+            plans[0].path() == JosephPath::Lines,
+            expect_lines,
+            "{name}: path {:?}",
+            plans[0].path()
+        );
+        assert_eq!(plans[1].path(), JosephPath::Rays);
+        for plan in &plans {
+            let p = JosephProjector::new(plan);
+            let mut scratch = p.scratch();
+            let mut ax = Array3::<f32>::from_elem(scan.projection_shape(), f32::NAN);
+            p.forward_into(x.data().view(), &all, ax.view_mut(), &mut scratch, &cancel)
+                .unwrap();
+            let mut aty = Array3::<f32>::from_elem(grid.shape_zyx(), f32::NAN);
+            p.adjoint_into(y.view(), &all, aty.view_mut(), &mut scratch, &cancel)
+                .unwrap();
+            let (ef, ea) = (rel_rms(&want_ax, &ax), rel_rms(want_aty.data(), &aty));
+            assert!(
+                ef < 1e-5 && ea < 1e-5,
+                "{name} {:?}: forward off by {ef:e}, transpose by {ea:e} (relative RMS)",
+                plan.path()
+            );
+        }
+    }
+}
+
+/// A subset of views, in any order, gives those views' projections and the transpose of
+/// exactly them.
+#[test]
+fn view_subsets_project_and_back_project_those_views() {
+    let (_, scan, grid) = geometries().remove(4);
+    let plan = ReconPlan::new(&scan, &grid).unwrap();
+    let p = JosephProjector::new(&plan);
+    let mut scratch = p.scratch();
+    let cancel = CancelToken::new();
+    let mut seed = 5u64;
+    let x = Array3::from_shape_simple_fn(grid.shape_zyx(), || lcg(&mut seed));
+    let all: Vec<usize> = (0..scan.n_views()).collect();
+    let mut full = Array3::zeros(scan.projection_shape());
+    p.forward_into(x.view(), &all, full.view_mut(), &mut scratch, &cancel)
+        .unwrap();
+    let subset = [17usize, 3, 9];
+    let (_, rows, cols) = scan.projection_shape();
+    let mut part = Array3::zeros((3, rows, cols));
+    p.forward_into(x.view(), &subset, part.view_mut(), &mut scratch, &cancel)
+        .unwrap();
+    for (k, &v) in subset.iter().enumerate() {
+        assert_eq!(
+            part.index_axis(ndarray::Axis(0), k),
+            full.index_axis(ndarray::Axis(0), v)
+        );
+    }
+    // The transpose of the subset is the full transpose of projections zero elsewhere.
+    let mut y = Array3::zeros(scan.projection_shape());
+    for (k, &v) in subset.iter().enumerate() {
+        y.index_axis_mut(ndarray::Axis(0), v)
+            .assign(&part.index_axis(ndarray::Axis(0), k));
+    }
+    let mut want = Array3::zeros(grid.shape_zyx());
+    p.adjoint_into(y.view(), &all, want.view_mut(), &mut scratch, &cancel)
+        .unwrap();
+    let mut got = Array3::zeros(grid.shape_zyx());
+    p.adjoint_into(part.view(), &subset, got.view_mut(), &mut scratch, &cancel)
+        .unwrap();
+    assert!(rel_rms(&want, &got) < 1e-6);
+}
+
+#[test]
+fn operator_checks_shapes_views_and_cancel() {
+    let (_, scan, grid) = geometries().remove(4);
+    let plan = ReconPlan::new(&scan, &grid).unwrap();
+    let p = JosephProjector::new(&plan);
+    let mut scratch = p.scratch();
+    let cancel = CancelToken::new();
+    let x = Array3::<f32>::zeros(grid.shape_zyx());
+    let mut out = Array3::<f32>::zeros((2, 3, 4));
+    let e = p
+        .forward_into(x.view(), &[0, 1], out.view_mut(), &mut scratch, &cancel)
+        .unwrap_err();
+    assert!(e.to_string().contains("(2, 3, 4)"), "{e}");
+    let (_, rows, cols) = scan.projection_shape();
+    let mut out = Array3::<f32>::zeros((1, rows, cols));
+    let e = p
+        .forward_into(x.view(), &[99], out.view_mut(), &mut scratch, &cancel)
+        .unwrap_err();
+    assert!(
+        e.to_string().contains("views") && e.to_string().contains("99"),
+        "{e}"
+    );
+    let small = Array3::<f32>::zeros((1, 2, 3));
+    let e = p
+        .forward_into(small.view(), &[0], out.view_mut(), &mut scratch, &cancel)
+        .unwrap_err();
+    assert!(e.to_string().contains("(1, 2, 3)"), "{e}");
+    cancel.cancel();
+    let e = p
+        .forward_into(x.view(), &[0], out.view_mut(), &mut scratch, &cancel)
+        .unwrap_err();
+    assert!(matches!(e, roboct_recon::ReconError::Cancelled), "{e}");
 }
