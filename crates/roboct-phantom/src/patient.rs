@@ -19,7 +19,7 @@ use crate::PhantomError;
 use crate::material::{
     HU_REFERENCE_KEV, Material, mu_air_reference_per_mm, mu_water_reference_per_mm,
 };
-use crate::solid::Solid;
+use crate::solid::{PreparedSolid, Solid};
 
 /// The most solids a patient may have (the sweep keeps the active set in a bitset).
 pub const MAX_BODIES: usize = 256;
@@ -145,7 +145,7 @@ impl Patient {
         dir: Vec3,
         candidates: impl Iterator<Item = usize>,
         events: &mut Vec<(f64, u16, bool)>,
-        mut f: impl FnMut(f64, f64, usize),
+        f: impl FnMut(f64, f64, usize),
     ) {
         events.clear();
         for b in candidates {
@@ -154,6 +154,14 @@ impl Patient {
                 events.push((t1, b as u16, false));
             }
         }
+        paint(events, f);
+    }
+}
+
+/// The painter's sweep over interval events already collected: `f(t0, t1, body)` for each
+/// stretch, with the last-painted body that covers it.
+fn paint(events: &mut [(f64, u16, bool)], mut f: impl FnMut(f64, f64, usize)) {
+    {
         if events.is_empty() {
             return;
         }
@@ -182,7 +190,9 @@ impl Patient {
             t_prev = t;
         }
     }
+}
 
+impl Patient {
     /// Line integrals in basis-material millimetres, `[water, bone]`, each `[view][row][col]`:
     /// `mu(E)` along a ray integrates to `water mu_water(E) + bone mu_bone(E)`. Each pixel is
     /// the mean of `supersample`^2 rays over its area.
@@ -243,18 +253,32 @@ impl Patient {
                     .iter()
                     .map(|body| PixelBox::of(view, geometry, &body.solid))
                     .collect();
+                // From a focal spot every ray starts at the same point: prepare the solids.
+                let prepared: Option<Vec<PreparedSolid>> = match view.source {
+                    Source::Point(s) => Some(
+                        self.bodies
+                            .iter()
+                            .map(|b| PreparedSolid::new(&b.solid, s))
+                            .collect(),
+                    ),
+                    Source::Parallel(_) => None,
+                };
+                let values: Vec<[f64; 2]> = (0..self.bodies.len()).map(&value).collect();
                 let mut events = Vec::new();
                 let mut row_bodies = Vec::new();
+                let mut cands = Vec::new();
                 for r in 0..rows {
                     row_bodies.clear();
                     row_bodies
                         .extend((0..self.bodies.len()).filter(|&i| boxes[i].has_row(r as f64)));
                     for c in 0..cols {
-                        let cands: Vec<usize> = row_bodies
-                            .iter()
-                            .copied()
-                            .filter(|&i| boxes[i].has_col(c as f64))
-                            .collect();
+                        cands.clear();
+                        cands.extend(
+                            row_bodies
+                                .iter()
+                                .copied()
+                                .filter(|&i| boxes[i].has_col(c as f64)),
+                        );
                         if cands.is_empty() {
                             continue;
                         }
@@ -267,17 +291,26 @@ impl Patient {
                                     det.v_mm(r as f64 + dr),
                                     back_mm,
                                 );
-                                self.sweep(
-                                    o,
-                                    d,
-                                    cands.iter().copied(),
-                                    &mut events,
-                                    |t0, t1, body| {
-                                        let v = value(body);
-                                        sum[0] += (t1 - t0) * v[0];
-                                        sum[1] += (t1 - t0) * v[1];
-                                    },
-                                );
+                                let add = |t0: f64, t1: f64, body: usize| {
+                                    let v = values[body];
+                                    sum[0] += (t1 - t0) * v[0];
+                                    sum[1] += (t1 - t0) * v[1];
+                                };
+                                match &prepared {
+                                    Some(p) => {
+                                        events.clear();
+                                        for &b in &cands {
+                                            for &(t0, t1) in p[b].intervals(d).as_slice() {
+                                                events.push((t0, b as u16, true));
+                                                events.push((t1, b as u16, false));
+                                            }
+                                        }
+                                        paint(&mut events, add);
+                                    }
+                                    None => {
+                                        self.sweep(o, d, cands.iter().copied(), &mut events, add)
+                                    }
+                                }
                             }
                         }
                         img_a[[r, c]] = (sum[0] * inv) as f32;
