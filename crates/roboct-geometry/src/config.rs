@@ -22,8 +22,13 @@
 //! [volume]                         # optional: the reconstruction grid
 //! size = [256, 256, 256]           # voxels (x, y, z); (x, y) for 2D kinds
 //! voxel_mm = [1.0, 1.0, 1.0]       # or a single number
-//! center_mm = [0.0, 0.0, 0.0]
+//! center_mm = [0.0, 0.0, 0.0]      # or origin_mm: the centre of voxel (0, 0, 0)
+//! # direction = [[-1, 0, 0], [0, -1, 0], [0, 0, 1]]   # optional, rows: world from index axes
 //! ```
+//!
+//! A circular scan whose rotation axis does not pass through the origin (a gantry moved along
+//! the bed, or off-centre) says where its isocentre is: `isocenter_mm = [x, y, z]` at the top
+//! level moves the whole scan there.
 //!
 //! `kind = "vec"` gives every view explicitly, as ASTRA's `cone_vec` and `parallel3d_vec`:
 //!
@@ -98,6 +103,8 @@ pub struct GeometryConfig {
     pub kind: Kind,
     /// The circular scan's parameters, for every kind but `vec` (to export it to RTK exactly).
     pub circular: Option<CircularScan>,
+    /// Where the circular scan's isocentre is (`isocenter_mm`; the origin by default).
+    pub isocenter_mm: Vec3,
 }
 
 /// The `kind` of a geometry file.
@@ -148,6 +155,7 @@ impl OneOrMany {
 #[serde(deny_unknown_fields)]
 struct File {
     kind: Kind,
+    isocenter_mm: Option<Vec3>,
     source_to_isocenter_mm: Option<f64>,
     source_to_detector_mm: Option<f64>,
     detector: DetectorSection,
@@ -190,6 +198,8 @@ struct VolumeSection {
     size: Vec<usize>,
     voxel_mm: Option<OneOrMany>,
     center_mm: Option<OneOrMany>,
+    origin_mm: Option<Vec3>,
+    direction: Option<[[f64; 3]; 3]>,
 }
 
 #[derive(Deserialize)]
@@ -221,7 +231,28 @@ pub fn parse_geometry_toml(text: &str, path: &Path) -> Result<GeometryConfig, Co
         path: path.to_path_buf(),
         source,
     };
-    let (scan, circular) = build_scan(&file).map_err(geometry_err)?;
+    let (mut scan, circular) = build_scan(&file).map_err(geometry_err)?;
+    let isocenter_mm = file.isocenter_mm.unwrap_or([0.0; 3]);
+    if !isocenter_mm.iter().all(|v| v.is_finite()) {
+        return Err(geometry_err(bad(
+            "isocenter_mm",
+            format!("{isocenter_mm:?}"),
+            "finite coordinates in mm",
+        )));
+    }
+    if file.kind == Kind::Vec && file.isocenter_mm.is_some() {
+        return Err(geometry_err(bad(
+            "isocenter_mm",
+            "given",
+            "nothing for kind = \"vec\" (its views say where they are)",
+        )));
+    }
+    if isocenter_mm != [0.0; 3] {
+        scan = scan.transformed(
+            [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]],
+            isocenter_mm,
+        );
+    }
     let volume = match &file.volume {
         Some(v) => Some(build_volume(v, file.kind).map_err(|e| match e {
             VolumeProblem::Grid(source) => ConfigError::Volume {
@@ -237,6 +268,7 @@ pub fn parse_geometry_toml(text: &str, path: &Path) -> Result<GeometryConfig, Co
         volume,
         kind: file.kind,
         circular,
+        isocenter_mm,
     })
 }
 
@@ -277,6 +309,20 @@ fn build_volume(v: &VolumeSection, kind: Kind) -> Result<VolumeGrid, VolumeProbl
         None => Ok([1.0; 3]),
     }
     .map_err(VolumeProblem::Field)?;
+    if v.center_mm.is_some() && v.origin_mm.is_some() {
+        return Err(VolumeProblem::Field(bad(
+            "volume.origin_mm",
+            "given with volume.center_mm",
+            "one of center_mm (the grid's centre) or origin_mm (voxel (0, 0, 0)'s centre)",
+        )));
+    }
+    let direction = v
+        .direction
+        .unwrap_or([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]);
+    if let Some(origin) = v.origin_mm {
+        return VolumeGrid::with_direction(size, voxel, origin, direction)
+            .map_err(VolumeProblem::Grid);
+    }
     let center = match &v.center_mm {
         Some(x) => x.get::<3>("volume.center_mm").or_else(|e| match x {
             OneOrMany::Many(m) if m.len() == 2 && kind.is_2d() => Ok([m[0], m[1], 0.0]),
@@ -285,7 +331,17 @@ fn build_volume(v: &VolumeSection, kind: Kind) -> Result<VolumeGrid, VolumeProbl
         None => Ok([0.0; 3]),
     }
     .map_err(VolumeProblem::Field)?;
-    VolumeGrid::centered(size, voxel, center).map_err(VolumeProblem::Grid)
+    // The centre is the same point whatever the direction: find the origin that puts it there.
+    let probe = VolumeGrid::with_direction(size, voxel, [0.0; 3], direction)
+        .map_err(VolumeProblem::Grid)?;
+    let c0 = probe.center_mm();
+    VolumeGrid::with_direction(
+        size,
+        voxel,
+        [center[0] - c0[0], center[1] - c0[1], center[2] - c0[2]],
+        direction,
+    )
+    .map_err(VolumeProblem::Grid)
 }
 
 fn build_scan(f: &File) -> Result<(ScanGeometry, Option<CircularScan>), GeometryError> {
@@ -607,6 +663,12 @@ pub fn default_volume(scan: &ScanGeometry, is_2d: bool) -> Result<VolumeGrid, Gr
 /// [`read_geometry_toml`]: the angles are listed exactly, the detector offset is derived from
 /// its origin.
 pub fn circular_scan_toml(scan: &CircularScan, volume: Option<&VolumeGrid>) -> String {
+    scan_toml(scan, [0.0; 3], volume)
+}
+
+/// [`circular_scan_toml`] for a scan moved so that its isocentre is at `isocenter_mm`; a grid
+/// that is not axis-aligned is written with its origin and direction.
+pub fn scan_toml(scan: &CircularScan, isocenter_mm: Vec3, volume: Option<&VolumeGrid>) -> String {
     use std::fmt::Write as _;
     let d = &scan.detector;
     let two_d = d.rows == 1 && volume.is_none_or(|v| v.size()[2] == 1);
@@ -622,6 +684,9 @@ pub fn circular_scan_toml(scan: &CircularScan, volume: Option<&VolumeGrid>) -> S
         d.origin_mm[1] - centred.origin_mm[1],
     ];
     let mut t = format!("kind = \"{kind}\"\n");
+    if isocenter_mm != [0.0; 3] {
+        let _ = writeln!(t, "isocenter_mm = {isocenter_mm:?}");
+    }
     if scan.beam == Beam::Divergent {
         let _ = writeln!(
             t,
@@ -658,12 +723,22 @@ pub fn circular_scan_toml(scan: &CircularScan, volume: Option<&VolumeGrid>) -> S
         } else {
             format!("{:?}", v.size())
         };
-        let _ = writeln!(
-            t,
-            "\n[volume]\nsize = {size}\nvoxel_mm = {:?}\ncenter_mm = {:?}",
-            v.spacing_mm(),
-            v.center_mm()
-        );
+        if v.is_axis_aligned() {
+            let _ = writeln!(
+                t,
+                "\n[volume]\nsize = {size}\nvoxel_mm = {:?}\ncenter_mm = {:?}",
+                v.spacing_mm(),
+                v.center_mm()
+            );
+        } else {
+            let _ = writeln!(
+                t,
+                "\n[volume]\nsize = {size}\nvoxel_mm = {:?}\norigin_mm = {:?}\ndirection = {:?}",
+                v.spacing_mm(),
+                v.origin_mm(),
+                v.direction()
+            );
+        }
     }
     t
 }
@@ -681,6 +756,59 @@ const MAX_SAMPLES: u128 = 1 << 36;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn isocentre_and_oriented_grids_round_trip_through_the_file() {
+        let scan = CircularScan {
+            beam: Beam::Divergent,
+            sid_mm: 500.0,
+            sdd_mm: 900.0,
+            detector: Detector::centered(32, 16, [2.0, 2.0], [0.0; 2], DetectorShape::Cylindrical),
+            angles_rad: even_angles(0.0, 2.0 * std::f64::consts::PI, 12),
+            detector_rotation_rad: 0.0,
+        };
+        let flipped = [[-1.0, 0.0, 0.0], [0.0, -1.0, 0.0], [0.0, 0.0, 1.0]];
+        let grid =
+            VolumeGrid::with_direction([20, 18, 10], [1.5, 1.5, 2.0], [14.0, 12.0, 30.0], flipped)
+                .unwrap();
+        let text = scan_toml(&scan, [3.0, -4.0, 37.5], Some(&grid));
+        let c = parse_geometry_toml(&text, Path::new("g.toml")).unwrap();
+        assert_eq!(c.isocenter_mm, [3.0, -4.0, 37.5]);
+        let orbit = c.scan.orbit().unwrap();
+        for (a, b) in orbit.isocenter_mm.iter().zip([3.0, -4.0, 37.5]) {
+            assert!((a - b).abs() < 1e-9, "{:?}", orbit.isocenter_mm);
+        }
+        let g = c.volume.unwrap();
+        assert_eq!(g.direction(), flipped);
+        for (a, b) in g.origin_mm().iter().zip(grid.origin_mm()) {
+            assert!((a - b).abs() < 1e-9);
+        }
+        // A centred grid with a direction keeps its centre.
+        let t = "kind = \"cone\"\nsource_to_isocenter_mm = 500\nsource_to_detector_mm = 900\n[detector]\ncols = 8\nrows = 4\npixel_mm = 1\n[angles]\nstart_deg = 0\nstop_deg = 360\ncount = 4\n[volume]\nsize = [4, 4, 2]\ncenter_mm = [10, 0, 0]\ndirection = [[-1, 0, 0], [0, -1, 0], [0, 0, 1]]\n";
+        let g = parse_geometry_toml(t, Path::new("g.toml"))
+            .unwrap()
+            .volume
+            .unwrap();
+        assert!((g.center_mm()[0] - 10.0).abs() < 1e-9 && g.origin_mm()[0] > 10.0);
+        // Both centre and origin, a direction that is not a rotation, isocentre on vec: named.
+        let both = t.replace("direction", "origin_mm = [0, 0, 0]\ndirection");
+        let e = parse_geometry_toml(&both, Path::new("g.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("origin_mm"), "{e}");
+        let skew = t.replace("[0, -1, 0], [0, 0, 1]", "[0, -1, 0], [0, 1, 1]");
+        assert!(parse_geometry_toml(&skew, Path::new("g.toml")).is_err());
+        let iso = t.replace(
+            "kind = \"cone\"",
+            "kind = \"cone\"\nisocenter_mm = [0, 0, nan]",
+        );
+        assert!(
+            parse_geometry_toml(&iso, Path::new("g.toml"))
+                .unwrap_err()
+                .to_string()
+                .contains("isocenter_mm")
+        );
+    }
 
     fn parse(text: &str) -> Result<GeometryConfig, ConfigError> {
         parse_geometry_toml(text, Path::new("g.toml"))

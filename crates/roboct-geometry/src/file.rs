@@ -80,7 +80,8 @@ impl GeometryFile {
                     volume: c.volume,
                     rtk_frame: false,
                     is_2d,
-                    circular: c.circular,
+                    // A scan moved off the origin is not RTK's circular geometry as written.
+                    circular: c.circular.filter(|_| c.isocenter_mm == [0.0; 3]),
                 })
             }
             "xml" => {

@@ -52,7 +52,7 @@ pub mod volume;
 pub use circular::{Beam, CircularScan, RTK_TO_ROBOCT, RtkProjection, even_angles, rtk_view};
 pub use config::{
     ConfigError, GeometryConfig, Kind, circular_scan_toml, default_volume, parse_geometry_toml,
-    read_geometry_toml,
+    read_geometry_toml, scan_toml,
 };
 pub use file::{DetectorSampling, GeometryFile, GeometryFileError};
 pub use grid::{GridError, VolumeGrid};

@@ -286,9 +286,70 @@ pub enum Algorithm {
     Fbp,
     /// Feldkamp-Davis-Kress: circular cone beams.
     Fdk,
+    /// SIRT (Gilbert 1972), any geometry.
+    Sirt,
+    /// OS-SART: SART over ordered subsets of views (Andersen & Kak 1984; Hudson & Larkin 1994).
+    OsSart,
+    /// CGLS: conjugate gradients on the normal equations.
+    Cgls,
+    /// FISTA with total variation (Beck & Teboulle 2009): sparse views.
+    FistaTv,
+    /// Penalised weighted least squares with per-ray weights from --weights (Fessler 1994).
+    Pwls,
 }
 
-/// `roboct recon`: analytic reconstruction.
+impl Algorithm {
+    /// The iterative method, for the iterative algorithms.
+    fn iterative(self) -> Option<roboct_recon::IterativeMethod> {
+        use roboct_recon::IterativeMethod as M;
+        match self {
+            Algorithm::Fbp | Algorithm::Fdk => None,
+            Algorithm::Sirt => Some(M::Sirt),
+            Algorithm::OsSart => Some(M::OsSart),
+            Algorithm::Cgls => Some(M::Cgls),
+            Algorithm::FistaTv => Some(M::FistaTv),
+            Algorithm::Pwls => Some(M::Pwls),
+        }
+    }
+}
+
+/// Options of the iterative algorithms (`roboct recon --algorithm sirt|os-sart|cgls|fista-tv|pwls`).
+#[derive(Debug, Clone, clap::Args)]
+pub struct IterativeArgs {
+    /// Iterations (passes over all views), at least 1.
+    #[arg(long, default_value_t = 20, allow_negative_numbers = true)]
+    iterations: i64,
+    /// Stop early once |b - Ax| / |b| is at most this (0: run every iteration).
+    #[arg(long, default_value_t = 0.0)]
+    tolerance: f64,
+    /// OS-SART: subsets of views.
+    #[arg(long, default_value_t = 10)]
+    subsets: usize,
+    /// SIRT and OS-SART: relaxation, in (0, 2).
+    #[arg(long, default_value_t = 1.0)]
+    relaxation: f32,
+    /// FISTA-TV: the TV weight in the volume's unit (1/mm); more smooths more.
+    #[arg(long, default_value_t = roboct_recon::IterativeOptions::new(roboct_recon::IterativeMethod::FistaTv).tv_weight)]
+    tv_weight: f32,
+    /// FISTA-TV: inner iterations of the TV step.
+    #[arg(long, default_value_t = 10)]
+    tv_iterations: usize,
+    /// PWLS: per-ray statistical weights (detected counts), same shape as the projections
+    /// (.npy or .mha).
+    #[arg(long)]
+    weights: Option<PathBuf>,
+    /// PWLS: roughness penalty relative to the data term's largest curvature (0: none).
+    #[arg(long, default_value_t = 0.0)]
+    pwls_beta: f32,
+    /// Start from: zero, fdk (FBP/FDK of the same projections; circular scans) or a volume file.
+    #[arg(long, default_value = "zero")]
+    warm_start: String,
+    /// Allow negative values (default: the volume is kept >= 0).
+    #[arg(long)]
+    no_nonneg: bool,
+}
+
+/// `roboct recon`: analytic (FBP, FDK) or iterative reconstruction.
 #[derive(Debug, clap::Args)]
 pub struct ReconArgs {
     /// Geometry: roboct TOML, or RTK XML (then the projections must be MetaImage).
@@ -297,9 +358,12 @@ pub struct ReconArgs {
     /// Projections [view][row][col], line integrals of mu in 1/mm: .npy or .mha/.mhd.
     #[arg(long)]
     projections: PathBuf,
-    /// fbp (parallel and fan beams) or fdk (cone beams).
+    /// fbp (parallel and fan beams), fdk (cone beams), or an iterative method on any geometry:
+    /// sirt, os-sart, cgls, fista-tv, pwls.
     #[arg(long, value_enum)]
     algorithm: Algorithm,
+    #[command(flatten)]
+    iterative: IterativeArgs,
     /// Ramp filter window: ram-lak, shepp-logan, cosine, hamming, hann.
     #[arg(long, default_value = "ram-lak")]
     filter: String,
@@ -355,6 +419,9 @@ pub fn recon(args: ReconArgs, ctx: &Context) -> Result<()> {
     let g = read_geometry(&args.geometry, stack.detector, Some((cols, rows)))
         .with_context(|| format!("reading geometry {}", args.geometry.display()))?;
     check_detector_agrees(&g, &stack, &args.projections, &args.geometry)?;
+    if let Some(method) = args.algorithm.iterative() {
+        return recon_iterative(&args, method, stack.data, g, start, ctx);
+    }
     check_algorithm(args.algorithm, &g)?;
     let grid = args.grid.resolve(g.is_2d, || match &g.volume {
         Some(v) => Ok(v.clone()),
@@ -398,6 +465,130 @@ pub fn recon(args: ReconArgs, ctx: &Context) -> Result<()> {
     print_report(&report, &grid, read_s);
     println!("wrote {}", args.out.display());
     Ok(())
+}
+
+/// `roboct recon` with an iterative method.
+fn recon_iterative(
+    args: &ReconArgs,
+    method: roboct_recon::IterativeMethod,
+    projections: ndarray::Array3<f32>,
+    g: GeometryFile,
+    start: Instant,
+    ctx: &Context,
+) -> Result<()> {
+    use roboct_recon::{IterativeOptions, ReconPlan, WarmStart};
+    let it = &args.iterative;
+    if it.iterations < 1 {
+        bail!("--iterations is {}; expected at least 1", it.iterations);
+    }
+    let grid = args.grid.resolve(g.is_2d, || match &g.volume {
+        Some(v) => Ok(v.clone()),
+        None => Ok(default_volume(&g.scan, g.is_2d)?),
+    })?;
+    let want = g.scan.projection_shape();
+    if projections.dim() != want {
+        bail!(
+            "{}: projections have shape (views, rows, cols) = {:?}, but {} describes {:?}",
+            args.projections.display(),
+            projections.dim(),
+            args.geometry.display(),
+            want
+        );
+    }
+    let weights = match &it.weights {
+        Some(path) => Some(
+            roboct_io::read_projections(path)
+                .with_context(|| format!("reading --weights {}", path.display()))?
+                .data,
+        ),
+        None => None,
+    };
+    let warm_start = match it.warm_start.as_str() {
+        "zero" => WarmStart::Zero,
+        "fdk" | "fbp" => WarmStart::Fdk,
+        file => {
+            let v = roboct_io::read_volume(Path::new(file))
+                .with_context(|| format!("reading --warm-start {file}"))?;
+            WarmStart::Volume(v.into_parts().1)
+        }
+    };
+    let options = IterativeOptions::new(method)
+        .iterations(it.iterations as usize)
+        .tolerance(it.tolerance)
+        .subsets(it.subsets)
+        .relaxation(it.relaxation)
+        .tv_weight(it.tv_weight)
+        .tv_iterations(it.tv_iterations)
+        .pwls_beta(it.pwls_beta)
+        .nonnegative(!it.no_nonneg)
+        .warm_start(warm_start);
+    let read_s = start.elapsed().as_secs_f64();
+    let plan = ReconPlan::new(&g.scan, &grid)?;
+    let bar = Bar::new(ctx.quiet);
+    let (volume, report) = roboct_recon::reconstruct_iterative(
+        &plan,
+        projections.view(),
+        weights.as_ref().map(|w| w.view()),
+        &options,
+        &bar,
+        &CancelToken::new(),
+    )
+    .map_err(|e| anyhow::anyhow!("{}", cli_field_names(&e.to_string())))
+    .with_context(|| format!("{method} of {}", args.projections.display()))?;
+    roboct_io::write_volume(&args.out, &volume)
+        .with_context(|| format!("writing {}", args.out.display()))?;
+    if let Some(dir) = &args.png {
+        write_previews(dir, "recon", &volume, args.window)?;
+    }
+    let per_iteration = report.iteration_s.iter().sum::<f64>() / report.iterations.max(1) as f64;
+    println!(
+        "reconstructed {:?} voxels by {method} ({:?} path): {} iterations ({:?}), read {read_s:.2} s, set-up {:.2} s, {per_iteration:.3} s per iteration (projection {:.2} s, transpose {:.2} s in all)",
+        grid.size(),
+        plan.path(),
+        report.iterations,
+        report.stopped_because,
+        report.setup_s,
+        report.forward_s,
+        report.adjoint_s
+    );
+    if let (Some(first), Some(last)) = (report.residuals.first(), report.residuals.last()) {
+        println!(
+            "residual |b - Ax|/|b|: {:.3e} at the first iteration, {:.3e} at the last",
+            first / report.data_norm.max(f64::MIN_POSITIVE),
+            last / report.data_norm.max(f64::MIN_POSITIVE)
+        );
+    }
+    println!(
+        "memory: work arrays {:.0} MB; peak resident {}",
+        report.work_bytes as f64 / 1e6,
+        report
+            .peak_rss_bytes
+            .map_or("unknown".into(), |b| format!("{:.0} MB", b as f64 / 1e6))
+    );
+    println!("wrote {}", args.out.display());
+    Ok(())
+}
+
+/// The library's option names as the command line spells them (`tv weight` -> `--tv-weight`).
+fn cli_field_names(message: &str) -> String {
+    let mut out = message.to_string();
+    for (lib, cli) in [
+        ("tv iterations:", "--tv-iterations:"),
+        ("tv weight:", "--tv-weight:"),
+        ("pwls beta:", "--pwls-beta:"),
+        ("warm start:", "--warm-start:"),
+        ("iterations:", "--iterations:"),
+        ("tolerance:", "--tolerance:"),
+        ("subsets:", "--subsets:"),
+        ("relaxation:", "--relaxation:"),
+        ("weights:", "--weights:"),
+    ] {
+        if out.starts_with(lib) {
+            out = format!("{cli}{}", &out[lib.len()..]);
+            break;
+        }
+    }
+    out
 }
 
 fn check_algorithm(algorithm: Algorithm, g: &GeometryFile) -> Result<()> {
@@ -883,7 +1074,9 @@ pub fn geometry(args: GeometryArgs, _ctx: &Context) -> Result<()> {
         let c = g
             .circular
             .as_ref()
-            .context("only circular scans (not kind = \"vec\") can be written as RTK geometry")?;
+            .context(
+                "only circular scans about the origin (not kind = \"vec\", no isocenter_mm) can be written as RTK geometry",
+            )?;
         roboct_geometry::write_rtk_xml(out, &c.to_rtk())?;
         println!(
             "wrote {} (RTK's frame: RTK's y is our z, RTK's z is our -y)",
