@@ -38,7 +38,8 @@ enum Command {
     Phantom(cmd::ct::PhantomArgs),
     /// Forward-project a volume (Joseph's ray-driven method).
     Project(cmd::ct::ProjectArgs),
-    /// Reconstruct a volume from projections (FBP or FDK).
+    /// Reconstruct a volume from projections (FBP, FDK, or iterative: SIRT, OS-SART, CGLS,
+    /// FISTA-TV, PWLS).
     Recon(cmd::ct::ReconArgs),
     /// Query the hospital's Modality Worklist for this scanner's orders.
     Worklist(cmd::dicom::WorklistArgs),
