@@ -12,6 +12,8 @@
 //! * [`acquire`]: the scan through the [`acquire::XRayTube`] and [`acquire::XRayDetector`]
 //!   traits a real device implements, the simulator's tube and detector, and the
 //!   preprocessing (flat field, log, beam-hardening correction, statistical weights).
+//! * [`files`]: a scan on disk (projections, geometry, weights, dose and scan records) and a
+//!   phantom's truth with its masks.
 //! * [`dose`]: CTDIvol by Monte Carlo in the IEC CTDI phantoms with this scanner's spectrum
 //!   and geometry, DLP, the per-exam [`dose::DoseRecord`].
 //!
@@ -41,6 +43,7 @@
 
 pub mod acquire;
 pub mod dose;
+pub mod files;
 pub mod patient;
 pub mod physics;
 pub mod protocol;

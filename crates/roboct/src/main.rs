@@ -41,6 +41,9 @@ enum Command {
     /// Reconstruct a volume from projections (FBP, FDK, or iterative: SIRT, OS-SART, CGLS,
     /// FISTA-TV, PWLS).
     Recon(cmd::ct::ReconArgs),
+    /// Simulate a CT scan of a patient (the simulated head or chest, or any CT volume in HU):
+    /// X-ray physics, noise and dose; writes projections, geometry, weights and dose.
+    SimulateScan(cmd::scanner::SimulateScanArgs),
     /// Query the hospital's Modality Worklist for this scanner's orders.
     Worklist(cmd::dicom::WorklistArgs),
     /// Write a volume in HU as a DICOM CT Image Storage series.
@@ -77,8 +80,8 @@ enum Command {
 /// `roboct bench <part>`: each part's reference problems.
 #[derive(Debug, Subcommand)]
 enum BenchCommand {
-    /// Reconstruction reference problems P2 (2D parallel FBP) and P3 (cone FDK): time,
-    /// voxel-updates/s, RMSE against the phantom, peak memory.
+    /// Reconstruction reference problems P2 (2D parallel FBP), P3 (cone FDK) and P3's
+    /// iterative rows (OS-SART, FISTA-TV): time, rates, RMSE against the phantom, peak memory.
     Recon(cmd::ct::BenchReconArgs),
     /// Upload a 256-slice 512x512 CT series to a local Orthanc by C-STORE and STOW-RS, next to
     /// dcmtk storescu, and the real-time first-slice latency.

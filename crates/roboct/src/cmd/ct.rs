@@ -139,6 +139,19 @@ pub struct PhantomArgs {
     /// Points per voxel edge (volume) and rays per pixel edge (projections).
     #[arg(long, default_value_t = 1)]
     supersample: usize,
+    /// The simulated adult head in HU instead (brain, ventricles, skull, face; haemorrhages
+    /// with --bleed): --volume is in HU, --projections are its exact line integrals at 70 keV.
+    #[arg(long, conflicts_with = "chest")]
+    head: bool,
+    /// The simulated adult chest in HU instead.
+    #[arg(long)]
+    chest: bool,
+    #[command(flatten)]
+    patient: super::scanner::PatientArgs,
+    /// With --head/--chest: where to write the truth (default: truth.json beside --volume),
+    /// with a mask per finding beside it.
+    #[arg(long)]
+    truth: Option<PathBuf>,
 }
 
 fn load_phantom(name: &str, half_size_mm: f64, mu_scale: f64, original: bool) -> Result<Phantom> {
@@ -173,6 +186,17 @@ fn read_geometry(
 pub fn phantom(args: PhantomArgs, ctx: &Context) -> Result<()> {
     if args.volume.is_none() && args.projections.is_none() {
         bail!("nothing to write: give --volume and/or --projections");
+    }
+    let anatomy = match (
+        args.head || args.phantom == "head",
+        args.chest || args.phantom == "chest",
+    ) {
+        (true, _) => Some(super::scanner::Anatomy::Head),
+        (_, true) => Some(super::scanner::Anatomy::Chest),
+        _ => None,
+    };
+    if let Some(anatomy) = anatomy {
+        return patient_phantom(anatomy, &args, ctx);
     }
     let phantom = load_phantom(
         &args.phantom,
@@ -217,6 +241,78 @@ pub fn phantom(args: PhantomArgs, ctx: &Context) -> Result<()> {
         write_stack(out, data, &g.scan)?;
         println!(
             "wrote {} ({:?} views x rows x cols, exact line integrals)",
+            out.display(),
+            g.scan.projection_shape()
+        );
+    }
+    Ok(())
+}
+
+/// `roboct phantom --head|--chest`: the patient in HU on a grid, its truth, and its exact
+/// monochromatic projections at the HU reference energy.
+fn patient_phantom(
+    anatomy: super::scanner::Anatomy,
+    args: &PhantomArgs,
+    ctx: &Context,
+) -> Result<()> {
+    let made = super::scanner::make_patient(anatomy, &args.patient)?;
+    let geometry = match &args.geometry {
+        Some(g) => Some(
+            read_geometry(g, None, None)
+                .with_context(|| format!("reading geometry {}", g.display()))?,
+        ),
+        None => None,
+    };
+    if let Some(out) = &args.volume {
+        let grid = args.grid.resolve(false, || match &geometry {
+            Some(g) => match &g.volume {
+                Some(v) => Ok(v.clone()),
+                None => Ok(default_volume(&g.scan, g.is_2d)?),
+            },
+            None => Ok(made.default_grid.clone()),
+        })?;
+        let truth = super::scanner::write_patient(
+            &made,
+            &grid,
+            out,
+            args.truth.as_deref(),
+            args.supersample,
+        )?;
+        println!(
+            "wrote {} ({}, {:?} voxels of {:?} mm, HU at 70 keV) and its truth {}",
+            out.display(),
+            made.name,
+            grid.size(),
+            grid.spacing_mm(),
+            truth.display()
+        );
+        for f in &made.truth.findings {
+            println!(
+                "  {} {:?}: {:.2} mL at ({:.1}, {:.1}, {:.1}) mm, {:.0} HU",
+                f.kind.name(),
+                f.side,
+                f.volume_ml,
+                f.centroid_mm[0],
+                f.centroid_mm[1],
+                f.centroid_mm[2],
+                f.hu
+            );
+        }
+    }
+    if let Some(out) = &args.projections {
+        let g = geometry
+            .as_ref()
+            .context("--projections needs --geometry")?;
+        let bar = Bar::new(ctx.quiet);
+        let data = made.patient.project_mono(
+            &g.scan,
+            roboct_phantom::material::HU_REFERENCE_KEV,
+            args.supersample,
+            &bar,
+        );
+        write_stack(out, data, &g.scan)?;
+        println!(
+            "wrote {} ({:?} views x rows x cols, exact line integrals of mu at 70 keV)",
             out.display(),
             g.scan.projection_shape()
         );
@@ -690,9 +786,12 @@ fn write_previews(
 /// `roboct bench recon`: the reference problems.
 #[derive(Debug, clap::Args)]
 pub struct BenchReconArgs {
-    /// p2, p3 or all.
+    /// p2, p3 (FBP and FDK), iterative (P3's geometry: OS-SART and FISTA-TV), or all.
     #[arg(long, default_value = "all")]
     problem: String,
+    /// Iterations of the iterative problems: OS-SART (10 subsets) and FISTA-TV.
+    #[arg(long, value_delimiter = ',', default_values_t = [10usize, 20])]
+    iterations: Vec<usize>,
     /// Shrink the problems by this factor (sizes, views and pixels), for a quick look.
     #[arg(long, default_value_t = 1)]
     scale: usize,
@@ -713,12 +812,19 @@ pub struct BenchReconArgs {
 }
 
 pub fn bench_recon(args: BenchReconArgs, ctx: &Context) -> Result<()> {
-    let problems: Vec<Problem> = match args.problem.as_str() {
-        "p2" => vec![Problem::p2(args.scale)],
-        "p3" => vec![Problem::p3(args.scale)],
-        "all" => vec![Problem::p2(args.scale), Problem::p3(args.scale)],
-        other => bail!("unknown problem {other:?}; expected p2, p3 or all"),
+    let (problems, iterative): (Vec<Problem>, bool) = match args.problem.as_str() {
+        "p2" => (vec![Problem::p2(args.scale)], false),
+        "p3" => (vec![Problem::p3(args.scale)], false),
+        "iterative" => (vec![], true),
+        "all" => (vec![Problem::p2(args.scale), Problem::p3(args.scale)], true),
+        other => bail!("unknown problem {other:?}; expected p2, p3, iterative or all"),
     };
+    if args.iterations.len() != 2 || args.iterations.contains(&0) {
+        bail!(
+            "--iterations takes two counts of at least 1 (OS-SART, FISTA-TV), such as 10,20; got {:?}",
+            args.iterations
+        );
+    }
     let limits = roboct_recon::bench::measure_machine_limits();
     println!(
         "machine: {} threads, AVX-512 {}; measured FP32 FMA peak {:.0} GFLOP/s, parallel copy {:.1} GB/s",
@@ -823,11 +929,146 @@ pub fn bench_recon(args: BenchReconArgs, ctx: &Context) -> Result<()> {
             "slab_slices": args.slab, "backproject_voxel_updates_per_s": updates / report.backproject_s,
         }));
     }
+    if iterative {
+        results.extend(bench_iterative(&args, &limits, ctx)?);
+    }
     if let Some(path) = &args.json {
         std::fs::write(path, serde_json::to_string_pretty(&results)?)
             .with_context(|| format!("writing {}", path.display()))?;
     }
     Ok(())
+}
+
+/// The iterative rows of `bench recon`: P3's geometry and phantom, OS-SART (10 subsets) and
+/// FISTA-TV from zero; the Joseph pair's rates against the machine's limits.
+fn bench_iterative(
+    args: &BenchReconArgs,
+    limits: &roboct_recon::bench::MachineLimits,
+    ctx: &Context,
+) -> Result<Vec<serde_json::Value>> {
+    use roboct_recon::{IterativeMethod, IterativeOptions, JosephProjector, Projector, ReconPlan};
+    let p = Problem::p3(args.scale);
+    println!(
+        "{} iterative: {} (the same data as FDK's)",
+        p.name, p.description
+    );
+    let bar = Bar::new(ctx.quiet);
+    let t = Instant::now();
+    let projections = p.projections(&bar);
+    println!("  exact projections in {:.1} s", t.elapsed().as_secs_f64());
+    let truth = p.truth();
+    if let Some(dir) = &args.save {
+        save_problem(dir, &p, &projections, &truth)?;
+    }
+    let plan = ReconPlan::new(&p.geometry, &p.grid)?;
+    let a = JosephProjector::new(&plan);
+    let all: Vec<usize> = (0..plan.n_views()).collect();
+    let steps = a.ray_steps(&all) as f64;
+    let mut scratch = a.scratch();
+    let cancel = CancelToken::new();
+    let mut y = ndarray::Array3::<f32>::zeros(plan.projection_shape());
+    let mut x = ndarray::Array3::<f32>::zeros(plan.volume_shape());
+    let (mut fwd, mut adj) = (f64::INFINITY, f64::INFINITY);
+    for _ in 0..args.repeat.max(1) {
+        let t = Instant::now();
+        a.forward_into(
+            truth.data().view(),
+            &all,
+            y.view_mut(),
+            &mut scratch,
+            &cancel,
+        )?;
+        fwd = fwd.min(t.elapsed().as_secs_f64());
+        let t = Instant::now();
+        a.adjoint_into(
+            projections.view(),
+            &all,
+            x.view_mut(),
+            &mut scratch,
+            &cancel,
+        )?;
+        adj = adj.min(t.elapsed().as_secs_f64());
+    }
+    drop((y, x, scratch));
+    let flops = |secs: f64| steps / secs * roboct_recon::bench::FLOPS_PER_VOXEL_UPDATE;
+    let volume_bytes = (p.grid.len() * 4) as f64;
+    println!(
+        "  Joseph pair ({:?} path), {:.3e} ray steps (bilinear samples) per pass, best of {}:",
+        plan.path(),
+        steps,
+        args.repeat.max(1)
+    );
+    for (name, secs) in [("projection", fwd), ("transpose", adj)] {
+        println!(
+            "    {name:10} {secs:.3} s: {:.2e} ray steps/s, {:.1} GFLOP/s = {:.1}% of the FMA peak; the volume once per view = {:.1} GB/s, {:.1}% of the copy bandwidth",
+            steps / secs,
+            flops(secs) / 1e9,
+            100.0 * flops(secs) / limits.flops_per_s,
+            volume_bytes * plan.n_views() as f64 / secs / 1e9,
+            100.0 * volume_bytes * plan.n_views() as f64 / secs / limits.copy_bytes_per_s
+        );
+    }
+    let mut rows = Vec::new();
+    for (method, iterations) in [
+        (IterativeMethod::OsSart, args.iterations[0]),
+        (IterativeMethod::FistaTv, args.iterations[1]),
+    ] {
+        let options = IterativeOptions::new(method)
+            .iterations(iterations)
+            .subsets(10);
+        let baseline = roboct_core::memory::rss_bytes();
+        roboct_core::memory::reset_peak_rss();
+        let t = Instant::now();
+        let (volume, report) = roboct_recon::reconstruct_iterative(
+            &plan,
+            projections.view(),
+            None,
+            &options,
+            &bar,
+            &cancel,
+        )?;
+        let total = t.elapsed().as_secs_f64();
+        let per = report.iteration_s.iter().sum::<f64>() / report.iterations.max(1) as f64;
+        let (all_err, central) = rmse(&volume, &truth);
+        let name = format!("{} {}", p.name, method);
+        println!(
+            "  {name}: {} iterations in {total:.1} s: set-up {:.2} s, {per:.2} s per iteration (projections {:.1} s, transposes {:.1} s in all)",
+            report.iterations, report.setup_s, report.forward_s, report.adjoint_s
+        );
+        println!(
+            "    RMSE vs phantom {all_err:.3e} /mm, central half of slices {central:.3e} /mm; residual |b - Ax|/|b| {:.3e} -> {:.3e}",
+            report.residuals[0] / report.data_norm,
+            report.final_relative_residual().unwrap_or(f64::NAN)
+        );
+        let peak = roboct_core::memory::peak_rss_bytes();
+        if let (Some(b), Some(pk)) = (baseline, peak) {
+            println!(
+                "    peak memory {:.0} MB above the {:.0} MB held before (work arrays {:.0} MB: volumes of {:.0} MB, projections of {:.0} MB)",
+                pk.saturating_sub(b) as f64 / 1e6,
+                b as f64 / 1e6,
+                report.work_bytes as f64 / 1e6,
+                volume_bytes / 1e6,
+                (projections.len() * 4) as f64 / 1e6
+            );
+        }
+        if let Some(dir) = &args.save {
+            let stem = p.name.to_lowercase().replace('/', "_");
+            roboct_io::write_volume(&dir.join(format!("{stem}_{method}_recon.npy")), &volume)?;
+        }
+        rows.push(serde_json::json!({
+            "problem": name, "method": method.name(), "iterations": report.iterations,
+            "seconds_per_iteration": per, "setup_s": report.setup_s, "total_s": total,
+            "rmse_per_mm": all_err, "rmse_central_per_mm": central,
+            "residuals": report.residuals, "data_norm": report.data_norm,
+            "forward_s": fwd, "adjoint_s": adj, "ray_steps": steps,
+            "forward_steps_per_s": steps / fwd, "adjoint_steps_per_s": steps / adj,
+            "machine_flops_per_s": limits.flops_per_s, "machine_copy_bytes_per_s": limits.copy_bytes_per_s,
+            "work_bytes": report.work_bytes, "peak_rss_bytes": peak, "baseline_rss_bytes": baseline,
+            "subsets": if method == IterativeMethod::OsSart { 10 } else { 0 },
+            "tv_weight": options.tv_weight,
+        }));
+    }
+    Ok(rows)
 }
 
 /// Writes a problem for other tools: our TOML geometry and .npy projections, RTK's XML geometry

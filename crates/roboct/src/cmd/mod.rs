@@ -8,6 +8,7 @@ pub mod ct;
 pub mod dialogue;
 pub mod dicom;
 pub mod nav;
+pub mod scanner;
 
 /// What every subcommand may need from the global flags.
 pub struct Context {
@@ -36,6 +37,7 @@ pub fn run(command: Command, ctx: &Context) -> Result<()> {
         Command::Phantom(args) => ct::phantom(args, ctx),
         Command::Project(args) => ct::project(args, ctx),
         Command::Recon(args) => ct::recon(args, ctx),
+        Command::SimulateScan(args) => scanner::simulate(args, ctx),
         Command::Bench { which } => match which {
             BenchCommand::Recon(args) => ct::bench_recon(args, ctx),
             BenchCommand::Upload(args) => dicom::bench_upload(args, ctx),

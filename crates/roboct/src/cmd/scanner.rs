@@ -1,0 +1,390 @@
+//! `roboct simulate-scan` and the patients of `roboct phantom --head|--chest`: wiring for
+//! `roboct-phantom` (patients in HU) and `roboct-scanner` (the simulated scanner).
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, Result, bail};
+use clap::{Args, ValueEnum};
+use roboct_core::CancelToken;
+use roboct_geometry::{Volume, VolumeGrid};
+use roboct_phantom::chest::{ChestOptions, chest};
+use roboct_phantom::head::{FindingKind, FindingSpec, HeadOptions, Side, head};
+use roboct_phantom::patient::Patient;
+use roboct_phantom::truth::Truth;
+use roboct_scanner::patient::{AnalyticPatient, PatientModel, VoxelPatient};
+use roboct_scanner::{CtdiPhantom, CurrentModulation, Protocol, ScannerSpec, simulate_scan};
+
+use super::Context;
+use crate::progress::Bar;
+
+/// `KIND:ML[:SIDE[:HU]]`, e.g. `sdh:30:left:65`.
+pub(crate) fn parse_bleed(text: &str) -> Result<FindingSpec, String> {
+    let parts: Vec<&str> = text.split(':').map(str::trim).collect();
+    if parts.len() < 2 || parts.len() > 4 {
+        return Err(format!(
+            "{text:?}: expected KIND:ML[:SIDE[:HU]] such as sdh:30:left:65 or iph:8"
+        ));
+    }
+    let kind: FindingKind = parts[0].parse()?;
+    let volume_ml: f64 = parts[1]
+        .parse()
+        .map_err(|_| format!("{text:?}: volume {:?} is not a number of mL", parts[1]))?;
+    let side = match parts.get(2).map(|s| s.to_ascii_lowercase()) {
+        None => {
+            if kind == FindingKind::Subarachnoid {
+                Side::Midline
+            } else {
+                Side::Left
+            }
+        }
+        Some(s) if s == "left" || s == "l" => Side::Left,
+        Some(s) if s == "right" || s == "r" => Side::Right,
+        Some(s) if s == "midline" || s == "m" => Side::Midline,
+        Some(s) => {
+            return Err(format!(
+                "{text:?}: side {s:?}; expected left, right or midline"
+            ));
+        }
+    };
+    let hu = match parts.get(3) {
+        None => 65.0,
+        Some(h) => h
+            .parse()
+            .map_err(|_| format!("{text:?}: CT number {h:?} is not a number of HU"))?,
+    };
+    Ok(FindingSpec {
+        kind,
+        volume_ml,
+        side,
+        hu,
+    })
+}
+
+/// How a simulated patient is made.
+#[derive(Debug, Clone, Args)]
+pub struct PatientArgs {
+    /// Seed of the patient's anatomy, pose and findings.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// A haemorrhage to insert, KIND:ML[:SIDE[:HU]] (KIND: intraparenchymal/iph, subdural/sdh,
+    /// epidural/edh, subarachnoid/sah, intraventricular/ivh; SIDE: left, right or midline;
+    /// HU at 70 keV, default 65); repeatable. Head only.
+    #[arg(long = "bleed", value_parser = parse_bleed)]
+    bleeds: Vec<FindingSpec>,
+    /// Leave out the calcifications (pineal, choroid plexus, falx). Head only.
+    #[arg(long)]
+    no_distractors: bool,
+    /// Largest offset of the patient from the isocentre along each axis, mm.
+    #[arg(long, default_value_t = 10.0)]
+    max_offset_mm: f64,
+    /// Largest rotation of the patient about each axis, degrees.
+    #[arg(long, default_value_t = 6.0)]
+    max_rotation_deg: f64,
+}
+
+/// Which simulated patient.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Anatomy {
+    /// The adult head (brain, skull, face, neck).
+    Head,
+    /// The adult chest.
+    Chest,
+}
+
+/// A simulated patient, its truth, and the grid its truth is sampled on by default.
+pub(crate) struct MadePatient {
+    pub patient: Patient,
+    pub truth: Truth,
+    pub default_grid: VolumeGrid,
+    pub name: String,
+}
+
+pub(crate) fn make_patient(anatomy: Anatomy, args: &PatientArgs) -> Result<MadePatient> {
+    Ok(match anatomy {
+        Anatomy::Head => {
+            let h = head(&HeadOptions {
+                seed: args.seed,
+                findings: args.bleeds.clone(),
+                distractors: !args.no_distractors,
+                max_offset_mm: args.max_offset_mm,
+                max_rotation_deg: args.max_rotation_deg,
+            })?;
+            let truth = h.truth();
+            MadePatient {
+                patient: h.patient,
+                truth,
+                default_grid: VolumeGrid::centered([256, 256, 256], [1.0; 3], [0.0, 0.0, -5.0])?,
+                name: format!("head, seed {}", args.seed),
+            }
+        }
+        Anatomy::Chest => {
+            if !args.bleeds.is_empty() {
+                bail!("--bleed: haemorrhages are made in the head only (give --head)");
+            }
+            let c = chest(&ChestOptions {
+                seed: args.seed,
+                max_offset_mm: args.max_offset_mm,
+                max_rotation_deg: args.max_rotation_deg,
+            })?;
+            let truth = c.truth();
+            MadePatient {
+                patient: c.patient,
+                truth,
+                default_grid: VolumeGrid::centered([256, 256, 160], [1.6, 1.6, 2.5], [0.0; 3])?,
+                name: format!("chest, seed {}", args.seed),
+            }
+        }
+    })
+}
+
+/// The extension of a volume file name (`nii.gz` counts as one).
+fn volume_ext(path: &Path) -> String {
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    if name.ends_with(".nii.gz") {
+        "nii.gz".into()
+    } else {
+        path.extension()
+            .and_then(|e| e.to_str())
+            .unwrap_or("nii.gz")
+            .to_string()
+    }
+}
+
+/// Writes a patient sampled in HU on `grid` to `out` and its truth (with masks) to `truth`
+/// (default: `truth.json` beside `out`).
+pub(crate) fn write_patient(
+    made: &MadePatient,
+    grid: &VolumeGrid,
+    out: &Path,
+    truth_path: Option<&Path>,
+    supersample: usize,
+) -> Result<PathBuf> {
+    let raster = made.patient.rasterize(grid, supersample.max(2));
+    roboct_io::write_volume(out, &raster.hu)
+        .with_context(|| format!("writing {}", out.display()))?;
+    let truth_path = truth_path
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| out.parent().unwrap_or(Path::new("")).join("truth.json"));
+    let mut truth = made.truth.clone();
+    roboct_scanner::files::write_truth(&truth_path, &mut truth, &raster, &volume_ext(out))?;
+    Ok(truth_path)
+}
+
+/// `roboct simulate-scan`.
+#[derive(Debug, Args)]
+pub struct SimulateScanArgs {
+    /// The patient: `head`, `chest`, or a CT volume in HU (.nii, .nii.gz, .mha, .mhd, .npy) or a
+    /// folder holding one DICOM CT series.
+    #[arg(long)]
+    phantom: String,
+    #[command(flatten)]
+    patient: PatientArgs,
+    /// Tube voltage, kV (70 to 140).
+    #[arg(long, default_value_t = 120.0)]
+    kvp: f64,
+    /// Tube current-time product of the rotation, mAs.
+    #[arg(long, default_value_t = 300.0)]
+    mas: f64,
+    /// Views over the arc (60-120 for a sparse-view protocol).
+    #[arg(long, default_value_t = 360)]
+    views: usize,
+    /// Arc, degrees.
+    #[arg(long, default_value_t = 360.0)]
+    arc_deg: f64,
+    /// Beam width along z at the isocentre, mm (default: the patient's grid, at most the
+    /// detector).
+    #[arg(long)]
+    collimation_mm: Option<f64>,
+    /// Beam centre along z, mm (default: the patient grid's centre).
+    #[arg(long, allow_hyphen_values = true)]
+    z_center_mm: Option<f64>,
+    /// Angular tube-current modulation with this strength (0.5: noise-optimal).
+    #[arg(long)]
+    modulation: Option<f64>,
+    /// CTDI phantom of the dose: head (16 cm) or body (32 cm); default: body for a chest,
+    /// head otherwise.
+    #[arg(long)]
+    ctdi_phantom: Option<CtdiChoice>,
+    /// Seed of the quantum and electronic noise (default: the patient's --seed).
+    #[arg(long)]
+    noise_seed: Option<u64>,
+    /// Rays per detector pixel edge for the analytic patients (2: softer, 4x slower).
+    #[arg(long, default_value_t = 1)]
+    supersample: usize,
+    /// Also write the patient's truth in HU on the geometry's grid (`<stem>.truth.nii.gz`) and
+    /// `truth.json` with its masks (phantoms only).
+    #[arg(long)]
+    truth: bool,
+    /// Projections to write (.npy or .mha); the geometry (.toml), weights, dose record and scan
+    /// record are written beside them.
+    #[arg(long)]
+    out: PathBuf,
+}
+
+/// The CTDI phantom on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CtdiChoice {
+    /// 16 cm PMMA.
+    Head,
+    /// 32 cm PMMA.
+    Body,
+}
+
+/// A patient volume from a file or a DICOM folder, in HU.
+fn read_patient_volume(path: &Path) -> Result<Volume> {
+    if path.is_dir() {
+        let (v, summary) = roboct_dicom::reader::read_series(path, None)
+            .with_context(|| format!("reading the DICOM series in {}", path.display()))?;
+        if summary.modality != "CT" {
+            bail!(
+                "{}: the series is {}, not CT: its values are not in HU",
+                path.display(),
+                summary.modality
+            );
+        }
+        Ok(v)
+    } else {
+        roboct_io::read_volume(path)
+            .with_context(|| format!("reading the patient {}", path.display()))
+    }
+}
+
+pub fn simulate(args: SimulateScanArgs, ctx: &Context) -> Result<()> {
+    let spec = ScannerSpec::mobile_head();
+    let bar = Bar::new(ctx.quiet);
+    let (made, volume_patient, grid, ctdi_default) = match args.phantom.as_str() {
+        "head" | "chest" => {
+            let anatomy = if args.phantom == "head" {
+                Anatomy::Head
+            } else {
+                Anatomy::Chest
+            };
+            let made = make_patient(anatomy, &args.patient)?;
+            let grid = made.default_grid.clone();
+            let phantom = if anatomy == Anatomy::Chest {
+                CtdiPhantom::Body32
+            } else {
+                CtdiPhantom::Head16
+            };
+            (Some(made), None, grid, phantom)
+        }
+        file => {
+            if !args.patient.bleeds.is_empty() {
+                bail!("--bleed: haemorrhages can be inserted in the simulated head only");
+            }
+            let v = read_patient_volume(Path::new(file))?;
+            let grid = v.grid().clone();
+            let p = VoxelPatient::from_hu(&v)
+                .with_context(|| format!("decomposing {file} into materials"))?;
+            let r = &p.report;
+            if r.padding_voxels + r.below_air_voxels > 0 {
+                println!(
+                    "note: {} voxels below -1000 HU (padding outside the field of view, or noise) were taken as air",
+                    r.padding_voxels + r.below_air_voxels
+                );
+            }
+            (None, Some(p), grid, CtdiPhantom::Head16)
+        }
+    };
+    // The beam covers the patient's grid along z unless told otherwise.
+    let (gz0, gz1) = {
+        let a = grid.world_from_index([0.0, 0.0, -0.5])[2];
+        let b = grid.world_from_index([0.0, 0.0, grid.size()[2] as f64 - 0.5])[2];
+        (a.min(b), a.max(b))
+    };
+    let collimation_mm = args
+        .collimation_mm
+        .unwrap_or_else(|| (gz1 - gz0).min(spec.max_collimation_mm()).max(1.0));
+    let protocol = Protocol {
+        kvp: args.kvp,
+        mas: args.mas,
+        views: args.views,
+        arc_deg: args.arc_deg,
+        collimation_mm,
+        z_center_mm: args.z_center_mm.unwrap_or(0.5 * (gz0 + gz1)),
+        isocenter_xy_mm: [0.0, 0.0],
+        modulation: match args.modulation {
+            Some(strength) => CurrentModulation::Angular { strength },
+            None => CurrentModulation::None,
+        },
+        ctdi_phantom: match args.ctdi_phantom {
+            Some(CtdiChoice::Head) => CtdiPhantom::Head16,
+            Some(CtdiChoice::Body) => CtdiPhantom::Body32,
+            None => ctdi_default,
+        },
+        seed: args.noise_seed.unwrap_or(args.patient.seed),
+    };
+    if args.supersample == 0 || args.supersample > 8 {
+        bail!(
+            "--supersample {}: expected 1 to 8 rays per pixel edge",
+            args.supersample
+        );
+    }
+    let analytic;
+    let model: &dyn PatientModel = match (&made, &volume_patient) {
+        (Some(m), _) => {
+            analytic = AnalyticPatient {
+                patient: &m.patient,
+                supersample: args.supersample,
+            };
+            &analytic
+        }
+        (None, Some(v)) => v,
+        (None, None) => unreachable!("one patient is made"),
+    };
+    let scan = simulate_scan(&spec, &protocol, model, &bar, &CancelToken::new())?;
+    let name = made
+        .as_ref()
+        .map_or_else(|| args.phantom.clone(), |m| m.name.clone());
+    let record =
+        roboct_scanner::files::write_scan(&args.out, &scan, &spec, &protocol, &grid, &name)?;
+    let d = &scan.dose;
+    println!(
+        "scanned {name}: {} kV, {:.0} mAs, {} views over {} deg, {:.0} mm beam at z = {:.1} mm",
+        protocol.kvp,
+        d.mas,
+        protocol.views,
+        protocol.arc_deg,
+        d.collimation_mm,
+        protocol.z_center_mm
+    );
+    println!(
+        "dose: CTDIvol {:.2} ({} phantom), DLP {:.1}",
+        d.ctdi_vol,
+        match d.ctdi_phantom {
+            CtdiPhantom::Head16 => "16 cm head",
+            CtdiPhantom::Body32 => "32 cm body",
+        },
+        d.dlp
+    );
+    println!(
+        "wrote {} {:?} (views, rows, cols) with {}, {}, {} and {} beside it ({:.1} s projecting, {:.1} s detector)",
+        args.out.display(),
+        scan.projections.dim(),
+        record.geometry_file,
+        record.weights_file,
+        record.dose_file,
+        roboct_scanner::files::sidecars(&args.out)
+            .3
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or(""),
+        scan.times_s.0,
+        scan.times_s.1
+    );
+    if args.truth {
+        let Some(m) = &made else {
+            bail!("--truth: the truth of a volume patient is the volume itself");
+        };
+        let stem = args
+            .out
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or("scan");
+        let dir = args.out.parent().unwrap_or(Path::new(""));
+        let out = dir.join(format!("{stem}.truth.nii.gz"));
+        let t = write_patient(m, &grid, &out, Some(&dir.join("truth.json")), 2)?;
+        println!("wrote the truth: {} and {}", out.display(), t.display());
+    }
+    Ok(())
+}
