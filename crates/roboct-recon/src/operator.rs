@@ -256,7 +256,12 @@ impl Projector for JosephProjector {
         let (_, rows, cols) = plan.projection_shape();
         let per_view = rows * cols;
         let JosephScratch { lines, columns } = scratch;
-        columns.resize(VIEW_CHUNK.min(views.len()).max(1) * per_view, 0.0);
+        // The line path keeps each detector column with YPAD zeros on both sides, and slack.
+        let per_view_padded = cols * (rows + 2 * YPAD);
+        columns.resize(
+            VIEW_CHUNK.min(views.len()).max(1) * per_view.max(per_view_padded) + 64,
+            0.0,
+        );
         match plan.path() {
             JosephPath::Lines => {
                 let lines = lines.get_or_insert_with(|| ZLines::new(plan.grid().size()));
@@ -267,7 +272,7 @@ impl Projector for JosephProjector {
                 {
                     cancel.check().map_err(|_| ReconError::Cancelled)?;
                     let ids = &views[k0 * VIEW_CHUNK..k0 * VIEW_CHUNK + block.dim().0];
-                    let cols_buf = &mut columns[..ids.len() * per_view];
+                    let cols_buf = &mut columns[..ids.len() * per_view_padded + 64];
                     weigh_columns(plan, block, ids, cols_buf);
                     adjoint_lines(plan, lines, ids, cols_buf);
                 }
@@ -592,24 +597,183 @@ fn forward_view_lines_with(
     }
 }
 
-/// Lays out views `ids` (their projections in `block`) as `[view][col][row]`, each ray's value
-/// times its step length in mm: what the line path's transpose spreads.
+/// Zeros before and after each detector column in the line path's transpose: a voxel's rows
+/// can start up to `2 / |ds| + 1` rows before the column and the 32-wide window of the AVX-512
+/// kernel can run past it.
+const YPAD: usize = 24;
+
+/// Lays out views `ids` (their projections in `block`) as `[view][col][YPAD + row + YPAD]`,
+/// each ray's value times its step length in mm: what the line path's transpose spreads.
+/// `out` has 64 floats of slack at the end.
 fn weigh_columns(plan: &ReconPlan, block: ArrayView3<'_, f32>, ids: &[usize], out: &mut [f32]) {
     let (_, rows, cols) = plan.projection_shape();
-    out.par_chunks_mut(rows * cols)
+    let stride = rows + 2 * YPAD;
+    let n = ids.len() * cols * stride;
+    out[n..].fill(0.0);
+    out[..n]
+        .par_chunks_mut(cols * stride)
         .zip(block.axis_iter(Axis(0)).into_par_iter())
         .zip(ids.par_iter())
         .for_each(|((dst, img), &v)| {
             let view = plan.view_rays(v);
-            for c in 0..cols {
+            for (c, col) in dst.chunks_exact_mut(stride).enumerate() {
                 let d0 = view.ray_direction(0, c);
                 let m = if d0[0].abs() >= d0[1].abs() { 0 } else { 1 };
+                col[..YPAD].fill(0.0);
+                col[YPAD + rows..].fill(0.0);
                 for r in 0..rows {
                     let d = view.ray_direction(r, c);
-                    dst[c * rows + r] = img[[r, c]] * plan.step_mm(d, m) as f32;
+                    col[YPAD + r] = img[[r, c]] * plan.step_mm(d, m) as f32;
                 }
             }
         });
+}
+
+/// One (column, plane) share of the line path's transpose: for voxels `z` in `za..zb` of the
+/// line pair (a, b), `a[z] += (1 - fl) g(z)` and `b[z] += fl g(z)` with `g(z) = sum_r max(0, 1 -
+/// |s0 + r ds - z|) y[r]`: the transpose of sampling the line at `s0 + r ds`, as a gather over
+/// the at most `k` rows each voxel sees (no two lanes write one voxel).
+#[derive(Clone, Copy, Debug)]
+struct SpreadJob {
+    /// The column's weighted values: `y[YPAD + r]`.
+    y: *const f32,
+    s0: f32,
+    ds: f32,
+    fl: f32,
+    /// Rows per voxel, at most: `ceil(2 / |ds|) + 1`.
+    k: usize,
+}
+
+/// The reference implementation of [`SpreadJob`].
+///
+/// # Safety
+/// `a` and `b` must be valid for reads and writes at `za..zb`, and no one else may access those
+/// elements meanwhile; `job.y` must be readable at `YPAD + r` for every row a voxel of
+/// `za..zb` sees (`weigh_columns`' padding, with `|ds| >= 1 / 4`).
+unsafe fn spread_scalar(a: *mut f32, b: *mut f32, za: usize, zb: usize, job: &SpreadJob) {
+    let inv = 1.0 / job.ds;
+    let h = inv.abs();
+    for z in za..zb {
+        let zf = z as f32;
+        let u = (zf - job.s0) * inv;
+        let rf = floor32(u - h) + 1.0;
+        let mut g = 0.0f32;
+        for q in 0..job.k {
+            let r = rf + q as f32;
+            let w = (1.0 - (job.s0 + r * job.ds - zf).abs()).max(0.0);
+            // SAFETY: r is a row this voxel may see, inside the padded column (contract).
+            g += w * unsafe { *job.y.offset(YPAD as isize + r as isize) };
+        }
+        // SAFETY: z in za..zb (contract).
+        unsafe {
+            *a.add(z) += g - job.fl * g;
+            *b.add(z) += job.fl * g;
+        }
+    }
+}
+
+#[inline(always)]
+fn floor32(x: f32) -> f32 {
+    let t = x as i32 as f32;
+    if t > x { t - 1.0 } else { t }
+}
+
+/// AVX-512 version of [`spread_scalar`], 16 voxels at a time: the rows they see come from two
+/// 16-wide loads and two-source permutes when they span at most 32 rows, else from gathers.
+///
+/// # Safety
+/// As [`spread_scalar`], and the CPU must support AVX-512F; `job.y` must also be readable 32
+/// floats past the last row any voxel sees (the padding and the buffer's slack).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn spread_avx512(a: *mut f32, b: *mut f32, za: usize, zb: usize, job: &SpreadJob) {
+    use std::arch::x86_64::*;
+    if za >= zb {
+        return;
+    }
+    let inv = 1.0 / job.ds;
+    let h = inv.abs();
+    let iota = _mm512_setr_ps(
+        0., 1., 2., 3., 4., 5., 6., 7., 8., 9., 10., 11., 12., 13., 14., 15.,
+    );
+    let (s0, ds) = (_mm512_set1_ps(job.s0), _mm512_set1_ps(job.ds));
+    let (vinv, vh) = (_mm512_set1_ps(inv), _mm512_set1_ps(h));
+    let one = _mm512_set1_ps(1.0);
+    let zero = _mm512_setzero_ps();
+    let last = _mm512_set1_ps((zb - 1) as f32);
+    let (wa, wb) = (_mm512_set1_ps(1.0 - job.fl), _mm512_set1_ps(job.fl));
+    // SAFETY: YPAD is inside the column buffer.
+    let y = unsafe { job.y.add(YPAD) };
+    let mut z = za;
+    while z < zb {
+        let n = (zb - z).min(16);
+        let mask: __mmask16 = if n == 16 { 0xffff } else { (1u16 << n) - 1 };
+        // Dead lanes repeat the last voxel, so they stay in range and keep lanes monotonic.
+        let zv = _mm512_min_ps(_mm512_add_ps(_mm512_set1_ps(z as f32), iota), last);
+        let u = _mm512_mul_ps(_mm512_sub_ps(zv, s0), vinv);
+        let rf = _mm512_add_ps(
+            _mm512_roundscale_ps::<{ _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC }>(_mm512_sub_ps(
+                u, vh,
+            )),
+            one,
+        );
+        let ri = _mm512_cvttps_epi32(rf);
+        let first = _mm512_cvtsi512_si32(ri);
+        let lastr = _mm_extract_epi32::<3>(_mm512_extracti32x4_epi32::<3>(ri));
+        let (lo, hi) = if first <= lastr {
+            (first, lastr)
+        } else {
+            (lastr, first)
+        };
+        let mut g = zero;
+        if (hi - lo) as usize + job.k <= 32 {
+            // SAFETY: rows lo..lo + 32 are inside the padded column or its slack (contract).
+            let (w0, w1) = unsafe {
+                (
+                    _mm512_loadu_ps(y.offset(lo as isize)),
+                    _mm512_loadu_ps(y.offset(lo as isize + 16)),
+                )
+            };
+            let rel = _mm512_sub_epi32(ri, _mm512_set1_epi32(lo));
+            for q in 0..job.k {
+                let idx = _mm512_add_epi32(rel, _mm512_set1_epi32(q as i32));
+                let v = _mm512_permutex2var_ps(w0, idx, w1);
+                let r = _mm512_add_ps(rf, _mm512_set1_ps(q as f32));
+                let d = _mm512_abs_ps(_mm512_sub_ps(_mm512_fmadd_ps(r, ds, s0), zv));
+                let w = _mm512_max_ps(_mm512_sub_ps(one, d), zero);
+                g = _mm512_fmadd_ps(w, v, g);
+            }
+        } else {
+            for q in 0..job.k {
+                let idx = _mm512_add_epi32(ri, _mm512_set1_epi32(q as i32));
+                // SAFETY: every row a voxel sees is inside the padded column (contract).
+                let v = unsafe { _mm512_i32gather_ps::<4>(idx, y) };
+                let r = _mm512_add_ps(rf, _mm512_set1_ps(q as f32));
+                let d = _mm512_abs_ps(_mm512_sub_ps(_mm512_fmadd_ps(r, ds, s0), zv));
+                let w = _mm512_max_ps(_mm512_sub_ps(one, d), zero);
+                g = _mm512_fmadd_ps(w, v, g);
+            }
+        }
+        // SAFETY: the mask covers only z..z + n, inside za..zb (contract).
+        unsafe {
+            let ca = _mm512_maskz_loadu_ps(mask, a.add(z));
+            _mm512_mask_storeu_ps(a.add(z), mask, _mm512_fmadd_ps(wa, g, ca));
+            let cb = _mm512_maskz_loadu_ps(mask, b.add(z));
+            _mm512_mask_storeu_ps(b.add(z), mask, _mm512_fmadd_ps(wb, g, cb));
+        }
+        z += 16;
+    }
+}
+
+/// The fastest [`SpreadJob`] kernel this CPU runs.
+fn spread_kernel() -> unsafe fn(*mut f32, *mut f32, usize, usize, &SpreadJob) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if crate::kernels::avx512_available() {
+            return spread_avx512;
+        }
+    }
+    spread_scalar
 }
 
 /// A pointer that tasks writing disjoint parts of one buffer share.
@@ -632,41 +796,14 @@ unsafe impl Sync for Shared {}
 /// The line path's transpose for views `ids` (weighted columns in `weighted`), accumulated into
 /// `lines`, one task per z-slab.
 fn adjoint_lines(plan: &ReconPlan, lines: &mut ZLines, ids: &[usize], weighted: &[f32]) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if crate::kernels::avx512_available() {
-            // SAFETY: AVX-512F is available (checked above).
-            unsafe { adjoint_lines_avx512(plan, lines, ids, weighted) };
-            return;
-        }
-    }
-    adjoint_lines_portable(plan, lines, ids, weighted);
-}
-
-/// [`adjoint_lines_portable`] compiled for AVX-512 (the same code: the compiler vectorises the
-/// write-back and uses the rounding instructions).
-///
-/// # Safety
-/// The CPU must support AVX-512F.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-unsafe fn adjoint_lines_avx512(
-    plan: &ReconPlan,
-    lines: &mut ZLines,
-    ids: &[usize],
-    weighted: &[f32],
-) {
-    adjoint_lines_portable(plan, lines, ids, weighted);
-}
-
-#[inline(always)]
-fn adjoint_lines_portable(plan: &ReconPlan, lines: &mut ZLines, ids: &[usize], weighted: &[f32]) {
     let size = lines.size;
     let nz = size[2];
     let threads = rayon::current_num_threads().max(1);
     let thickness = nz.div_ceil(2 * threads).max(16).min(nz);
     let n_slabs = nz.div_ceil(thickness);
     let (_, rows, cols) = plan.projection_shape();
+    let col_stride = rows + 2 * YPAD;
+    let spread: unsafe fn(*mut f32, *mut f32, usize, usize, &SpreadJob) = spread_kernel();
     let (stride, ny2) = (lines.stride, size[1] + 2);
     let offset = move |x: isize, y: isize| ((x + 1) as usize * ny2 + (y + 1) as usize) * stride;
     let base = Shared(lines.data.as_mut_ptr());
@@ -682,13 +819,54 @@ fn adjoint_lines_portable(plan: &ReconPlan, lines: &mut ZLines, ids: &[usize], w
                 let Some(col) = Column::new(view, c, size) else {
                     continue;
                 };
-                let y = &weighted[(k * cols + c) * rows..(k * cols + c + 1) * rows];
+                let col_start = (k * cols + c) * col_stride;
+                let y = &weighted[col_start..col_start + col_stride];
                 let n_other = size[col.o] as f64;
                 for p in col.planes.0..=col.planes.1 {
                     let x = col.at(p);
                     if !(x.line > -1.0 && x.line < n_other) {
                         continue;
                     }
+                    let lf = floor(x.line);
+                    let li = lf as isize;
+                    let fl = (x.line - lf) as f32;
+                    let (oa, ob) = if col.m == 0 {
+                        (offset(p as isize, li), offset(p as isize, li + 1))
+                    } else {
+                        (offset(li, p as isize), offset(li + 1, p as isize))
+                    };
+                    if x.ds.abs() >= 0.25 {
+                        // Gather form: the voxels this column's samples touch, within the slab.
+                        let s_last = x.s0 + (rows - 1) as f64 * x.ds;
+                        let (s_min, s_max) = (x.s0.min(s_last), x.s0.max(s_last));
+                        let za = (floor(s_min).max(z0 as f64)) as usize;
+                        let zb = ((floor(s_max) + 2.0).min(z1 as f64)).max(za as f64) as usize;
+                        if za >= zb {
+                            continue;
+                        }
+                        let job = SpreadJob {
+                            y: y.as_ptr(),
+                            s0: x.s0 as f32,
+                            ds: x.ds as f32,
+                            fl,
+                            k: (2.0 / x.ds.abs()).ceil() as usize + 1,
+                        };
+                        // SAFETY: lines a and b at PAD + (za..zb), z in this task's slab
+                        // z0..z1 (slabs are disjoint, nothing reads `lines` meanwhile); y is a
+                        // padded column of `weighted`, which has slack after its last column,
+                        // and |ds| >= 1/4.
+                        unsafe {
+                            spread(
+                                base.ptr().add(oa + PAD),
+                                base.ptr().add(ob + PAD),
+                                za,
+                                zb,
+                                &job,
+                            )
+                        };
+                        continue;
+                    }
+                    // Nearly flat in z (|ds| < 1/4: many rows per voxel): scatter each row.
                     let (r0, r1) = row_range(x.s0, x.ds, z0 as f64 - 1.0, z1 as f64, rows);
                     if r0 >= r1 {
                         continue;
@@ -699,7 +877,7 @@ fn adjoint_lines_portable(plan: &ReconPlan, lines: &mut ZLines, ids: &[usize], w
                     let ds = x.ds as f32;
                     let hi = (t + 1) as f32;
                     let (mut kmin, mut kmax) = (usize::MAX, 0usize);
-                    for (j, &val) in y[r0..r1].iter().enumerate() {
+                    for (j, &val) in y[YPAD + r0..YPAD + r1].iter().enumerate() {
                         let s = (local0 + j as f32 * ds).clamp(0.0, hi);
                         // s >= 0, so truncation is the floor.
                         let i = s as usize;
@@ -709,14 +887,6 @@ fn adjoint_lines_portable(plan: &ReconPlan, lines: &mut ZLines, ids: &[usize], w
                         kmin = kmin.min(i);
                         kmax = kmax.max(i + 1);
                     }
-                    let lf = floor(x.line);
-                    let li = lf as isize;
-                    let fl = (x.line - lf) as f32;
-                    let (oa, ob) = if col.m == 0 {
-                        (offset(p as isize, li), offset(p as isize, li + 1))
-                    } else {
-                        (offset(li, p as isize), offset(li + 1, p as isize))
-                    };
                     let (k_lo, k_hi) = (kmin.max(1), kmax.min(t));
                     for (kk, &w) in tmp.iter().enumerate().take(k_hi + 1).skip(k_lo) {
                         let z = z0 + kk - 1;
@@ -992,6 +1162,60 @@ mod tests {
             .wrapping_mul(6364136223846793005)
             .wrapping_add(1442695040888963407);
         ((*seed >> 40) as f32) / (1u64 << 24) as f32
+    }
+
+    /// The transpose's AVX-512 kernel equals the scalar one on random columns, slopes (steep,
+    /// shallow, negative, both sides of the permute window) and voxel ranges.
+    #[test]
+    fn spread_fast_kernel_matches_scalar() {
+        if !crate::kernels::avx512_available() {
+            eprintln!("no AVX-512 on this CPU: only the scalar kernel runs here");
+            return;
+        }
+        let mut seed = 23u64;
+        let rows = 70;
+        let mut y = vec![0.0f32; rows + 2 * YPAD + 64];
+        for case in 0..3000 {
+            for r in 0..rows {
+                y[YPAD + r] = lcg(&mut seed) - 0.4;
+            }
+            let ds = match case % 4 {
+                0 => 0.25 + lcg(&mut seed) * 0.5,
+                1 => 0.6 + lcg(&mut seed) * 2.5,
+                2 => -(0.25 + lcg(&mut seed) * 2.0),
+                _ => 1.0,
+            };
+            let s0 = (lcg(&mut seed) - 0.3) * 60.0;
+            let s_last = s0 + (rows - 1) as f32 * ds;
+            let za = s0.min(s_last).floor().max(0.0) as usize;
+            let zb = (s0.max(s_last).floor() + 2.0).clamp(za as f32, 200.0) as usize;
+            let job = SpreadJob {
+                y: y.as_ptr(),
+                s0,
+                ds,
+                fl: lcg(&mut seed),
+                k: (2.0 / ds.abs()).ceil() as usize + 1,
+            };
+            let init: Vec<f32> = (0..400).map(|_| lcg(&mut seed)).collect();
+            let (mut a1, mut b1) = (init.clone(), init.clone());
+            let (mut a2, mut b2) = (init.clone(), init);
+            // SAFETY: za..zb < 400; y is padded and has slack; AVX-512 checked above.
+            unsafe {
+                spread_scalar(a1.as_mut_ptr(), b1.as_mut_ptr(), za, zb, &job);
+                spread_avx512(a2.as_mut_ptr(), b2.as_mut_ptr(), za, zb, &job);
+            }
+            for z in 0..400 {
+                assert!(
+                    (a1[z] - a2[z]).abs() < 1e-4 * (1.0 + a1[z].abs())
+                        && (b1[z] - b2[z]).abs() < 1e-4 * (1.0 + b1[z].abs()),
+                    "case {case} z {z}: {} {} vs {} {}",
+                    a1[z],
+                    b1[z],
+                    a2[z],
+                    b2[z]
+                );
+            }
+        }
     }
 
     /// The line path's forward projection with the AVX-512 kernel equals the one with the

@@ -124,6 +124,21 @@ fn geometries() -> Vec<(&'static str, ScanGeometry, VolumeGrid)> {
             random_vectors(&mut seed),
             rotated,
         ),
+        (
+            // Rows much finer than the voxels: the transpose's per-row scatter.
+            "cone fine rows",
+            CircularScan {
+                beam: Beam::Divergent,
+                sid_mm: 200.0,
+                sdd_mm: 360.0,
+                detector: Detector::centered(40, 90, [1.3, 0.3], [0.0, 0.0], DetectorShape::Flat),
+                angles_rad: even_angles(0.0, TAU, 10),
+                detector_rotation_rad: 0.0,
+            }
+            .build()
+            .unwrap(),
+            VolumeGrid::centered([16, 16, 10], [2.0, 2.0, 2.0], [0.0; 3]).unwrap(),
+        ),
     ]
 }
 
@@ -323,7 +338,10 @@ fn fast_operator_matches_the_reference() {
             ReconPlan::new(&scan, &grid).unwrap(),
             ReconPlan::new_ray_by_ray(&scan, &grid).unwrap(),
         ];
-        let expect_lines = matches!(name, "parallel 3D" | "cone flat" | "cone arc");
+        let expect_lines = matches!(
+            name,
+            "parallel 3D" | "cone flat" | "cone arc" | "cone fine rows"
+        );
         assert_eq!(
             plans[0].path() == JosephPath::Lines,
             expect_lines,
