@@ -322,10 +322,63 @@ fn a_users_volume_reconstructs_onto_its_own_grid() {
     for k in 0..3 {
         assert!((a.grid().origin_mm()[k] - b.grid().origin_mm()[k]).abs() < 1e-3);
     }
-    let mu_w = roboct_phantom::material::mu_water_reference_per_mm() as f32;
-    // The insert's centre and the water, in HU from the reconstruction's 1/mm.
-    let hu = |v: f32| 1000.0 * (v - mu_w) / mu_w;
+    // The scan record makes the output HU: the insert's centre and the water.
     let (insert, water) = (b.data()[[6, 23, 29]], b.data()[[6, 23, 15]]);
-    assert!((hu(water)).abs() < 40.0, "water {}", hu(water));
-    assert!((hu(insert) - 300.0).abs() < 80.0, "insert {}", hu(insert));
+    assert!(water.abs() < 40.0, "water {water}");
+    assert!((insert - 300.0).abs() < 80.0, "insert {insert}");
+    // In 1/mm on request; PWLS finds the scan's own weights.
+    let m = dir.path().join("m.nii");
+    ok(&[
+        "recon",
+        "--geometry",
+        s(&dir.path().join("p.toml")),
+        "--projections",
+        s(&p),
+        "--algorithm",
+        "fdk",
+        "--units",
+        "mu",
+        "--out",
+        s(&m),
+    ]);
+    let mu_w = roboct_phantom::material::mu_water_reference_per_mm() as f32;
+    let w = roboct_io::read_volume(&m).unwrap().data()[[6, 23, 15]];
+    assert!((w / mu_w - 1.0).abs() < 0.04, "{w}");
+    let pw = dir.path().join("pw.nii");
+    let out = ok(&[
+        "recon",
+        "--geometry",
+        s(&dir.path().join("p.toml")),
+        "--projections",
+        s(&p),
+        "--algorithm",
+        "pwls",
+        "--iterations",
+        "5",
+        "--out",
+        s(&pw),
+    ]);
+    assert!(out.contains("HU"), "{out}");
+    let v = roboct_io::read_volume(&pw).unwrap().data()[[6, 23, 15]];
+    assert!(v.abs() < 60.0, "pwls water {v}");
+    // HU needs a scan record.
+    let bare = dir.path().join("bare.npy");
+    std::fs::copy(&p, &bare).unwrap();
+    let e = fails(
+        &[
+            "recon",
+            "--geometry",
+            s(&dir.path().join("p.toml")),
+            "--projections",
+            s(&bare),
+            "--algorithm",
+            "fdk",
+            "--units",
+            "hu",
+            "--out",
+            s(&m),
+        ],
+        1,
+    );
+    assert!(e.contains("scan record"), "{e}");
 }

@@ -481,6 +481,47 @@ pub struct ReconArgs {
     /// and `1500,-600` for the lung in HU); default: the volume's range.
     #[arg(long, value_name = "WIDTH,LEVEL", value_parser = parse_window, allow_hyphen_values = true)]
     window: Option<Display>,
+    /// Output units: `hu` when the projections come with a scan record from `roboct
+    /// simulate-scan` (its water attenuation converts), `mu` (1/mm) otherwise; `auto` picks.
+    #[arg(long, value_enum, default_value_t = Units::Auto)]
+    units: Units,
+}
+
+/// Units of a reconstruction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Units {
+    /// HU when a scan record says how, else 1/mm.
+    Auto,
+    /// Linear attenuation, 1/mm.
+    Mu,
+    /// Hounsfield units (needs the scan record of `roboct simulate-scan`).
+    Hu,
+}
+
+/// The scan record beside the projections, and whether the output is to be in HU.
+fn output_units(args: &ReconArgs) -> Result<Option<roboct_scanner::files::ScanRecord>> {
+    let record = roboct_scanner::files::read_scan_record(&args.projections)?;
+    match (args.units, &record) {
+        (Units::Mu, _) => Ok(None),
+        (Units::Hu, None) => bail!(
+            "--units hu: {} has no scan record ({}) to say what water's attenuation is; \
+             reconstruct in 1/mm (--units mu) or give projections from roboct simulate-scan",
+            args.projections.display(),
+            roboct_scanner::files::sidecars(&args.projections)
+                .3
+                .display()
+        ),
+        (_, r) => Ok(r.clone()),
+    }
+}
+
+/// A reconstruction in 1/mm turned into HU against the record's water (air = 0).
+fn to_hu(mut volume: Volume, record: &roboct_scanner::files::ScanRecord) -> Volume {
+    let mu_w = record.mu_water_per_mm as f32;
+    volume
+        .data_mut()
+        .mapv_inplace(|v| 1000.0 * (v - mu_w) / mu_w);
+    volume
 }
 
 /// `WIDTH,LEVEL`: a finite positive width and a finite level.
@@ -515,8 +556,9 @@ pub fn recon(args: ReconArgs, ctx: &Context) -> Result<()> {
     let g = read_geometry(&args.geometry, stack.detector, Some((cols, rows)))
         .with_context(|| format!("reading geometry {}", args.geometry.display()))?;
     check_detector_agrees(&g, &stack, &args.projections, &args.geometry)?;
+    let record = output_units(&args)?;
     if let Some(method) = args.algorithm.iterative() {
-        return recon_iterative(&args, method, stack.data, g, start, ctx);
+        return recon_iterative(&args, method, stack.data, g, record, start, ctx);
     }
     check_algorithm(args.algorithm, &g)?;
     let grid = args.grid.resolve(g.is_2d, || match &g.volume {
@@ -553,13 +595,21 @@ pub fn recon(args: ReconArgs, ctx: &Context) -> Result<()> {
         &CancelToken::new(),
         |slab| volume.insert_slab(&slab),
     )?;
+    let volume = match &record {
+        Some(r) => to_hu(volume, r),
+        None => volume,
+    };
     roboct_io::write_volume(&args.out, &volume)
         .with_context(|| format!("writing {}", args.out.display()))?;
     if let Some(dir) = &args.png {
         write_previews(dir, "recon", &volume, args.window)?;
     }
     print_report(&report, &grid, read_s);
-    println!("wrote {}", args.out.display());
+    println!(
+        "wrote {} ({})",
+        args.out.display(),
+        if record.is_some() { "HU" } else { "mu in 1/mm" }
+    );
     Ok(())
 }
 
@@ -569,6 +619,7 @@ fn recon_iterative(
     method: roboct_recon::IterativeMethod,
     projections: ndarray::Array3<f32>,
     g: GeometryFile,
+    record: Option<roboct_scanner::files::ScanRecord>,
     start: Instant,
     ctx: &Context,
 ) -> Result<()> {
@@ -591,7 +642,17 @@ fn recon_iterative(
             want
         );
     }
-    let weights = match &it.weights {
+    // PWLS takes the scan's own weights when none are given.
+    let weights_path = it.weights.clone().or_else(|| {
+        (method == roboct_recon::IterativeMethod::Pwls)
+            .then(|| {
+                record
+                    .as_ref()
+                    .map(|_| roboct_scanner::files::sidecars(&args.projections).1)
+            })
+            .flatten()
+    });
+    let weights = match &weights_path {
         Some(path) => Some(
             roboct_io::read_projections(path)
                 .with_context(|| format!("reading --weights {}", path.display()))?
@@ -631,6 +692,10 @@ fn recon_iterative(
     )
     .map_err(|e| anyhow::anyhow!("{}", cli_field_names(&e.to_string())))
     .with_context(|| format!("{method} of {}", args.projections.display()))?;
+    let volume = match &record {
+        Some(r) => to_hu(volume, r),
+        None => volume,
+    };
     roboct_io::write_volume(&args.out, &volume)
         .with_context(|| format!("writing {}", args.out.display()))?;
     if let Some(dir) = &args.png {
@@ -661,7 +726,11 @@ fn recon_iterative(
             .peak_rss_bytes
             .map_or("unknown".into(), |b| format!("{:.0} MB", b as f64 / 1e6))
     );
-    println!("wrote {}", args.out.display());
+    println!(
+        "wrote {} ({})",
+        args.out.display(),
+        if record.is_some() { "HU" } else { "mu in 1/mm" }
+    );
     Ok(())
 }
 
