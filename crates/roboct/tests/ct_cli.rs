@@ -709,3 +709,60 @@ fn iterative_recon_refuses_bad_input() {
     let e = run(args, &[]);
     assert!(e.contains("NaN") && e.contains("nan.npy"), "{e}");
 }
+
+/// `bench recon --problem iterative` runs OS-SART and FISTA-TV on P3's geometry (shrunk 8
+/// times here), prints the Joseph pair's rates and each method's time per iteration and RMSE,
+/// and saves the data and its reconstructions for the comparison scripts.
+#[test]
+fn bench_recon_iterative_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let json = d.join("bench.json");
+    let stdout = ok(&[
+        "bench",
+        "recon",
+        "--problem",
+        "iterative",
+        "--scale",
+        "8",
+        "--repeat",
+        "1",
+        "--iterations",
+        "2,2",
+        "--save",
+        s(d),
+        "--json",
+        s(&json),
+        "--quiet",
+    ]);
+    for word in [
+        "ray steps/s",
+        "os-sart",
+        "fista-tv",
+        "per iteration",
+        "RMSE",
+    ] {
+        assert!(stdout.contains(word), "no {word:?} in {stdout}");
+    }
+    let rows: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(rows.as_array().unwrap().len(), 2);
+    assert!(rows[0]["seconds_per_iteration"].as_f64().unwrap() > 0.0);
+    for f in [
+        "p3_8_projections.mha",
+        "p3_8.xml",
+        "p3_8_os-sart_recon.npy",
+        "p3_8_truth.npy",
+    ] {
+        assert!(d.join(f).exists(), "{f}");
+    }
+    let e = fails(&[
+        "bench",
+        "recon",
+        "--problem",
+        "iterative",
+        "--iterations",
+        "0,3",
+    ]);
+    assert!(e.contains("--iterations"), "{e}");
+}
