@@ -590,9 +590,10 @@ fn forward_view_lines_with(
             };
             kernel(&mut acc[r0..r1], &job);
         }
+        let [qa, qb, qc, inv] = plan.column_steps(view, c, col.m);
         for (r, a) in acc.iter().enumerate() {
-            let d = view.ray_direction(r, c);
-            img[[r, c]] = a * plan.step_mm(d, col.m) as f32;
+            let rf = r as f64;
+            img[[r, c]] = a * ((qa + rf * (qb + rf * qc)).sqrt() * inv) as f32;
         }
     }
 }
@@ -621,9 +622,10 @@ fn weigh_columns(plan: &ReconPlan, block: ArrayView3<'_, f32>, ids: &[usize], ou
                 let m = if d0[0].abs() >= d0[1].abs() { 0 } else { 1 };
                 col[..YPAD].fill(0.0);
                 col[YPAD + rows..].fill(0.0);
+                let [qa, qb, qc, inv] = plan.column_steps(view, c, m);
                 for r in 0..rows {
-                    let d = view.ray_direction(r, c);
-                    col[YPAD + r] = img[[r, c]] * plan.step_mm(d, m) as f32;
+                    let rf = r as f64;
+                    col[YPAD + r] = img[[r, c]] * ((qa + rf * (qb + rf * qc)).sqrt() * inv) as f32;
                 }
             }
         });
@@ -640,7 +642,7 @@ struct SpreadJob {
     s0: f32,
     ds: f32,
     fl: f32,
-    /// Rows per voxel, at most: `ceil(2 / |ds|) + 1`.
+    /// Rows per voxel, at most: `ceil(2 / |ds|)`.
     k: usize,
 }
 
@@ -799,7 +801,9 @@ fn adjoint_lines(plan: &ReconPlan, lines: &mut ZLines, ids: &[usize], weighted: 
     let size = lines.size;
     let nz = size[2];
     let threads = rayon::current_num_threads().max(1);
-    let thickness = nz.div_ceil(2 * threads).max(16).min(nz);
+    // One slab per thread: each (column, plane) pair is set up once per slab, and the slabs of
+    // a circular scan carry about equal work (the scan is symmetric about its mid-plane).
+    let thickness = nz.div_ceil(threads).max(16).min(nz);
     let n_slabs = nz.div_ceil(thickness);
     let (_, rows, cols) = plan.projection_shape();
     let col_stride = rows + 2 * YPAD;
@@ -849,7 +853,10 @@ fn adjoint_lines(plan: &ReconPlan, lines: &mut ZLines, ids: &[usize], weighted: 
                             s0: x.s0 as f32,
                             ds: x.ds as f32,
                             fl,
-                            k: (2.0 / x.ds.abs()).ceil() as usize + 1,
+                            // The rows a voxel sees lie in an open interval of length
+                            // 2 / |ds|: at most its ceiling (one more near a whole number,
+                            // against rounding).
+                            k: ceil(2.0 / x.ds.abs() + 1e-3) as usize,
                         };
                         // SAFETY: lines a and b at PAD + (za..zb), z in this task's slab
                         // z0..z1 (slabs are disjoint, nothing reads `lines` meanwhile); y is a

@@ -230,6 +230,33 @@ impl ReconPlan {
     }
 }
 
+impl ReconPlan {
+    /// The step lengths of a detector column's rays along main axis `m`, as
+    /// `step_mm(r) = sqrt(a + r (b + r c)) * inv`: `[a, b, c, inv]`. The ray's world direction
+    /// is affine in the row, so its squared length is a quadratic (one square root per row
+    /// instead of a matrix product and a division).
+    pub(crate) fn column_steps(&self, view: &ViewRays, c: usize, m: usize) -> [f64; 4] {
+        let w = &self.world_linear;
+        let lin = |d: [f64; 3]| -> [f64; 3] {
+            std::array::from_fn(|i| w[i][0] * d[0] + w[i][1] * d[1] + w[i][2] * d[2])
+        };
+        let d0 = view.ray_direction(0, c);
+        let dot = |a: [f64; 3], b: [f64; 3]| a[0] * b[0] + a[1] * b[1] + a[2] * b[2];
+        let wd = lin(d0);
+        let wv = if view.source.is_some() {
+            lin(view.row_step)
+        } else {
+            [0.0; 3]
+        };
+        [
+            dot(wd, wd),
+            2.0 * dot(wd, wv),
+            dot(wv, wv),
+            1.0 / d0[m].abs(),
+        ]
+    }
+}
+
 /// Joseph's main axis of an index-space direction: the axis it runs most along (ties go to x,
 /// then y, as in the reference).
 #[inline]
