@@ -28,7 +28,12 @@ impl SimMachine {
     pub fn parked_at(location: Destination) -> Self {
         SimMachine {
             world: World {
-                interlocks: safety::State::REST,
+                // At the bedside with nobody else near (the mission's room sensor reports
+                // this on the real machine).
+                interlocks: safety::State {
+                    room_clear: true,
+                    ..safety::State::REST
+                },
                 location: Some(location),
                 driving_to: None,
                 paused: false,
@@ -122,7 +127,12 @@ impl SimMachine {
     /// The operator presses (or releases) the exposure switch; with it held, the beam comes
     /// on if every interlock allows it. Returns whether the beam is on.
     pub fn hold_exposure_switch(&mut self, held: bool) -> bool {
-        self.world.interlocks.exposure_switch_held = held;
+        let event = if held {
+            safety::Sensed::SwitchPressed
+        } else {
+            safety::Sensed::SwitchReleased
+        };
+        self.world.interlocks = safety::sense(&self.world.interlocks, event);
         if held && self.armed.is_some() {
             self.request(Origin::Operator, Request::PositionGantry);
             self.request(Origin::Operator, Request::Expose);

@@ -4,12 +4,13 @@
 //! of reasons) so that every caller (the dialogue, the mission, the server) asks the same
 //! rules and every rule can be tested over every combination of the machine's state.
 //!
-//! The machine is described by a [`State`] of seven flags. A caller asks [`check`] whether a
+//! The machine is described by a [`State`] of eleven flags. A caller asks [`check`] whether a
 //! [`Request`] from an [`Origin`] may be granted; [`apply`] also returns the state after it.
-//! [`enforce`] is the continuous watchdog: given any state (for example right after a sensor
-//! changed: the exposure switch was released, the base started rolling), it returns the state
-//! with the beam and the motion cut wherever a rule no longer holds. It only ever turns things
-//! off.
+//! Sensors report through [`sense`] (the exposure switch pressed or released, the room
+//! cleared...). [`enforce`] is the continuous watchdog: given any state (for example right
+//! after a sensor changed: the exposure switch was released, the base started rolling), it
+//! returns the state with the beam and the motion cut wherever a rule no longer holds. It only
+//! ever turns things off. [`check_departure`] is the battery rule for leaving on a drive.
 //!
 //! # The rules
 //!
@@ -21,8 +22,12 @@
 //! | R4 | While the stop is latched, everything but `Stop` and `Pause` is refused; only an operator's explicit `Reset` clears it, never voice | `tests::r4_latch_refuses_everything_until_an_operator_reset` |
 //! | R5 | Base motion (`Drive`) is refused while the beam is on, the gantry is not parked, or a stop is latched; driving away drops the identity check and the confirmation | `tests::r5_drive_exactly_when_beam_off_gantry_parked_and_unlatched` |
 //! | R6 | Gantry moves (`PositionGantry`, `ParkGantry`) are refused while the base moves, the beam is on or a stop is latched | `tests::r6_gantry_moves_exactly_when_still_beam_off_and_unlatched` |
-//! | R7 | Arming (`Arm`, the recorded confirmation) needs a verified patient, a still base and no latched stop | `tests::r7_arm_needs_verified_patient_still_base_no_latch` |
+//! | R7 | Arming (`Arm`, the recorded confirmation) needs a verified patient, a still base, the beam off and no latched stop | `tests::r7_arm_needs_verified_patient_still_base_no_latch` |
 //! | R8 | [`enforce`] cuts the beam the moment any R1 condition fails (releasing the switch stops the beam) and stops the base the moment any R5 condition fails; it never turns anything on | `tests::r8_enforce_makes_every_state_safe_and_only_turns_off`, `tests::prop_random_sequences_keep_the_invariants` |
+//! | R9 | The exposure switch counts only when pressed after the scan was armed: a switch already held when the scan is armed (or a confirmation given while it is held) does not expose until it is released and pressed again | `tests::r9_a_switch_held_before_arming_does_not_expose` |
+//! | R10 | When the planned dose exceeds the notification value (NEMA XR-25: e.g. CTDIvol 80 mGy for an adult head), X-ray also needs a second, explicit acknowledgement of that dose after the confirmation | `tests::r10_a_dose_over_the_notification_value_needs_a_second_confirmation` |
+//! | R11 | X-ray only when the room sensor reports nobody but the patient within the exposure radius | `tests::r11_nobody_in_the_exposure_radius` |
+//! | R12 | No departure on a drive without the energy for the route there and back plus a reserve ([`check_departure`]) | `tests::r12_no_departure_without_the_energy_to_come_back` |
 //!
 //! A granted request never produces an unsafe state: `tests::granted_requests_keep_safe_states_safe`.
 
@@ -30,11 +35,12 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-/// What the interlocks know about the machine: seven flags, set by the machine's sensors and
-/// by granted [`Request`]s.
+/// What the interlocks know about the machine: eleven flags, set by the machine's sensors
+/// ([`sense`]) and by granted [`Request`]s.
 ///
 /// The default is the rest state: everything still, gantry parked, beam off, no patient
-/// verified, nothing confirmed, switch released, no stop latched.
+/// verified, nothing confirmed, switch released, no stop latched, no dose notification, and
+/// the room not known to be clear.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct State {
     /// The drive base is moving.
@@ -51,6 +57,14 @@ pub struct State {
     pub exposure_switch_held: bool,
     /// A stop was given and not yet reset.
     pub stop_latched: bool,
+    /// The exposure switch was pressed after the scan was armed (R9).
+    pub switch_pressed_after_arm: bool,
+    /// The planned dose exceeds the notification value (R10).
+    pub dose_notification: bool,
+    /// The planned dose over the notification value was acknowledged (R10).
+    pub dose_acknowledged: bool,
+    /// Nobody but the patient is within the exposure radius (R11).
+    pub room_clear: bool,
 }
 
 impl State {
@@ -63,11 +77,15 @@ impl State {
         confirmed: false,
         exposure_switch_held: false,
         stop_latched: false,
+        switch_pressed_after_arm: false,
+        dose_notification: false,
+        dose_acknowledged: false,
+        room_clear: false,
     };
 
-    /// Every one of the 128 states, for exhaustive tests here and in the callers.
+    /// Every one of the 2048 states, for exhaustive tests here and in the callers.
     pub fn all() -> impl Iterator<Item = State> {
-        (0u8..128).map(|bits| State {
+        (0u16..2048).map(|bits| State {
             base_moving: bits & 1 != 0,
             gantry_parked: bits & 2 != 0,
             beam_on: bits & 4 != 0,
@@ -75,6 +93,10 @@ impl State {
             confirmed: bits & 16 != 0,
             exposure_switch_held: bits & 32 != 0,
             stop_latched: bits & 64 != 0,
+            switch_pressed_after_arm: bits & 128 != 0,
+            dose_notification: bits & 256 != 0,
+            dose_acknowledged: bits & 512 != 0,
+            room_clear: bits & 1024 != 0,
         })
     }
 
@@ -123,11 +145,13 @@ pub enum Request {
     Stop,
     /// Clear a latched stop.
     Reset,
+    /// Acknowledge a planned dose over the notification value (the second confirmation).
+    AcknowledgeDose,
 }
 
 impl Request {
     /// Every request, for exhaustive tests.
-    pub const ALL: [Request; 8] = [
+    pub const ALL: [Request; 9] = [
         Request::Drive,
         Request::PositionGantry,
         Request::ParkGantry,
@@ -136,7 +160,28 @@ impl Request {
         Request::Pause,
         Request::Stop,
         Request::Reset,
+        Request::AcknowledgeDose,
     ];
+}
+
+/// What a sensor reports, on its own (not a request).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Sensed {
+    /// The operator pressed the exposure switch.
+    SwitchPressed,
+    /// The operator released the exposure switch.
+    SwitchReleased,
+    /// The room sensor: whether nobody but the patient is within the exposure radius.
+    RoomClear(bool),
+    /// The planned dose exceeds (or no longer exceeds) the notification value.
+    DoseNotification(bool),
+    /// The patient was (or is no longer) verified against the order.
+    PatientVerified(bool),
+    /// The base's wheels turn (or stopped).
+    BaseMoving(bool),
+    /// The gantry reached (or left) its parked position.
+    GantryParked(bool),
 }
 
 /// Why a request was refused. The `Display` text is a short sentence fit to be spoken.
@@ -163,6 +208,16 @@ pub enum Refusal {
     NotConfirmed,
     /// The exposure switch is not held.
     SwitchNotHeld,
+    /// The exposure switch was held before the scan was armed (R9).
+    SwitchNotPressedAfterArming,
+    /// The planned dose is over the notification value and was not acknowledged (R10).
+    DoseNotAcknowledged,
+    /// Someone is within the exposure radius (R11).
+    PeopleInRoom,
+    /// Nothing to acknowledge: the scan is not confirmed yet.
+    NothingToAcknowledge,
+    /// Too little energy for the route there and back (R12).
+    BatteryLow,
 }
 
 impl fmt::Display for Refusal {
@@ -180,6 +235,17 @@ impl fmt::Display for Refusal {
             Refusal::PatientNotVerified => "the patient is not verified against the order",
             Refusal::NotConfirmed => "the scan is not confirmed",
             Refusal::SwitchNotHeld => "the exposure switch is not held",
+            Refusal::SwitchNotPressedAfterArming => {
+                "the exposure switch was held before the scan was armed; release it and press it again"
+            }
+            Refusal::DoseNotAcknowledged => {
+                "the planned dose is over the notification value; confirm the dose a second time"
+            }
+            Refusal::PeopleInRoom => "someone is within the exposure radius; ask them to step out",
+            Refusal::NothingToAcknowledge => "there is no confirmed scan to acknowledge",
+            Refusal::BatteryLow => {
+                "the battery has too little energy for the route there and back; charge it first"
+            }
         })
     }
 }
@@ -242,6 +308,14 @@ fn beam_conditions(s: &State, origin: Origin) -> Vec<Refusal> {
     }
     if !s.exposure_switch_held {
         out.push(Refusal::SwitchNotHeld);
+    } else if !s.switch_pressed_after_arm {
+        out.push(Refusal::SwitchNotPressedAfterArming);
+    }
+    if s.dose_notification && !s.dose_acknowledged {
+        out.push(Refusal::DoseNotAcknowledged);
+    }
+    if !s.room_clear {
+        out.push(Refusal::PeopleInRoom);
     }
     out
 }
@@ -298,6 +372,20 @@ pub fn check(s: &State, origin: Origin, request: Request) -> Result<(), Refused>
             if !s.patient_verified {
                 out.push(Refusal::PatientNotVerified);
             }
+            // A plan is confirmed before the beam, not during it.
+            if s.beam_on {
+                out.push(Refusal::BeamOn);
+            }
+            out
+        }
+        Request::AcknowledgeDose => {
+            let mut out = Vec::new();
+            if s.stop_latched {
+                out.push(Refusal::StopLatched);
+            }
+            if !s.confirmed {
+                out.push(Refusal::NothingToAcknowledge);
+            }
             out
         }
     };
@@ -312,9 +400,11 @@ pub fn check(s: &State, origin: Origin, request: Request) -> Result<(), Refused>
 ///
 /// Effects: `Drive` sets the base moving and drops the identity check and the confirmation
 /// (they hold for one stay at one bed); `PositionGantry`/`ParkGantry` set the gantry
-/// position; `Arm` records the confirmation; `Expose` turns the beam on; `Pause` halts base
-/// and beam; `Stop` halts base and beam, drops the confirmation and latches; `Reset` clears
-/// the latch (the confirmation stays dropped, so X-ray needs a new one).
+/// position; `Arm` records the confirmation and starts R9 and R10 afresh (the switch must be
+/// pressed again, a dose over the notification value acknowledged again); `Expose` turns the
+/// beam on; `Pause` halts base and beam; `Stop` halts base and beam, drops the confirmation and
+/// latches; `Reset` clears the latch (the confirmation stays dropped, so X-ray needs a new
+/// one); `AcknowledgeDose` records the second confirmation.
 pub fn apply(s: &State, origin: Origin, request: Request) -> Result<State, Refused> {
     check(s, origin, request)?;
     let mut n = *s;
@@ -323,10 +413,17 @@ pub fn apply(s: &State, origin: Origin, request: Request) -> Result<State, Refus
             n.base_moving = true;
             n.patient_verified = false;
             n.confirmed = false;
+            n.switch_pressed_after_arm = false;
+            n.dose_acknowledged = false;
         }
         Request::PositionGantry => n.gantry_parked = false,
         Request::ParkGantry => n.gantry_parked = true,
-        Request::Arm => n.confirmed = true,
+        Request::Arm => {
+            n.confirmed = true;
+            n.switch_pressed_after_arm = false;
+            n.dose_acknowledged = false;
+        }
+        Request::AcknowledgeDose => n.dose_acknowledged = true,
         Request::Expose => n.beam_on = true,
         Request::Pause => {
             n.base_moving = false;
@@ -336,11 +433,64 @@ pub fn apply(s: &State, origin: Origin, request: Request) -> Result<State, Refus
             n.base_moving = false;
             n.beam_on = false;
             n.confirmed = false;
+            n.switch_pressed_after_arm = false;
+            n.dose_acknowledged = false;
             n.stop_latched = true;
         }
         Request::Reset => n.stop_latched = false,
     }
     Ok(n)
+}
+
+/// A sensor's report: the state it leaves (not yet enforced: call [`enforce`] after it).
+///
+/// A press of the exposure switch counts for R9 only when the scan is armed at that moment;
+/// a release forgets it. A change of the dose notification drops its acknowledgement.
+pub fn sense(s: &State, e: Sensed) -> State {
+    let mut n = *s;
+    match e {
+        Sensed::SwitchPressed => {
+            if !s.exposure_switch_held {
+                n.switch_pressed_after_arm = s.confirmed;
+            }
+            n.exposure_switch_held = true;
+        }
+        Sensed::SwitchReleased => {
+            n.exposure_switch_held = false;
+            n.switch_pressed_after_arm = false;
+        }
+        Sensed::RoomClear(clear) => n.room_clear = clear,
+        Sensed::DoseNotification(over) => {
+            if over != s.dose_notification {
+                n.dose_acknowledged = false;
+            }
+            n.dose_notification = over;
+        }
+        Sensed::PatientVerified(v) => {
+            n.patient_verified = v;
+            if !v {
+                n.confirmed = false;
+                n.switch_pressed_after_arm = false;
+            }
+        }
+        Sensed::BaseMoving(m) => n.base_moving = m,
+        Sensed::GantryParked(p) => n.gantry_parked = p,
+    }
+    n
+}
+
+/// R12: whether a drive may start: the battery's `available_j` must cover `round_trip_j` (the
+/// route there and back, by the planner's estimate) plus `reserve_j`.
+pub fn check_departure(round_trip_j: f64, available_j: f64, reserve_j: f64) -> Result<(), Refused> {
+    let enough = round_trip_j.is_finite()
+        && available_j.is_finite()
+        && reserve_j.is_finite()
+        && available_j >= round_trip_j + reserve_j;
+    if enough {
+        Ok(())
+    } else {
+        Err(Refused(vec![Refusal::BatteryLow]))
+    }
 }
 
 /// The watchdog: `s` with the beam cut if any R1 condition fails for it, and the base stopped
@@ -367,9 +517,9 @@ mod tests {
     const ORIGINS: [Origin; 2] = [Origin::Voice, Origin::Operator];
 
     #[test]
-    fn all_enumerates_128_distinct_states() {
+    fn all_enumerates_2048_distinct_states() {
         let states: std::collections::HashSet<State> = State::all().collect();
-        assert_eq!(states.len(), 128);
+        assert_eq!(states.len(), 2048);
         assert!(states.contains(&State::REST));
         assert!(State::REST.is_safe());
     }
@@ -383,6 +533,9 @@ mod tests {
                 && s.patient_verified
                 && s.confirmed
                 && s.exposure_switch_held
+                && s.switch_pressed_after_arm
+                && (!s.dose_notification || s.dose_acknowledged)
+                && s.room_clear
                 && !s.stop_latched;
             assert_eq!(ok, expected, "{s:?}");
             if let Err(r) = check(&s, Origin::Operator, Request::Expose) {
@@ -481,7 +634,8 @@ mod tests {
         for s in State::all() {
             for o in ORIGINS {
                 let res = apply(&s, o, Request::Arm);
-                let expected = s.patient_verified && !s.base_moving && !s.stop_latched;
+                let expected =
+                    s.patient_verified && !s.base_moving && !s.stop_latched && !s.beam_on;
                 assert_eq!(res.is_ok(), expected, "{s:?}");
                 if let Ok(n) = res {
                     assert!(n.confirmed);
@@ -514,6 +668,8 @@ mod tests {
             patient_verified: true,
             confirmed: true,
             exposure_switch_held: true,
+            switch_pressed_after_arm: true,
+            room_clear: true,
             ..State::REST
         };
         assert!(exposing.is_safe());
@@ -550,47 +706,100 @@ mod tests {
         assert!(text.contains("stop is latched") && text.contains("base is moving"));
     }
 
+    /// A scan ready to expose but for the switch: verified, armed, gantry out, room clear.
+    fn ready() -> State {
+        let s = State {
+            gantry_parked: false,
+            patient_verified: true,
+            room_clear: true,
+            ..State::REST
+        };
+        apply(&s, Origin::Voice, Request::Arm).unwrap()
+    }
+
+    #[test]
+    fn r9_a_switch_held_before_arming_does_not_expose() {
+        // Held first, then armed: no exposure until released and pressed again.
+        let held = sense(&State { confirmed: false, ..ready() }, Sensed::SwitchPressed);
+        let armed = apply(&held, Origin::Voice, Request::Arm).unwrap();
+        let e = check(&armed, Origin::Operator, Request::Expose).unwrap_err();
+        assert_eq!(e.reasons(), &[Refusal::SwitchNotPressedAfterArming]);
+        let again = sense(&sense(&armed, Sensed::SwitchReleased), Sensed::SwitchPressed);
+        assert!(check(&again, Origin::Operator, Request::Expose).is_ok());
+        // A held switch that is pressed again (no release) does not count twice.
+        assert_eq!(sense(&armed, Sensed::SwitchPressed), armed);
+        // Re-arming while exposing-ready forgets the press.
+        let rearmed = apply(&again, Origin::Operator, Request::Arm).unwrap();
+        assert!(check(&rearmed, Origin::Operator, Request::Expose).is_err());
+        // Every state: a press counts only if armed at that moment.
+        for s in State::all().filter(|s| !s.exposure_switch_held) {
+            let n = sense(&s, Sensed::SwitchPressed);
+            assert_eq!(n.switch_pressed_after_arm, s.confirmed, "{s:?}");
+        }
+    }
+
+    #[test]
+    fn r10_a_dose_over_the_notification_value_needs_a_second_confirmation() {
+        let over = sense(&ready(), Sensed::DoseNotification(true));
+        let pressed = sense(&over, Sensed::SwitchPressed);
+        let e = check(&pressed, Origin::Operator, Request::Expose).unwrap_err();
+        assert_eq!(e.reasons(), &[Refusal::DoseNotAcknowledged]);
+        let ack = apply(&pressed, Origin::Voice, Request::AcknowledgeDose).unwrap();
+        assert!(check(&ack, Origin::Operator, Request::Expose).is_ok());
+        // Nothing to acknowledge before a confirmation; a new plan needs it again.
+        assert!(apply(&State::REST, Origin::Voice, Request::AcknowledgeDose).is_err());
+        let rearmed = apply(&ack, Origin::Voice, Request::Arm).unwrap();
+        assert!(!rearmed.dose_acknowledged);
+        let changed = sense(&ack, Sensed::DoseNotification(false));
+        assert!(!changed.dose_acknowledged);
+    }
+
+    #[test]
+    fn r11_nobody_in_the_exposure_radius() {
+        let s = sense(&ready(), Sensed::SwitchPressed);
+        let crowded = sense(&s, Sensed::RoomClear(false));
+        let e = check(&crowded, Origin::Operator, Request::Expose).unwrap_err();
+        assert_eq!(e.reasons(), &[Refusal::PeopleInRoom]);
+        // Someone walking in cuts the beam.
+        let on = apply(&s, Origin::Operator, Request::Expose).unwrap();
+        assert!(!enforce(&sense(&on, Sensed::RoomClear(false))).beam_on);
+    }
+
+    #[test]
+    fn r12_no_departure_without_the_energy_to_come_back() {
+        assert!(check_departure(100.0, 200.0, 50.0).is_ok());
+        assert_eq!(check_departure(100.0, 140.0, 50.0).unwrap_err().first(), Refusal::BatteryLow);
+        assert!(check_departure(f64::NAN, 1e9, 0.0).is_err());
+    }
+
     /// Things that happen to the machine: a request, or a sensor changing on its own.
     #[derive(Clone, Copy, Debug)]
     enum Event {
         Ask(Origin, Request),
-        SwitchPressed,
-        SwitchReleased,
-        PatientVerified,
-        BaseArrived,
+        Sense(Sensed),
     }
 
     fn event() -> impl Strategy<Value = Event> {
         let origin = prop_oneof![Just(Origin::Voice), Just(Origin::Operator)];
         let request = proptest::sample::select(Request::ALL.to_vec());
+        let sensed = prop_oneof![
+            Just(Sensed::SwitchPressed),
+            Just(Sensed::SwitchReleased),
+            any::<bool>().prop_map(Sensed::RoomClear),
+            any::<bool>().prop_map(Sensed::DoseNotification),
+            any::<bool>().prop_map(Sensed::PatientVerified),
+            Just(Sensed::BaseMoving(false)),
+        ];
         prop_oneof![
             4 => (origin, request).prop_map(|(o, r)| Event::Ask(o, r)),
-            1 => Just(Event::SwitchPressed),
-            1 => Just(Event::SwitchReleased),
-            1 => Just(Event::PatientVerified),
-            1 => Just(Event::BaseArrived),
+            3 => sensed.prop_map(Event::Sense),
         ]
     }
 
     fn step(s: State, e: Event) -> State {
         let n = match e {
             Event::Ask(o, r) => apply(&s, o, r).unwrap_or(s),
-            Event::SwitchPressed => State {
-                exposure_switch_held: true,
-                ..s
-            },
-            Event::SwitchReleased => State {
-                exposure_switch_held: false,
-                ..s
-            },
-            Event::PatientVerified => State {
-                patient_verified: true,
-                ..s
-            },
-            Event::BaseArrived => State {
-                base_moving: false,
-                ..s
-            },
+            Event::Sense(x) => sense(&s, x),
         };
         enforce(&n)
     }
