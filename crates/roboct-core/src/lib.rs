@@ -6,11 +6,15 @@
 //!   leak into a log line or an error message by accident.
 //! * [`progress`]: progress reporting and cooperative cancellation for long work, shared by the
 //!   CLI (progress bars) and the API (progress events).
+//! * [`recovery`]: what to do about a failure ([`Recovery`]: retry, replan, wait for the
+//!   operator, abort), the class every crate's errors answer.
 
 pub mod memory;
 pub mod phi;
 pub mod progress;
+pub mod recovery;
 pub mod units;
 
 pub use phi::Phi;
 pub use progress::{CancelToken, Cancelled, NoProgress, Progress};
+pub use recovery::{Recover, Recovery};

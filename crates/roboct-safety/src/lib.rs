@@ -4,7 +4,7 @@
 //! of reasons) so that every caller (the dialogue, the mission, the server) asks the same
 //! rules and every rule can be tested over every combination of the machine's state.
 //!
-//! The machine is described by a [`State`] of eleven flags. A caller asks [`check`] whether a
+//! The machine is described by a [`State`] of twelve flags. A caller asks [`check`] whether a
 //! [`Request`] from an [`Origin`] may be granted; [`apply`] also returns the state after it.
 //! Sensors report through [`sense`] (the exposure switch pressed or released, the room
 //! cleared...). [`enforce`] is the continuous watchdog: given any state (for example right
@@ -16,7 +16,7 @@
 //!
 //! | rule | statement | covered by |
 //! | --- | --- | --- |
-//! | R1 | X-ray (`Expose`) only when: the base is still, the gantry is out of its parked position, the patient is verified against the order, an explicit confirmation was given, the exposure switch is held, and no stop is latched | `tests::r1_expose_exactly_when_every_condition_holds` |
+//! | R1 | X-ray (`Expose`) only when: the base and every gantry axis are still, the gantry is out of its parked position, the patient is verified against the order, an explicit confirmation was given, the exposure switch is held, and no stop is latched | `tests::r1_expose_exactly_when_every_condition_holds` |
 //! | R2 | Voice may prepare and arm a scan, never expose: `Expose` from [`Origin::Voice`] is always refused | `tests::r2_voice_never_exposes`, `tests::prop_voice_alone_never_turns_the_beam_on` |
 //! | R3 | `Stop` is granted in every state, cuts motion and beam at once, drops the confirmation and latches | `tests::r3_stop_is_always_granted_and_latches` |
 //! | R4 | While the stop is latched, everything but `Stop` and `Pause` is refused; only an operator's explicit `Reset` clears it, never voice | `tests::r4_latch_refuses_everything_until_an_operator_reset` |
@@ -35,7 +35,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-/// What the interlocks know about the machine: eleven flags, set by the machine's sensors
+/// What the interlocks know about the machine: twelve flags, set by the machine's sensors
 /// ([`sense`]) and by granted [`Request`]s.
 ///
 /// The default is the rest state: everything still, gantry parked, beam off, no patient
@@ -65,6 +65,8 @@ pub struct State {
     pub dose_acknowledged: bool,
     /// Nobody but the patient is within the exposure radius (R11).
     pub room_clear: bool,
+    /// A gantry axis is moving.
+    pub gantry_moving: bool,
 }
 
 impl State {
@@ -81,11 +83,12 @@ impl State {
         dose_notification: false,
         dose_acknowledged: false,
         room_clear: false,
+        gantry_moving: false,
     };
 
-    /// Every one of the 2048 states, for exhaustive tests here and in the callers.
+    /// Every one of the 4096 states, for exhaustive tests here and in the callers.
     pub fn all() -> impl Iterator<Item = State> {
-        (0u16..2048).map(|bits| State {
+        (0u16..4096).map(|bits| State {
             base_moving: bits & 1 != 0,
             gantry_parked: bits & 2 != 0,
             beam_on: bits & 4 != 0,
@@ -97,6 +100,7 @@ impl State {
             dose_notification: bits & 256 != 0,
             dose_acknowledged: bits & 512 != 0,
             room_clear: bits & 1024 != 0,
+            gantry_moving: bits & 2048 != 0,
         })
     }
 
@@ -182,6 +186,8 @@ pub enum Sensed {
     BaseMoving(bool),
     /// The gantry reached (or left) its parked position.
     GantryParked(bool),
+    /// A gantry axis moves (or they all stopped).
+    GantryMoving(bool),
 }
 
 /// Why a request was refused. The `Display` text is a short sentence fit to be spoken.
@@ -196,6 +202,8 @@ pub enum Refusal {
     VoiceCannotReset,
     /// The base is moving.
     BaseMoving,
+    /// A gantry axis is moving.
+    GantryMoving,
     /// The beam is on.
     BeamOn,
     /// The gantry is not in its parked position.
@@ -229,6 +237,7 @@ impl fmt::Display for Refusal {
             }
             Refusal::VoiceCannotReset => "voice cannot reset a stop; reset it at the console",
             Refusal::BaseMoving => "the base is moving",
+            Refusal::GantryMoving => "the gantry is moving",
             Refusal::BeamOn => "the X-ray beam is on",
             Refusal::GantryNotParked => "the gantry is not parked",
             Refusal::GantryParked => "the gantry is parked, not on the patient",
@@ -297,6 +306,9 @@ fn beam_conditions(s: &State, origin: Origin) -> Vec<Refusal> {
     if s.base_moving {
         out.push(Refusal::BaseMoving);
     }
+    if s.gantry_moving {
+        out.push(Refusal::GantryMoving);
+    }
     if s.gantry_parked {
         out.push(Refusal::GantryParked);
     }
@@ -331,6 +343,9 @@ fn drive_conditions(s: &State) -> Vec<Refusal> {
     }
     if !s.gantry_parked {
         out.push(Refusal::GantryNotParked);
+    }
+    if s.gantry_moving {
+        out.push(Refusal::GantryMoving);
     }
     out
 }
@@ -427,10 +442,12 @@ pub fn apply(s: &State, origin: Origin, request: Request) -> Result<State, Refus
         Request::Expose => n.beam_on = true,
         Request::Pause => {
             n.base_moving = false;
+            n.gantry_moving = false;
             n.beam_on = false;
         }
         Request::Stop => {
             n.base_moving = false;
+            n.gantry_moving = false;
             n.beam_on = false;
             n.confirmed = false;
             n.switch_pressed_after_arm = false;
@@ -475,6 +492,7 @@ pub fn sense(s: &State, e: Sensed) -> State {
         }
         Sensed::BaseMoving(m) => n.base_moving = m,
         Sensed::GantryParked(p) => n.gantry_parked = p,
+        Sensed::GantryMoving(m) => n.gantry_moving = m,
     }
     n
 }
@@ -517,9 +535,9 @@ mod tests {
     const ORIGINS: [Origin; 2] = [Origin::Voice, Origin::Operator];
 
     #[test]
-    fn all_enumerates_2048_distinct_states() {
+    fn all_enumerates_4096_distinct_states() {
         let states: std::collections::HashSet<State> = State::all().collect();
-        assert_eq!(states.len(), 2048);
+        assert_eq!(states.len(), 4096);
         assert!(states.contains(&State::REST));
         assert!(State::REST.is_safe());
     }
@@ -529,6 +547,7 @@ mod tests {
         for s in State::all() {
             let ok = check(&s, Origin::Operator, Request::Expose).is_ok();
             let expected = !s.base_moving
+                && !s.gantry_moving
                 && !s.gantry_parked
                 && s.patient_verified
                 && s.confirmed
@@ -562,7 +581,9 @@ mod tests {
         for s in State::all() {
             for o in ORIGINS {
                 let n = apply(&s, o, Request::Stop).unwrap();
-                assert!(!n.base_moving && !n.beam_on && !n.confirmed && n.stop_latched);
+                assert!(
+                    !n.base_moving && !n.gantry_moving && !n.beam_on && !n.confirmed && n.stop_latched
+                );
                 assert!(n.is_safe());
                 // Nothing else about the machine is changed by a stop.
                 assert_eq!(n.gantry_parked, s.gantry_parked);
@@ -604,7 +625,8 @@ mod tests {
         for s in State::all() {
             for o in ORIGINS {
                 let res = apply(&s, o, Request::Drive);
-                let expected = !s.beam_on && s.gantry_parked && !s.stop_latched;
+                let expected =
+                    !s.beam_on && s.gantry_parked && !s.gantry_moving && !s.stop_latched;
                 assert_eq!(res.is_ok(), expected, "{s:?}");
                 if let Ok(n) = res {
                     assert!(n.base_moving && !n.patient_verified && !n.confirmed);
