@@ -16,13 +16,17 @@
 //!
 //! `spoken` patterns are in the speech grammar and the text parser; `typed` patterns only in
 //! the text parser (keeping the speech grammar small keeps recognition accurate). Word
-//! synonyms that only text needs ("drive" for "go", "brain" for "head") are in [`SYNONYMS`].
+//! synonyms that only text needs ("drive" for "go", "x-ray" for "scan") are in [`SYNONYMS`].
 //!
 //! # Choosing the words
-//! The spoken words were chosen to sound different from each other, following what was
-//! measured with pocketsphinx (see the crate README): nothing in the language sounds like
-//! "stop" (there is no "start"), "confirm" is the only word starting an X-ray and is never
-//! fuzzily matched in text.
+//! The spoken forms are what radiographers and nurses say at a bedside: "scan the head",
+//! "CT head", "head CT", "CT of the chest", "cancel that", "say again", "hospital number
+//! ...". They were chosen to sound different from each other, following what was measured
+//! with pocketsphinx (see the crate README): nothing in the language sounds like "stop"
+//! (there is no "start", "abort" is typed only), "confirm" is the only word starting an
+//! X-ray, stands alone in its rule and is never fuzzily matched in text. "ct" is said as the
+//! letters C T (the recognizer's own pronunciation; the dictionary reads it "court") and is
+//! "scan" to the parser.
 
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
@@ -156,8 +160,8 @@ pub struct CommandSpec {
 pub const BODY_PARTS: &[SlotValue] = &[
     SlotValue {
         name: "head",
-        spoken: &["brain"],
-        typed: &["head", "skull", "cranium", "cranial", "cerebral"],
+        spoken: &["head", "brain"],
+        typed: &["skull", "cranium", "cranial", "cerebral"],
         zh: &["头部", "头颅", "头", "颅脑", "脑部"],
     },
     SlotValue {
@@ -324,10 +328,9 @@ pub const COMMANDS: &[CommandSpec] = &[
         kind: CommandKind::Dock,
         name: "dock",
         summary: "return to the docking station",
-        spoken: &["return to [the] dock"],
+        spoken: &["return to [the] dock", "go back to [the] dock"],
         typed: &[
             "go to [the] dock",
-            "go back to [the] dock",
             "dock",
             "go home",
             "return home",
@@ -342,6 +345,9 @@ pub const COMMANDS: &[CommandSpec] = &[
         spoken: &[
             "scan [the] {body_part} [{protocol}]",
             "scan [the] {body_part} with {protocol}",
+            "ct [of] [the] {body_part} [{protocol}]",
+            "{body_part} ct [{protocol}]",
+            "{body_part} scan [{protocol}]",
             "scan",
             "{body_part}",
             "{protocol}",
@@ -350,7 +356,7 @@ pub const COMMANDS: &[CommandSpec] = &[
             "scan [the] {body_part} [using] {protocol}",
             "{protocol} scan [of] [the] {body_part}",
             "{protocol} {body_part} scan",
-            "{body_part} scan [with] [{protocol}]",
+            "{body_part} scan with {protocol}",
             "scan with {protocol}",
             "{protocol} scan",
             "use {protocol}",
@@ -361,7 +367,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         kind: CommandKind::Verify,
         name: "verify",
         summary: "give the patient ID from the wristband for the identity check",
-        spoken: &["patient number {patient_id}"],
+        spoken: &["(patient | hospital) number {patient_id}"],
         typed: &[
             "patient [id] {patient_id}",
             "id {patient_id}",
@@ -381,14 +387,8 @@ pub const COMMANDS: &[CommandSpec] = &[
         kind: CommandKind::Cancel,
         name: "cancel",
         summary: "cancel the pending question or scan plan",
-        spoken: &["cancel"],
-        typed: &[
-            "never mind",
-            "cancel that",
-            "cancel [the] scan",
-            "forget it",
-            "no",
-        ],
+        spoken: &["cancel [that]", "cancel the scan"],
+        typed: &["never mind", "cancel scan", "forget it", "no"],
         zh_examples: &["取消", "算了"],
     },
     CommandSpec {
@@ -424,11 +424,10 @@ pub const COMMANDS: &[CommandSpec] = &[
         kind: CommandKind::Upload,
         name: "upload",
         summary: "upload the results to the PACS",
-        spoken: &["upload [the] results"],
+        spoken: &["upload [the] (results | images)"],
         typed: &[
             "send [the] results",
             "upload",
-            "upload [the] images",
             "send [the] images [to] [the] pacs",
         ],
         zh_examples: &["上传结果", "上传"],
@@ -437,14 +436,8 @@ pub const COMMANDS: &[CommandSpec] = &[
         kind: CommandKind::Repeat,
         name: "repeat",
         summary: "repeat my last answer",
-        spoken: &["repeat"],
-        typed: &[
-            "say that again",
-            "say again",
-            "pardon",
-            "come again",
-            "repeat that",
-        ],
+        spoken: &["repeat", "say [that] again"],
+        typed: &["pardon", "come again", "repeat that"],
         zh_examples: &["重复", "再说一遍"],
     },
     CommandSpec {
@@ -916,9 +909,10 @@ pub fn reference_markdown() -> String {
     );
     let _ = writeln!(s, "| --- | --- | --- | --- | --- |");
     for c in COMMANDS {
+        // A `|` inside a table cell ends the cell, even in a code span: escaped.
         let q = |v: &[&str]| {
             v.iter()
-                .map(|p| format!("`{p}`"))
+                .map(|p| format!("`{}`", p.replace('|', "\\|")))
                 .collect::<Vec<_>>()
                 .join(", ")
         };

@@ -910,6 +910,41 @@ mod tests {
     }
 
     #[test]
+    fn what_radiographers_and_nurses_say() {
+        let scan = |b, p| Command::Scan {
+            body_part: b,
+            protocol: p,
+        };
+        use BodyPart::*;
+        use Protocol::*;
+        // "head" is a spoken body-part word; "brain" still works.
+        assert_eq!(cmd("scan the head"), scan(Some(Head), None));
+        assert_eq!(cmd("scan the brain"), scan(Some(Head), None));
+        assert_eq!(cmd("head"), scan(Some(Head), None));
+        assert_eq!(cmd("head ct"), scan(Some(Head), None));
+        assert_eq!(cmd("ct head low dose"), scan(Some(Head), Some(LowDose)));
+        assert_eq!(cmd("CT of the chest"), scan(Some(Chest), None));
+        assert_eq!(
+            cmd("abdomen scan standard dose"),
+            scan(Some(Abdomen), Some(Standard))
+        );
+        // "head to" is still a way of saying "go to".
+        assert_eq!(cmd("head to ward five"), ward(5, None));
+        assert_eq!(cmd("cancel that"), Command::Cancel);
+        assert_eq!(cmd("cancel the scan"), Command::Cancel);
+        assert_eq!(cmd("say again"), Command::Repeat);
+        assert_eq!(cmd("upload the images"), Command::Upload);
+        assert_eq!(cmd("go back to the dock"), Command::Go(Destination::Dock));
+        match cmd("hospital number four seven one one") {
+            Command::Verify { patient_id } => assert_eq!(patient_id.expose(), "4711"),
+            other => panic!("{other:?}"),
+        }
+        // "abort" is a stop in text (the safe reading) and is not a spoken word.
+        assert_eq!(cmd("abort"), Command::Stop);
+        assert!(!language::grammar_vocabulary().contains("abort"));
+    }
+
+    #[test]
     fn status_and_the_rest() {
         assert_eq!(cmd("where are you?"), Command::Status(Topic::Location));
         assert_eq!(

@@ -67,7 +67,7 @@ pub struct Recognition {
     /// The key phrases the spotter heard ("stop", "confirm").
     pub spotted: BTreeSet<String>,
     /// The grammar path's acoustic score minus the phone loop's, per frame (about 0 for a
-    /// sentence of the language; see [`RecognizerOptions::reject_below_per_frame`]); 0 when
+    /// sentence of the language; see `roboct_speech::RecognizerOptions::reject_below_per_frame`); 0 when
     /// the phone loop is off.
     pub fit_per_frame: f64,
     /// The recording's level.

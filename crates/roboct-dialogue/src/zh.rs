@@ -275,7 +275,7 @@ mod tests {
     fn rewriting() {
         assert_eq!(to_english_words("去三号病房十二床"), "go to ward 3 bed 12");
         assert_eq!(to_english_words("请到5号病房"), "go to ward 5");
-        assert_eq!(to_english_words("低剂量扫描头部"), "low dose scan brain");
+        assert_eq!(to_english_words("低剂量扫描头部"), "low dose scan head");
         assert_eq!(to_english_words("再说一遍"), "say that again");
         assert!(has_chinese("扫描") && !has_chinese("scan"));
     }

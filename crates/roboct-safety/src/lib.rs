@@ -582,7 +582,11 @@ mod tests {
             for o in ORIGINS {
                 let n = apply(&s, o, Request::Stop).unwrap();
                 assert!(
-                    !n.base_moving && !n.gantry_moving && !n.beam_on && !n.confirmed && n.stop_latched
+                    !n.base_moving
+                        && !n.gantry_moving
+                        && !n.beam_on
+                        && !n.confirmed
+                        && n.stop_latched
                 );
                 assert!(n.is_safe());
                 // Nothing else about the machine is changed by a stop.
@@ -625,8 +629,7 @@ mod tests {
         for s in State::all() {
             for o in ORIGINS {
                 let res = apply(&s, o, Request::Drive);
-                let expected =
-                    !s.beam_on && s.gantry_parked && !s.gantry_moving && !s.stop_latched;
+                let expected = !s.beam_on && s.gantry_parked && !s.gantry_moving && !s.stop_latched;
                 assert_eq!(res.is_ok(), expected, "{s:?}");
                 if let Ok(n) = res {
                     assert!(n.base_moving && !n.patient_verified && !n.confirmed);
@@ -742,11 +745,20 @@ mod tests {
     #[test]
     fn r9_a_switch_held_before_arming_does_not_expose() {
         // Held first, then armed: no exposure until released and pressed again.
-        let held = sense(&State { confirmed: false, ..ready() }, Sensed::SwitchPressed);
+        let held = sense(
+            &State {
+                confirmed: false,
+                ..ready()
+            },
+            Sensed::SwitchPressed,
+        );
         let armed = apply(&held, Origin::Voice, Request::Arm).unwrap();
         let e = check(&armed, Origin::Operator, Request::Expose).unwrap_err();
         assert_eq!(e.reasons(), &[Refusal::SwitchNotPressedAfterArming]);
-        let again = sense(&sense(&armed, Sensed::SwitchReleased), Sensed::SwitchPressed);
+        let again = sense(
+            &sense(&armed, Sensed::SwitchReleased),
+            Sensed::SwitchPressed,
+        );
         assert!(check(&again, Origin::Operator, Request::Expose).is_ok());
         // A held switch that is pressed again (no release) does not count twice.
         assert_eq!(sense(&armed, Sensed::SwitchPressed), armed);
@@ -790,7 +802,10 @@ mod tests {
     #[test]
     fn r12_no_departure_without_the_energy_to_come_back() {
         assert!(check_departure(100.0, 200.0, 50.0).is_ok());
-        assert_eq!(check_departure(100.0, 140.0, 50.0).unwrap_err().first(), Refusal::BatteryLow);
+        assert_eq!(
+            check_departure(100.0, 140.0, 50.0).unwrap_err().first(),
+            Refusal::BatteryLow
+        );
         assert!(check_departure(f64::NAN, 1e9, 0.0).is_err());
     }
 

@@ -1,10 +1,16 @@
 //! The voice evaluation behind `roboct bench voice`: every command of the language spoken by
 //! espeak-ng in several voices and speeds, with white noise at several SNRs, recognized, and
-//! scored.
+//! scored per voice.
 //!
+//! * **Voices.** Two sets, reported apart ([`VoiceSet`]): the *development* voices (en-us and
+//!   its female variant), which may be listened to while the language and the recognizer are
+//!   changed, and *held-out* accents (Scottish English, Received Pronunciation, Caribbean
+//!   English), which are only measured, before and after a change, never tuned on: their
+//!   figures say how the recognizer does for speakers it was not fitted to. Every voice also
+//!   has its own rows, so that an accent that fails is visible rather than averaged away.
 //! * **Sentences.** For every spoken pattern of every command, its shortest and longest
-//!   forms, with slot values cycling through the values of each slot (so every body part,
-//!   protocol and topic is said, and numbers vary); plus sentences outside the language that
+//!   forms, with slot values cycling through the spoken phrases of each slot (so every way of
+//!   saying a body part, protocol and topic is said, and numbers vary); plus sentences outside the language that
 //!   staff say near a scanner ([`OUT_OF_LANGUAGE`]), which must be rejected.
 //! * **Audio.** espeak-ng output at 16 kHz, 0.3 s of silence before and after (a microphone
 //!   hears room noise around speech), white Gaussian noise at the asked SNR against the
@@ -52,11 +58,47 @@ pub const OUT_OF_LANGUAGE: &[&str] = &[
     "take a deep breath",
 ];
 
+/// Which set a voice of the evaluation belongs to (see the module docs).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum VoiceSet {
+    /// Voices that may be listened to while the language and recognizer are changed.
+    Development,
+    /// Accents that are only measured, never tuned on.
+    HeldOut,
+}
+
+impl VoiceSet {
+    /// The set's name in the table and in JSON.
+    pub fn name(self) -> &'static str {
+        match self {
+            VoiceSet::Development => "development",
+            VoiceSet::HeldOut => "held-out",
+        }
+    }
+}
+
+/// The development voices: espeak-ng's American English, male and female.
+pub const DEVELOPMENT_VOICES: &[&str] = &["en-us", "en-us+f3"];
+
+/// The held-out voices: espeak-ng's Scottish English, Received Pronunciation and Caribbean
+/// English, accents that staff of a hospital speak and the en-us model was not trained on.
+pub const HELD_OUT_VOICES: &[&str] = &["en-gb-scotland", "en-gb-x-rp", "en-029"];
+
+/// Every voice at every speed.
+pub fn voices<S: AsRef<str>>(names: &[S], speeds_wpm: &[u32]) -> Vec<Voice> {
+    names
+        .iter()
+        .flat_map(|n| speeds_wpm.iter().map(move |&s| Voice::new(n.as_ref(), s)))
+        .collect()
+}
+
 /// What to evaluate.
 #[derive(Clone, Debug)]
 pub struct VoiceBenchConfig {
-    /// espeak-ng voices and speeds.
+    /// The development voices and speeds (see [`VoiceSet`]).
     pub voices: Vec<Voice>,
+    /// The held-out voices and speeds: measured, never tuned on.
+    pub held_out_voices: Vec<Voice>,
     /// Noise conditions: `None` is clean, `Some(db)` white noise at that SNR.
     pub snrs_db: Vec<Option<f64>>,
     /// Recognizer settings.
@@ -70,12 +112,8 @@ pub struct VoiceBenchConfig {
 impl Default for VoiceBenchConfig {
     fn default() -> Self {
         VoiceBenchConfig {
-            voices: vec![
-                Voice::new("en-us", 175),
-                Voice::new("en-us", 140),
-                Voice::new("en-us+f3", 175),
-                Voice::new("en-us+f3", 140),
-            ],
+            voices: voices(DEVELOPMENT_VOICES, &[175, 140]),
+            held_out_voices: voices(HELD_OUT_VOICES, &[175, 140]),
             snrs_db: vec![Some(20.0), Some(10.0)],
             recognizer: RecognizerOptions::default(),
             chunk_samples: 1600,
@@ -140,7 +178,7 @@ fn slot_value_count(items: &[Item]) -> usize {
         .iter()
         .filter_map(|i| match i {
             Item::Slot(k) => match language::slot_spec(*k).values {
-                SlotValues::Words(v) => Some(v.len()),
+                SlotValues::Words(v) => Some(v.iter().map(|x| x.spoken.len()).sum()),
                 _ => None,
             },
             Item::Word(_) => None,
@@ -149,8 +187,8 @@ fn slot_value_count(items: &[Item]) -> usize {
         .unwrap_or(1)
 }
 
-/// Deterministic slot values: word slots cycle through their values, numbers and digits
-/// vary with `seed`.
+/// Deterministic slot values: word slots cycle through the spoken phrases of their values
+/// ("head", "brain", "chest", ...), numbers and digits vary with `seed`.
 fn fill(items: &[Item], seed: usize) -> String {
     items
         .iter()
@@ -170,7 +208,11 @@ fn fill(items: &[Item], seed: usize) -> String {
                     ];
                     ids[seed % ids.len()].to_string()
                 }
-                SlotValues::Words(v) => v[seed % v.len()].spoken[0].to_string(),
+                SlotValues::Words(v) => {
+                    let phrases: Vec<&str> =
+                        v.iter().flat_map(|x| x.spoken.iter().copied()).collect();
+                    phrases[seed % phrases.len()].to_string()
+                }
             },
         })
         .collect::<Vec<_>>()
@@ -193,8 +235,10 @@ pub enum BenchError {
 pub struct Trial {
     /// The sentence.
     pub text: String,
-    /// The voice.
-    pub voice: String,
+    /// The voice and speed.
+    pub voice: Voice,
+    /// The set the voice belongs to.
+    pub set: VoiceSet,
     /// The noise condition.
     pub snr_db: Option<f64>,
     /// What was expected.
@@ -215,7 +259,14 @@ pub struct Trial {
     pub real_time_factor: f64,
 }
 
-/// Figures for one noise condition.
+impl Trial {
+    /// The voice as `name@speed` ("en-us+f3@140").
+    pub fn voice_label(&self) -> String {
+        format!("{}@{}", self.voice.name, self.voice.speed_wpm)
+    }
+}
+
+/// Figures for a group of utterances (one noise condition, one voice, one set...).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ConditionFigures {
     /// Utterances of the language.
@@ -243,6 +294,25 @@ impl ConditionFigures {
     pub fn accuracy_pct(&self) -> f64 {
         pct(self.correct, self.in_language)
     }
+
+    /// The figures as JSON (counts, and percentages rounded to 0.1).
+    pub fn to_json(&self) -> serde_json::Value {
+        let round = |x: f64| (x * 10.0).round() / 10.0;
+        serde_json::json!({
+            "in_language": self.in_language,
+            "correct": self.correct,
+            "accuracy_pct": round(self.accuracy_pct()),
+            "correct_command": self.correct_kind,
+            "command_only_pct": round(pct(self.correct_kind, self.in_language)),
+            "stops": self.stops,
+            "stops_heard": self.stops_heard,
+            "false_stops": self.false_stops,
+            "false_confirmations": self.false_confirmations,
+            "out_of_language": self.out_of_language,
+            "rejected": self.rejected,
+            "rejected_pct": round(pct(self.rejected, self.out_of_language)),
+        })
+    }
 }
 
 fn pct(a: usize, b: usize) -> f64 {
@@ -258,29 +328,50 @@ fn pct(a: usize, b: usize) -> f64 {
 pub struct VoiceReport {
     /// Every utterance.
     pub trials: Vec<Trial>,
-    /// The voices used.
+    /// The development voices.
     pub voices: Vec<Voice>,
+    /// The held-out voices.
+    pub held_out_voices: Vec<Voice>,
     /// The noise conditions.
     pub snrs_db: Vec<Option<f64>>,
 }
 
 impl VoiceReport {
-    /// The figures of one condition.
-    pub fn figures(&self, snr_db: Option<f64>) -> ConditionFigures {
+    /// The figures of the utterances `which` selects.
+    pub fn figures(&self, which: impl Fn(&Trial) -> bool) -> ConditionFigures {
         let mut f = ConditionFigures::default();
-        for t in self.trials.iter().filter(|t| t.snr_db == snr_db) {
+        for t in self.trials.iter().filter(|t| which(t)) {
             score(&mut f, t);
         }
         f
     }
 
-    /// The figures over all conditions.
+    /// The figures over every utterance.
     pub fn total(&self) -> ConditionFigures {
-        let mut f = ConditionFigures::default();
-        for t in &self.trials {
-            score(&mut f, t);
+        self.figures(|_| true)
+    }
+
+    /// The voice names of a set (speeds aside), in the order they were given.
+    pub fn voice_names(&self, set: VoiceSet) -> Vec<String> {
+        let voices = match set {
+            VoiceSet::Development => &self.voices,
+            VoiceSet::HeldOut => &self.held_out_voices,
+        };
+        let mut names: Vec<String> = Vec::new();
+        for v in voices {
+            if !names.contains(&v.name) {
+                names.push(v.name.clone());
+            }
         }
-        f
+        names
+    }
+
+    /// The sets that have voices.
+    fn sets(&self) -> Vec<VoiceSet> {
+        [VoiceSet::Development, VoiceSet::HeldOut]
+            .into_iter()
+            .filter(|s| !self.voice_names(*s).is_empty())
+            .collect()
     }
 
     /// Latencies (seconds) of utterances whose audio lasts between `min_s` and `max_s`.
@@ -295,9 +386,117 @@ impl VoiceReport {
         v
     }
 
+    /// Decoding time over audio time of every utterance, sorted.
+    fn real_time_factors(&self) -> Vec<f64> {
+        let mut v: Vec<f64> = self.trials.iter().map(|t| t.real_time_factor).collect();
+        v.sort_by(f64::total_cmp);
+        v
+    }
+
     /// The errors: trials whose result differs from the expectation.
     pub fn errors(&self) -> impl Iterator<Item = &Trial> {
         self.trials.iter().filter(|t| t.got != t.expected)
+    }
+
+    /// The report as JSON (`roboct bench voice --json`): figures per set, per voice (speeds
+    /// pooled) and per voice and speed, each over all noise conditions and per condition;
+    /// latencies; and every miss. The evaluation's patient IDs are made up.
+    pub fn to_json(&self) -> serde_json::Value {
+        let by_condition = |which: &dyn Fn(&Trial) -> bool| -> serde_json::Value {
+            let conditions: Vec<serde_json::Value> = self
+                .snrs_db
+                .iter()
+                .map(|&snr| {
+                    let mut v = self.figures(|t| which(t) && t.snr_db == snr).to_json();
+                    v["snr_db"] = serde_json::json!(snr);
+                    v["noise"] = serde_json::json!(noise_name(snr));
+                    v
+                })
+                .collect();
+            serde_json::json!({
+                "all": self.figures(which).to_json(),
+                "conditions": conditions,
+            })
+        };
+        let mut sets = serde_json::Map::new();
+        for set in self.sets() {
+            let mut v = by_condition(&|t: &Trial| t.set == set);
+            v["voices"] = serde_json::json!(self.voice_names(set));
+            sets.insert(set.name().to_string(), v);
+        }
+        let mut per_voice = Vec::new();
+        for set in self.sets() {
+            for name in self.voice_names(set) {
+                let mut v = by_condition(&|t: &Trial| t.voice.name == name);
+                v["voice"] = serde_json::json!(name);
+                v["set"] = serde_json::json!(set.name());
+                let speeds: Vec<serde_json::Value> = self
+                    .voices
+                    .iter()
+                    .chain(&self.held_out_voices)
+                    .filter(|x| x.name == name)
+                    .map(|x| {
+                        let mut s = by_condition(&|t: &Trial| t.voice == *x);
+                        s["speed_wpm"] = serde_json::json!(x.speed_wpm);
+                        s
+                    })
+                    .collect();
+                v["speeds"] = serde_json::json!(speeds);
+                per_voice.push(v);
+            }
+        }
+        let ms = |x: f64| (x * 1e4).round() / 10.0;
+        let all = self.latencies(0.0, f64::INFINITY);
+        let three = self.latencies(2.5, 3.5);
+        let rtf = self.real_time_factors();
+        let misses: Vec<serde_json::Value> = self
+            .errors()
+            .map(|t| {
+                let command = |c: &Option<Command>| match c {
+                    Some(c) => {
+                        serde_json::json!({"command": c.kind().name(), "slots": c.slots_json()})
+                    }
+                    None => serde_json::Value::Null,
+                };
+                serde_json::json!({
+                    "said": t.text,
+                    "voice": t.voice.name,
+                    "speed_wpm": t.voice.speed_wpm,
+                    "set": t.set.name(),
+                    "snr_db": t.snr_db,
+                    "expected": command(&t.expected),
+                    "got": command(&t.got),
+                    "words": t.words,
+                    "fit_per_frame": (t.fit_per_frame * 100.0).round() / 100.0,
+                })
+            })
+            .collect();
+        serde_json::json!({
+            "utterances": self.trials.len(),
+            "sentences": self.sentence_count(),
+            "snr_db": self.snrs_db,
+            "all": self.total().to_json(),
+            "sets": sets,
+            "voices": per_voice,
+            "latency_ms": {
+                "all": {"median": ms(percentile(&all, 0.5)), "p95": ms(percentile(&all, 0.95)), "max": ms(percentile(&all, 1.0))},
+                "utterances_2_5_to_3_5_s": {"count": three.len(), "median": ms(percentile(&three, 0.5)), "p95": ms(percentile(&three, 0.95)), "max": ms(percentile(&three, 1.0))},
+            },
+            "real_time_factor": {"median": percentile(&rtf, 0.5), "max": percentile(&rtf, 1.0)},
+            "misses": misses,
+        })
+    }
+
+    fn sentence_count(&self) -> usize {
+        let runs = (self.voices.len() + self.held_out_voices.len()) * self.snrs_db.len();
+        self.trials.len() / runs.max(1)
+    }
+}
+
+fn noise_name(snr_db: Option<f64>) -> String {
+    match snr_db {
+        None => "clean".to_string(),
+        Some(db) => format!("{db} dB SNR"),
     }
 }
 
@@ -343,25 +542,56 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[i.min(sorted.len() - 1)]
 }
 
+/// One row of the table: a label, a noise condition, the figures.
+fn row(
+    f: &mut fmt::Formatter<'_>,
+    label: &str,
+    snr: Option<f64>,
+    c: &ConditionFigures,
+) -> fmt::Result {
+    writeln!(
+        f,
+        "{:<18} {:<10} {:>8.1}% {:>11.1}% {:>10.1}% {:>11} {:>13} {:>19.1}%",
+        label,
+        noise_name(snr),
+        c.accuracy_pct(),
+        pct(c.correct_kind, c.in_language),
+        pct(c.stops_heard, c.stops),
+        c.false_stops,
+        c.false_confirmations,
+        pct(c.rejected, c.out_of_language)
+    )
+}
+
 impl fmt::Display for VoiceReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let voices: Vec<String> = self
-            .voices
-            .iter()
-            .map(|v| format!("{} at {} wpm", v.name, v.speed_wpm))
-            .collect();
+        let list = |voices: &[Voice]| -> String {
+            voices
+                .iter()
+                .map(|v| format!("{}@{}", v.name, v.speed_wpm))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
         writeln!(
             f,
             "voice bench: {} utterances ({} sentences x {} voices x {} noise conditions)",
             self.trials.len(),
-            self.trials.len() / (self.voices.len() * self.snrs_db.len()).max(1),
-            self.voices.len(),
+            self.sentence_count(),
+            self.voices.len() + self.held_out_voices.len(),
             self.snrs_db.len()
         )?;
-        writeln!(f, "voices: {}", voices.join(", "))?;
+        writeln!(f, "development voices (voice@wpm): {}", list(&self.voices))?;
+        if !self.held_out_voices.is_empty() {
+            writeln!(
+                f,
+                "held-out voices, measured and never tuned on: {}",
+                list(&self.held_out_voices)
+            )?;
+        }
         writeln!(
             f,
-            "{:<10} {:>10} {:>12} {:>11} {:>11} {:>13} {:>14}",
+            "{:<18} {:<10} {:>9} {:>12} {:>11} {:>11} {:>13} {:>20}",
+            "set / voice",
             "noise",
             "accuracy",
             "command only",
@@ -370,43 +600,41 @@ impl fmt::Display for VoiceReport {
             "false confirm",
             "out-of-lang rejected"
         )?;
-        for &snr in &self.snrs_db {
-            let c = self.figures(snr);
-            let name = match snr {
-                None => "clean".to_string(),
-                Some(db) => format!("{db} dB SNR"),
-            };
+        for set in self.sets() {
+            for &snr in &self.snrs_db {
+                row(
+                    f,
+                    set.name(),
+                    snr,
+                    &self.figures(|t| t.set == set && t.snr_db == snr),
+                )?;
+            }
+            for name in self.voice_names(set) {
+                for &snr in &self.snrs_db {
+                    let c = self.figures(|t| t.voice.name == name && t.snr_db == snr);
+                    row(f, &format!("  {name}"), snr, &c)?;
+                }
+            }
+        }
+        for set in self.sets() {
+            let t = self.figures(|t| t.set == set);
             writeln!(
                 f,
-                "{:<10} {:>9.1}% {:>11.1}% {:>10.1}% {:>11} {:>13} {:>13.1}%",
-                name,
-                c.accuracy_pct(),
-                pct(c.correct_kind, c.in_language),
-                pct(c.stops_heard, c.stops),
-                c.false_stops,
-                c.false_confirmations,
-                pct(c.rejected, c.out_of_language)
+                "{}: accuracy {:.1}% of {}, stop recall {}/{}, false stops {}, false X-ray confirmations {}, out-of-language rejected {}/{}",
+                set.name(),
+                t.accuracy_pct(),
+                t.in_language,
+                t.stops_heard,
+                t.stops,
+                t.false_stops,
+                t.false_confirmations,
+                t.rejected,
+                t.out_of_language
             )?;
         }
-        let t = self.total();
-        writeln!(
-            f,
-            "all: accuracy {:.1}% of {}, stop recall {}/{}, false X-ray confirmations {}, out-of-language rejected {}/{}",
-            t.accuracy_pct(),
-            t.in_language,
-            t.stops_heard,
-            t.stops,
-            t.false_confirmations,
-            t.rejected,
-            t.out_of_language
-        )?;
         let all = self.latencies(0.0, f64::INFINITY);
         let three = self.latencies(2.5, 3.5);
-        let rtf: Vec<f64> = {
-            let mut v: Vec<f64> = self.trials.iter().map(|t| t.real_time_factor).collect();
-            v.sort_by(f64::total_cmp);
-            v
-        };
+        let rtf = self.real_time_factors();
         writeln!(
             f,
             "latency, end of audio to result: all utterances median {:.0} ms, p95 {:.0} ms, max {:.0} ms",
@@ -441,13 +669,24 @@ pub fn run_voice_bench(
         .into_iter()
         .step_by(config.subsample.max(1))
         .collect();
+    let voices: Vec<(&Voice, VoiceSet)> = config
+        .voices
+        .iter()
+        .map(|v| (v, VoiceSet::Development))
+        .chain(
+            config
+                .held_out_voices
+                .iter()
+                .map(|v| (v, VoiceSet::HeldOut)),
+        )
+        .collect();
     let mut recognizer = SphinxRecognizer::new(config.recognizer.clone())?;
-    let total = (samples.len() * config.voices.len() * config.snrs_db.len()) as u64;
+    let total = (samples.len() * voices.len() * config.snrs_db.len()) as u64;
     progress.start("voice bench", total);
     let pad = Audio::silence(0.3);
     // Synthesize once per voice and sentence.
-    let mut clean = Vec::with_capacity(config.voices.len());
-    for voice in &config.voices {
+    let mut clean = Vec::with_capacity(voices.len());
+    for (voice, _) in &voices {
         let mut per_voice = Vec::with_capacity(samples.len());
         for sample in &samples {
             let mut a = pad.clone();
@@ -458,10 +697,18 @@ pub fn run_voice_bench(
         clean.push(per_voice);
     }
     // One noise condition after the other, as a microphone in one room would hear them: the
-    // decoder's cepstral mean adapts to the room, as it does in use.
+    // decoder's cepstral mean adapts to the room, as it does in use. The development voices
+    // run first, through every condition, exactly as they did before held-out voices were
+    // added, so that their figures stay comparable.
     let mut trials = Vec::with_capacity(total as usize);
-    for &snr in &config.snrs_db {
-        for (vi, voice) in config.voices.iter().enumerate() {
+    let order = [VoiceSet::Development, VoiceSet::HeldOut]
+        .into_iter()
+        .flat_map(|set| config.snrs_db.iter().map(move |&snr| (set, snr)));
+    for (pass, snr) in order {
+        for (vi, (voice, set)) in voices.iter().enumerate() {
+            if *set != pass {
+                continue;
+            }
             for (si, sample) in samples.iter().enumerate() {
                 let audio = match snr {
                     None => clean[vi][si].clone(),
@@ -471,7 +718,8 @@ pub fn run_voice_bench(
                     recognize_streaming(&mut recognizer, &audio, config.chunk_samples)?;
                 trials.push(Trial {
                     text: sample.text.clone(),
-                    voice: format!("{}@{}", voice.name, voice.speed_wpm),
+                    voice: (*voice).clone(),
+                    set: *set,
                     snr_db: snr,
                     expected: sample.expected.clone(),
                     got: rec.outcome.command().cloned(),
@@ -490,6 +738,7 @@ pub fn run_voice_bench(
     Ok(VoiceReport {
         trials,
         voices: config.voices.clone(),
+        held_out_voices: config.held_out_voices.clone(),
         snrs_db: config.snrs_db.clone(),
     })
 }
@@ -531,6 +780,7 @@ mod tests {
         }
         // Every body part and protocol is said.
         for v in [
+            "head",
             "brain",
             "chest",
             "abdomen",

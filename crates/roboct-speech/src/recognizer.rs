@@ -3,7 +3,7 @@
 //! [`SphinxRecognizer`] runs pocketsphinx decoders side by side on the same audio, all fed as
 //! the audio arrives (streaming, so almost nothing is left to do when it ends):
 //! 1. the **grammar** decoder, constrained to the JSGF grammar compiled from the command
-//!    language ([`crate::language::jsgf`]): it says which sentence of the language fits best;
+//!    language ([`roboct_dialogue::language::jsgf`]): it says which sentence of the language fits best;
 //! 2. the **spotter**, a keyword-spotting search that is always on, for two words: "stop"
 //!    (a stop it hears overrides everything, and is reported while the audio is still coming
 //!    in) and "confirm" (a second opinion on a confirmation). Its "stop" threshold is strict:

@@ -57,6 +57,29 @@ pub struct Lexicon {
 /// confusion (résumé for "resume").
 const EXCLUDED_PRONUNCIATIONS: &[(&str, &str)] = &[("resume", "R EH Z AH M EY")];
 
+/// Words of the language that the CMU dictionary lacks or reads as another word: these
+/// pronunciations replace the dictionary's. "ct" is said as its letters ("CT head"); the
+/// dictionary has it as the abbreviation of "court" (K AO R T).
+pub const OWN_PRONUNCIATIONS: &[(&str, &[&str])] = &[("ct", &["S IY T IY"])];
+
+/// Accent variants, added to the dictionary's pronunciations.
+///
+/// "cancel" with an open TRAP vowel: in Scottish (and Northern English, Irish, Caribbean)
+/// English the vowel of "cat" is an open front \[a\], not the American \[æ\] the en-us model
+/// was trained on, and the model scores \[a\] nearer its AA than its AE. A Scottish "cancel"
+/// (espeak-ng en-gb-scotland, a user's report) was decoded as "cancel", but its path fitted
+/// the audio worse than the phone loop, which heard K AA ..., by more than the rejection
+/// threshold (8 per frame in `roboct listen`; 7.6 with 0.3 s of silence around it), so it
+/// was rejected as speech outside the language; with K AA N S AH L the path fits 4.4 per
+/// frame better than the loop.
+///
+/// Why only "cancel", not every word with AE: tried on the development voices, the AA form
+/// of "abdomen" (AA B D AH M AH N) took "ct of the chest" for "ct abdomen" ("of the" is
+/// near "abd-"), and the AA forms of "scan", "status", "standard" and "can" come nearer to
+/// "stop" (S T AA P; "stop" was heard as "status"). A variant must never be nearer in phone
+/// edits to "stop" or "confirm" than the word's dictionary pronunciations (a test checks it).
+pub const ACCENT_VARIANTS: &[(&str, &str)] = &[("cancel", "K AA N S AH L")];
+
 impl Lexicon {
     /// Reads the pronunciations of `words` from a CMU-format dictionary.
     pub fn load(dict: &Path, words: &BTreeSet<String>) -> Result<Lexicon, SpeechError> {
@@ -70,7 +93,7 @@ impl Lexicon {
                 continue;
             };
             let word = head.split('(').next().unwrap_or(head);
-            if !words.contains(word) {
+            if !words.contains(word) || OWN_PRONUNCIATIONS.iter().any(|(w, _)| *w == word) {
                 continue;
             }
             let phones = phones.split('#').next().unwrap_or("").trim();
@@ -82,6 +105,21 @@ impl Lexicon {
                 .or_default()
                 .push(phones.to_string());
         }
+        for (word, prons) in OWN_PRONUNCIATIONS {
+            if words.contains(*word) {
+                entries.insert(
+                    word.to_string(),
+                    prons.iter().map(|p| p.to_string()).collect(),
+                );
+            }
+        }
+        for (word, phones) in ACCENT_VARIANTS {
+            if let Some(prons) = entries.get_mut(*word)
+                && !prons.iter().any(|p| p == phones)
+            {
+                prons.push(phones.to_string());
+            }
+        }
         let missing: Vec<String> = words
             .iter()
             .filter(|w| !entries.contains_key(*w))
@@ -92,6 +130,21 @@ impl Lexicon {
         }
         Ok(Lexicon { entries })
     }
+}
+
+/// Levenshtein distance between two phone sequences.
+pub fn phone_edits(a: &[&str], b: &[&str]) -> usize {
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, pa) in a.iter().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, pb) in b.iter().enumerate() {
+            cur[j + 1] = (prev[j] + usize::from(pa != pb))
+                .min(prev[j + 1] + 1)
+                .min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
 }
 
 /// A recognized word with its frames (10 ms each).
@@ -373,5 +426,20 @@ impl Drop for Decoder {
             (self.api.ps_free)(self.ps.as_ptr());
             (self.api.cmd_ln_free_r)(self.config.as_ptr());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn phone_edits_count_substitutions_insertions_and_deletions() {
+        let p = |s: &'static str| s.split_whitespace().collect::<Vec<_>>();
+        assert_eq!(phone_edits(&p("S T AA P"), &p("S T AA P")), 0);
+        assert_eq!(phone_edits(&p("S K AE N"), &p("S T AA P")), 3);
+        assert_eq!(phone_edits(&p("S K AA N"), &p("S T AA P")), 2);
+        assert_eq!(phone_edits(&p("D AA K"), &p("S T AA P")), 3);
+        assert_eq!(phone_edits(&[], &p("K AH N")), 3);
     }
 }

@@ -9,7 +9,8 @@ use roboct_dialogue::command::{BodyPart, Command, Destination, Protocol};
 use roboct_dialogue::language;
 use roboct_dialogue::speech::{Outcome, Recognition, Recognizer, SpeechError};
 use roboct_dialogue::tts::{Synthesizer, TtsError, Voice};
-use roboct_speech::{EspeakNg, RecognizerOptions, SphinxRecognizer};
+use roboct_speech::sphinx::{ACCENT_VARIANTS, Lexicon, phone_edits};
+use roboct_speech::{EspeakNg, ModelPaths, RecognizerOptions, SphinxRecognizer};
 
 fn speak(text: &str) -> Audio {
     speak_with(text, &Voice::new("en-us", 160))
@@ -81,6 +82,62 @@ fn spoken_commands_are_recognized_with_their_slots() {
         let json = rec.to_json();
         assert_eq!(json["command"], expected.kind().name());
         assert_eq!(json["slots"], expected.slots_json());
+    }
+}
+
+#[test]
+fn the_head_is_said_head_ct_as_letters_and_brain_still_works() {
+    let mut r = recognizer();
+    let head = |protocol| Command::Scan {
+        body_part: Some(BodyPart::Head),
+        protocol,
+    };
+    for (text, expected) in [
+        ("scan the head", head(None)),
+        ("scan the brain", head(None)),
+        ("ct head low dose", head(Some(Protocol::LowDose))),
+        (
+            "ct of the chest",
+            Command::Scan {
+                body_part: Some(BodyPart::Chest),
+                protocol: None,
+            },
+        ),
+    ] {
+        let rec = heard(&mut r, &speak(text));
+        assert_eq!(
+            rec.outcome.command(),
+            Some(&expected),
+            "{text:?} heard as {:?} ({:?})",
+            rec.words,
+            rec.outcome
+        );
+    }
+    assert_eq!(
+        heard(&mut r, &speak("scan the head")).to_json()["slots"],
+        serde_json::json!({"body_part": "head"})
+    );
+}
+
+/// A user's report: a Scottish "cancel" (open TRAP vowel, [kansəl]) was decoded as "cancel"
+/// but rejected as speech outside the language, because the en-us model scores the
+/// dictionary's K AE N S AH L far below what a phone loop finds (K AA ...). The accent
+/// variant K AA N S AH L fixes it (`ACCENT_VARIANTS`).
+#[test]
+fn a_scottish_cancel_is_understood() {
+    let mut r = recognizer();
+    for speed in [175, 140] {
+        let rec = heard(
+            &mut r,
+            &speak_with("cancel", &Voice::new("en-gb-scotland", speed)),
+        );
+        assert_eq!(
+            rec.outcome.command(),
+            Some(&Command::Cancel),
+            "{speed} wpm: {:?} (fit {:.2})",
+            rec.outcome,
+            rec.fit_per_frame
+        );
     }
 }
 
@@ -187,8 +244,45 @@ fn silent_and_clipped_recordings_are_refused_with_a_reason() {
 
 #[test]
 fn every_grammar_word_has_a_pronunciation_and_a_missing_model_is_named() {
-    // The recognizer loads every word of the generated grammar from the dictionary.
-    assert!(!language::grammar_vocabulary().is_empty());
+    // The recognizer loads every word of the generated grammar from the dictionary, with
+    // its own pronunciation of "ct" and the accent variants.
+    let vocabulary = language::grammar_vocabulary();
+    assert!(!vocabulary.is_empty());
+    let lexicon = Lexicon::load(&ModelPaths::default_en_us().dict, &vocabulary).unwrap();
+    assert_eq!(lexicon.entries["ct"], ["S IY T IY"]);
+    assert!(lexicon.entries["cancel"].contains(&"K AA N S AH L".to_string()));
+    // The safety words stay as the dictionary has them, and no accent variant is nearer to
+    // them (in phone edits) than the dictionary's pronunciations of its word.
+    assert_eq!(lexicon.entries["stop"], ["S T AA P"]);
+    assert_eq!(lexicon.entries["confirm"], ["K AH N F ER M"]);
+    let phones = |p: &str| p.split_whitespace().map(str::to_string).collect::<Vec<_>>();
+    let edits = |a: &str, b: &str| {
+        let (a, b) = (phones(a), phones(b));
+        let a: Vec<&str> = a.iter().map(String::as_str).collect();
+        let b: Vec<&str> = b.iter().map(String::as_str).collect();
+        phone_edits(&a, &b)
+    };
+    for (word, variant) in ACCENT_VARIANTS {
+        assert!(
+            vocabulary.contains(*word),
+            "{word} is not a word of the grammar"
+        );
+        let dictionary: Vec<&String> = lexicon.entries[*word]
+            .iter()
+            .filter(|p| p != variant)
+            .collect();
+        assert!(!dictionary.is_empty(), "{word}");
+        for guarded in ["stop", "confirm"] {
+            for g in &lexicon.entries[guarded] {
+                let nearest = dictionary.iter().map(|d| edits(d, g)).min().unwrap();
+                assert!(
+                    edits(variant, g) >= nearest,
+                    "{word} /{variant}/ is nearer to {guarded} /{g}/ than /{}/",
+                    dictionary[0]
+                );
+            }
+        }
+    }
     let mut options = RecognizerOptions::default();
     options.model.hmm = "/nonexistent/model".into();
     match SphinxRecognizer::new(options) {

@@ -320,17 +320,23 @@ fn say_refuses_bad_arguments_clearly() {
 
 #[test]
 fn bench_voice_prints_its_figures_on_a_small_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("voice.json");
     let out = roboct(&[
         "bench",
         "voice",
         "--voices",
         "en-us",
+        "--held-out",
+        "en-gb-x-rp",
         "--speeds",
         "175",
         "--snr",
         "clean",
         "--subsample",
-        "12",
+        "6",
+        "--json",
+        json.to_str().unwrap(),
     ]);
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
@@ -339,12 +345,50 @@ fn bench_voice_prints_its_figures_on_a_small_run() {
         "stop recall",
         "false X-ray confirmations",
         "latency",
+        "development",
+        "held-out",
+        "  en-gb-x-rp",
     ] {
         assert!(text.contains(figure), "{figure} missing: {text}");
     }
+    // The figures themselves: clean en-us speech of the language is recognized, every stop
+    // is heard, nothing is taken for a confirmation. A floor, not the exact figure (which the
+    // README gives), so that a change of words may move it a little but not break it.
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let dev = &v["sets"]["development"]["all"];
+    let said = dev["in_language"].as_u64().unwrap();
+    assert!(said >= 12, "too small a set: {dev}");
+    let accuracy = dev["accuracy_pct"].as_f64().unwrap();
+    assert!(
+        accuracy >= 90.0,
+        "accuracy {accuracy}% on clean en-us speech (floor 90%): {}",
+        v["misses"]
+    );
+    assert!(dev["stops"].as_u64().unwrap() >= 1, "{dev}");
+    assert_eq!(dev["stops_heard"], dev["stops"], "{}", v["misses"]);
+    assert_eq!(v["all"]["false_confirmations"], 0, "{}", v["misses"]);
+    // The held-out accent is measured on the same sentences and reported on its own.
+    let held_out = &v["sets"]["held-out"];
+    assert_eq!(held_out["voices"], serde_json::json!(["en-gb-x-rp"]));
+    assert_eq!(held_out["all"]["in_language"].as_u64(), Some(said));
+    let voices: Vec<(&str, &str)> = v["voices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| (x["voice"].as_str().unwrap(), x["set"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        voices,
+        [("en-us", "development"), ("en-gb-x-rp", "held-out")]
+    );
+
     let out = roboct(&["bench", "voice", "--snr", "loud"]);
     assert!(!out.status.success());
     assert!(stderr(&out).contains("\"loud\""), "{}", stderr(&out));
+    let out = roboct(&["bench", "voice", "--held-out", "no-such-voice"]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("--held-out"), "{}", stderr(&out));
 }
 
 /// On a machine without pocketsphinx (here: the library pointed at nothing) `listen` fails

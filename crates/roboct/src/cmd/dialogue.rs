@@ -1,6 +1,6 @@
 //! `roboct listen`, `roboct say` and `roboct bench voice`: wiring for `roboct-dialogue` and `roboct-speech`.
 
-use std::io::BufRead;
+use std::io::{BufRead, Write as _};
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -72,9 +72,18 @@ pub struct SayArgs {
 /// `roboct bench voice`.
 #[derive(Debug, Args)]
 pub struct BenchVoiceArgs {
-    /// espeak-ng voices, each spoken at each speed.
+    /// Development voices (espeak-ng), each spoken at each speed: the voices one may listen
+    /// to while changing the language or the recognizer.
     #[arg(long, value_delimiter = ',', default_value = "en-us,en-us+f3")]
     voices: Vec<String>,
+    /// Held-out voices, each spoken at each speed and reported apart: accents that are only
+    /// measured, never tuned on (`none` for none).
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "en-gb-scotland,en-gb-x-rp,en-029"
+    )]
+    held_out: Vec<String>,
     /// Speeds in words per minute.
     #[arg(long, value_delimiter = ',', default_value = "175,140")]
     speeds: Vec<u32>,
@@ -87,6 +96,10 @@ pub struct BenchVoiceArgs {
     /// List every utterance recognized differently from what was said.
     #[arg(long)]
     errors: bool,
+    /// Also write the figures as JSON to this file: per set, per voice and per voice and
+    /// speed, per noise condition, with every miss.
+    #[arg(long, value_name = "FILE")]
+    json: Option<PathBuf>,
 }
 
 pub fn listen(args: ListenArgs, _ctx: &Context) -> Result<()> {
@@ -245,12 +258,14 @@ fn print_turn(
 }
 
 pub fn bench_voice(args: BenchVoiceArgs, ctx: &Context) -> Result<()> {
-    let mut voices = Vec::new();
-    for v in &args.voices {
-        for &s in &args.speeds {
-            voices.push(Voice::new(v, s));
-        }
-    }
+    let names = |list: &[String]| -> Vec<String> {
+        list.iter()
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty() && v != "none")
+            .collect()
+    };
+    let voices = eval::voices(&names(&args.voices), &args.speeds);
+    let held_out = eval::voices(&names(&args.held_out), &args.speeds);
     let mut snrs = Vec::new();
     for s in &args.snr {
         if s == "clean" {
@@ -272,8 +287,20 @@ pub fn bench_voice(args: BenchVoiceArgs, ctx: &Context) -> Result<()> {
     for v in &voices {
         tts.check_voice(v).context("--voices")?;
     }
+    for v in &held_out {
+        tts.check_voice(v).context("--held-out")?;
+    }
+    // An unwritable --json path fails now, not after minutes of work.
+    let json_file = match &args.json {
+        Some(path) => Some(
+            std::fs::File::create(path)
+                .with_context(|| format!("--json: cannot write {}", path.display()))?,
+        ),
+        None => None,
+    };
     let config = VoiceBenchConfig {
         voices,
+        held_out_voices: held_out,
         snrs_db: snrs,
         subsample: args.subsample.max(1),
         ..VoiceBenchConfig::default()
@@ -292,10 +319,20 @@ pub fn bench_voice(args: BenchVoiceArgs, ctx: &Context) -> Result<()> {
                 .unwrap_or("clean".into());
             let got = t.got.as_ref().map(|c| c.kind().name()).unwrap_or("nothing");
             println!(
-                "  {:<14} {:<8} said {:?}, heard {:?} -> {got}",
-                t.voice, snr, t.text, t.words
+                "  {:<18} {:<8} said {:?}, heard {:?} (fit {:.2}) -> {got}",
+                t.voice_label(),
+                snr,
+                t.text,
+                t.words,
+                t.fit_per_frame
             );
         }
+    }
+    if let (Some(mut file), Some(path)) = (json_file, &args.json) {
+        serde_json::to_writer_pretty(&mut file, &report.to_json())
+            .map_err(std::io::Error::from)
+            .and_then(|()| writeln!(file))
+            .with_context(|| format!("cannot write the figures to {}", path.display()))?;
     }
     Ok(())
 }
