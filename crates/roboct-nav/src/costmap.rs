@@ -95,8 +95,9 @@ pub struct Costmap {
     pub circumscribed_m: f64,
     /// The robot's footprint grown by its margin, in the robot frame.
     pub padded_footprint: Polygon,
-    /// What [`Costmap::footprint_free`] tests: the padded footprint grown by half a cell
-    /// diagonal and by [`Costmap::check_extra_m`].
+    /// What [`Costmap::footprint_free`] tests: the footprint grown by its margin, half a cell
+    /// diagonal and [`Costmap::check_extra_m`], its corners cut close to the rounded offset
+    /// ([`Polygon::grown_rounded`]).
     check_polygon: Vec<Point>,
     footprint: Polygon,
     /// Discs `(x, y, radius)` in the robot frame that together cover the checked footprint:
@@ -106,6 +107,10 @@ pub struct Costmap {
     /// checked poses (a lattice move of (2, 1) cells), so that the footprint between checks
     /// is covered too.
     pub check_extra_m: f64,
+    /// Blocked cells before each cell of its row (`width + 1` per row, wrapping `u16`): a
+    /// row's stretch of cells is clear when the two counts at its ends are equal, so the
+    /// footprint check costs one subtraction per row of the footprint.
+    blocked_before: Vec<u16>,
 }
 
 /// Most vertices a footprint may have.
@@ -208,7 +213,18 @@ impl Costmap {
         }
         let padded_footprint = robot.footprint.grown(robot.safety_margin_m);
         let check_extra_m = g.resolution_m * 5f64.sqrt() / 2.0;
-        let check_polygon = padded_footprint.grown(half_diag + check_extra_m).vertices;
+        // The checked outline holds every point within the margin, the check's extra and half
+        // a cell diagonal of the footprint. Its corners are cut (two per right angle), not
+        // mitred: a mitred corner would reach 41 % of that growth (6 cm at 5 cm cells) farther
+        // than needed, which closes turns that fit (an L-turn of two 1.6 m corridors).
+        let grow = robot.safety_margin_m + half_diag + check_extra_m;
+        let mut check_polygon = robot
+            .footprint
+            .grown_rounded(grow, std::f64::consts::FRAC_PI_4)
+            .vertices;
+        if check_polygon.len() > MAX_FOOTPRINT_VERTICES {
+            check_polygon = padded_footprint.grown(half_diag + check_extra_m).vertices;
+        }
         if check_polygon.len() > MAX_FOOTPRINT_VERTICES {
             return Err(MapError::Site {
                 file: "<robot model>".into(),
@@ -241,8 +257,10 @@ impl Costmap {
             check_extra_m,
             footprint: robot.footprint.clone(),
             cover_discs: Vec::new(),
+            blocked_before: Vec::new(),
         };
         cm.cover_discs = covering_discs(&cm.check_polygon);
+        cm.count_blocked_rows(0, cm.height);
         cm.distance_m = distance_transform(&cm.kind, cm.width, cm.height, cm.resolution_m);
         // Beyond the map's edge is unknown space: as far from a cell as the virtual blocked
         // cell just outside the edge, so that the fast paths of the footprint check see it.
@@ -258,6 +276,24 @@ impl Costmap {
         cm.cost = vec![0u8; n];
         cm.recompute_cost(0, 0, cm.width, cm.height);
         Ok(cm)
+    }
+
+    /// Recounts [`Costmap::blocked_before`] for rows `y0..y1`.
+    fn count_blocked_rows(&mut self, y0: usize, y1: usize) {
+        let stride = self.width + 1;
+        if self.blocked_before.len() != stride * self.height {
+            self.blocked_before = vec![0; stride * self.height];
+        }
+        for cy in y0..y1.min(self.height) {
+            let row = &self.kind[cy * self.width..(cy + 1) * self.width];
+            let counts = &mut self.blocked_before[cy * stride..(cy + 1) * stride];
+            let mut n = 0u16;
+            counts[0] = 0;
+            for (c, &k) in counts[1..].iter_mut().zip(row) {
+                n = n.wrapping_add(u16::from(k != CellKind::Free as u8));
+                *c = n;
+            }
+        }
     }
 
     /// The robot's real footprint (no margin), robot frame.
@@ -372,6 +408,7 @@ impl Costmap {
                 }
             }
         }
+        self.count_blocked_rows(gy0, gy1);
         if x1 <= x0 || y1 <= y0 {
             return (x0, y0, x0, y0);
         }
@@ -392,6 +429,90 @@ impl Costmap {
         }
         self.recompute_cost(x0, y0, x1, y1);
         (x0, y0, x1, y1)
+    }
+
+    /// The cells `(x0, y0)..(x1, y1)` as a costmap of their own (same frame, same robot),
+    /// everything beyond them blocked; with `unknown_free`, unknown cells count as free. The
+    /// planner's diagnosis asks of it whether unknown cells are what blocks a route.
+    pub fn window(
+        &self,
+        (x0, y0, x1, y1): (usize, usize, usize, usize),
+        unknown_free: bool,
+    ) -> Costmap {
+        let (x1, y1) = (
+            x1.min(self.width).max(x0 + 1),
+            y1.min(self.height).max(y0 + 1),
+        );
+        let (w, h) = (x1 - x0, y1 - y0);
+        let copy = |v: &[u8]| -> Vec<u8> {
+            if v.is_empty() {
+                return Vec::new();
+            }
+            (y0..y1)
+                .flat_map(|cy| {
+                    v[cy * self.width + x0..cy * self.width + x1]
+                        .iter()
+                        .copied()
+                })
+                .collect()
+        };
+        let mut kind = copy(&self.kind);
+        if unknown_free {
+            for k in &mut kind {
+                if *k == CellKind::Unknown as u8 {
+                    *k = CellKind::Free as u8;
+                }
+            }
+        }
+        let door = if self.door.is_empty() {
+            Vec::new()
+        } else {
+            (y0..y1)
+                .flat_map(|cy| {
+                    self.door[cy * self.width + x0..cy * self.width + x1]
+                        .iter()
+                        .copied()
+                })
+                .collect()
+        };
+        let mut cm = Costmap {
+            floor: self.floor,
+            width: w,
+            height: h,
+            resolution_m: self.resolution_m,
+            origin: Point::new(
+                self.origin.x + x0 as f64 * self.resolution_m,
+                self.origin.y + y0 as f64 * self.resolution_m,
+            ),
+            kind,
+            distance_m: Vec::new(),
+            cost: vec![0u8; w * h],
+            speed_class: copy(&self.speed_class),
+            speed_table_mps: self.speed_table_mps.clone(),
+            door,
+            graded: copy(&self.graded),
+            options: self.options,
+            inscribed_m: self.inscribed_m,
+            circumscribed_m: self.circumscribed_m,
+            padded_footprint: self.padded_footprint.clone(),
+            check_polygon: self.check_polygon.clone(),
+            footprint: self.footprint.clone(),
+            cover_discs: self.cover_discs.clone(),
+            check_extra_m: self.check_extra_m,
+            blocked_before: Vec::new(),
+        };
+        cm.count_blocked_rows(0, h);
+        cm.distance_m = distance_transform(&cm.kind, w, h, self.resolution_m);
+        let r = self.resolution_m as f32;
+        for cy in 0..h {
+            for cx in 0..w {
+                let edge = (cx + 1).min(w - cx).min((cy + 1).min(h - cy)) as f32 * r;
+                let d = &mut cm.distance_m[cy * w + cx];
+                *d = d.min(edge);
+            }
+        }
+        cm.recompute_cost(0, 0, w, h);
+        cm
     }
 
     /// Why the robot cannot stand with its centre at `p` (any heading), or `None` if it can.
@@ -417,13 +538,54 @@ impl Costmap {
             k if k == CellKind::Unknown as u8 => Some("in unknown (unmapped) space".into()),
             k if k == CellKind::KeepOut as u8 => Some("at the edge of a keep-out zone".into()),
             k if k == CellKind::Dynamic as u8 => Some("inside an obstacle seen on the way".into()),
-            _ if self.cost[i] >= INSCRIBED => Some(format!(
-                "too close to an obstacle for the robot's footprint ({:.2} m clear, needs {:.2} m)",
-                (f64::from(self.distance_m[i]) - self.resolution_m / 2.0).max(0.0),
-                self.inscribed_m
-            )),
+            _ if self.cost[i] >= INSCRIBED => {
+                // The cell's cost is for its centre; the point itself may be up to half a cell
+                // diagonal farther from the nearest wall.
+                let clear = self.clearance_at(p, self.inscribed_m + self.resolution_m);
+                (clear < self.inscribed_m).then(|| {
+                    format!(
+                        "too close to an obstacle for the robot's footprint ({:.2} m clear, needs {:.2} m)",
+                        clear, self.inscribed_m
+                    )
+                })
+            }
             _ => None,
         }
+    }
+
+    /// Exact distance from `p` to the nearest blocked cell's square (or the map's edge), up
+    /// to `reach`.
+    pub fn clearance_at(&self, p: Point, reach: f64) -> f64 {
+        let r = self.resolution_m;
+        let (lo_x, lo_y) = (self.origin.x, self.origin.y);
+        let (hi_x, hi_y) = (lo_x + self.width as f64 * r, lo_y + self.height as f64 * r);
+        let mut best = reach
+            .min(p.x - lo_x)
+            .min(hi_x - p.x)
+            .min(p.y - lo_y)
+            .min(hi_y - p.y)
+            .max(0.0);
+        let cell =
+            |v: f64, o: f64, n: usize| ((v - o) / r).floor().clamp(0.0, n as f64 - 1.0) as usize;
+        let (x0, x1) = (
+            cell(p.x - reach, lo_x, self.width),
+            cell(p.x + reach, lo_x, self.width),
+        );
+        let (y0, y1) = (
+            cell(p.y - reach, lo_y, self.height),
+            cell(p.y + reach, lo_y, self.height),
+        );
+        for cy in y0..=y1 {
+            for cx in x0..=x1 {
+                if self.blocked(cy * self.width + cx) {
+                    let (sx, sy) = (lo_x + cx as f64 * r, lo_y + cy as f64 * r);
+                    let dx = (sx - p.x).max(p.x - (sx + r)).max(0.0);
+                    let dy = (sy - p.y).max(p.y - (sy + r)).max(0.0);
+                    best = best.min(dx.hypot(dy));
+                }
+            }
+        }
+        best
     }
 
     /// Whether the robot's footprint, grown by its safety margin and by
@@ -489,8 +651,8 @@ impl Costmap {
             if row < 0 || row as usize >= self.height {
                 return false;
             }
-            let c0 = ((xa - self.origin.x) / r - 0.5).ceil().max(0.0) as usize;
-            let c1 = ((xb - self.origin.x) / r - 0.5).floor();
+            let c0 = crate::geom::ceil_fast((xa - self.origin.x) / r - 0.5).max(0.0) as usize;
+            let c1 = crate::geom::floor_fast((xb - self.origin.x) / r - 0.5);
             if c1 < 0.0 {
                 return true;
             }
@@ -498,8 +660,9 @@ impl Costmap {
             if c0 > c1 {
                 return true;
             }
-            let base = row as usize * self.width;
-            !self.kind[base + c0..=base + c1].iter().any(|&k| k != 0)
+            // Spans are far shorter than 65536 cells, so the wrapped difference is exact.
+            let base = row as usize * (self.width + 1);
+            self.blocked_before[base + c1 + 1] == self.blocked_before[base + c0]
         })
     }
 }

@@ -214,6 +214,54 @@ impl Polygon {
         Polygon::new(out)
     }
 
+    /// A convex polygon grown outward by `d` metres with its corners cut: the smallest
+    /// polygon around the rounded offset (every point within `d` of this one) whose corners
+    /// each turn by at most `max_turn_rad`. A 90-degree corner with `max_turn_rad` = 45 deg
+    /// becomes two corners that reach `d / cos(22.5 deg)` = 1.08 `d` from the original one,
+    /// where a mitred corner ([`Polygon::grown`]) reaches 1.41 `d`.
+    ///
+    /// Only meaningful for convex polygons (tested in
+    /// `tests::rounded_growth_contains_the_offset_and_cuts_the_corners`).
+    pub fn grown_rounded(&self, d: f64, max_turn_rad: f64) -> Polygon {
+        let ccw = self.counter_clockwise();
+        let v: Vec<Point> = {
+            let mut v = ccw.vertices.clone();
+            v.dedup_by(|a, b| a.dist(*b) < 1e-12);
+            if v.len() > 1 && v[0].dist(v[v.len() - 1]) < 1e-12 {
+                v.pop();
+            }
+            v
+        };
+        let n = v.len();
+        if n < 3 || d <= 0.0 {
+            return self.grown(d);
+        }
+        // Outward normal angle of edge i (from v[i] to v[i + 1]): the direction turned
+        // clockwise.
+        let normal = |i: usize| {
+            let (a, b) = (v[i], v[(i + 1) % n]);
+            (a.x - b.x).atan2(b.y - a.y)
+        };
+        let mut out = Vec::new();
+        for (i, &corner) in v.iter().enumerate() {
+            let a_in = normal((i + n - 1) % n);
+            let turn = wrap_angle(normal(i) - a_in);
+            if turn.abs() < 1e-12 {
+                continue;
+            }
+            // Split the corner's turn into k equal parts; the tangent lines at the part
+            // boundaries meet at d / cos(half a part) along each part's middle direction.
+            let k = (turn / max_turn_rad.max(1e-3)).ceil().max(1.0);
+            let part = turn / k;
+            let r = d / (part / 2.0).cos();
+            for j in 0..k as usize {
+                let a = a_in + (j as f64 + 0.5) * part;
+                out.push(Point::new(corner.x + r * a.cos(), corner.y + r * a.sin()));
+            }
+        }
+        Polygon::new(out)
+    }
+
     /// Axis-aligned bounding box `(min, max)`.
     pub fn bounds(&self) -> (Point, Point) {
         let mut lo = Point::new(f64::INFINITY, f64::INFINITY);
@@ -246,30 +294,64 @@ pub(crate) fn row_spans(
     step: f64,
     mut f: impl FnMut(i64, f64, f64) -> bool,
 ) -> bool {
-    let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
-    for p in v {
-        lo = lo.min(p.y);
-        hi = hi.max(p.y);
-    }
-    let r0 = ((lo - y0) / step - 0.5).ceil() as i64;
-    let r1 = ((hi - y0) / step - 0.5).floor() as i64;
     let n = v.len();
+    if n == 0 {
+        return true;
+    }
+    // The lowest and highest vertices split the convex outline into two chains, each monotone
+    // in y; walking both upwards gives every row's span in one pass (the footprint check's
+    // hot loop: an edge per chain per row, not every edge per row).
+    let (mut bottom, mut top) = (0, 0);
+    for (i, p) in v.iter().enumerate() {
+        if p.y < v[bottom].y {
+            bottom = i;
+        }
+        if p.y > v[top].y {
+            top = i;
+        }
+    }
+    let (lo, hi) = (v[bottom].y, v[top].y);
+    let r0 = ceil_fast((lo - y0) / step - 0.5) as i64;
+    let r1 = floor_fast((hi - y0) / step - 0.5) as i64;
+    // Chain cursors: the index of the lower end of the current edge, walking forwards (+1)
+    // or backwards (n - 1) from the bottom.
+    let mut cur = [bottom, bottom];
+    let next = |i: usize, dir: usize| (i + dir) % n;
+    let dirs = [1, n - 1];
     for row in r0..=r1 {
         let y = y0 + (row as f64 + 0.5) * step;
         let mut xmin = f64::INFINITY;
         let mut xmax = f64::NEG_INFINITY;
-        for i in 0..n {
-            let a = v[i];
-            let b = v[(i + 1) % n];
-            if (a.y <= y && b.y >= y) || (b.y <= y && a.y >= y) {
-                if (b.y - a.y).abs() < 1e-15 {
-                    xmin = xmin.min(a.x.min(b.x));
-                    xmax = xmax.max(a.x.max(b.x));
-                } else {
-                    let x = a.x + (y - a.y) * (b.x - a.x) / (b.y - a.y);
-                    xmin = xmin.min(x);
-                    xmax = xmax.max(x);
-                }
+        for c in 0..2 {
+            let dir = dirs[c];
+            // Advance while the edge ends below this row (never past the top).
+            while cur[c] != top && v[next(cur[c], dir)].y < y {
+                cur[c] = next(cur[c], dir);
+            }
+            let a = v[cur[c]];
+            let b = v[if cur[c] == top {
+                cur[c]
+            } else {
+                next(cur[c], dir)
+            }];
+            if (b.y - a.y).abs() < 1e-15 {
+                xmin = xmin.min(a.x.min(b.x));
+                xmax = xmax.max(a.x.max(b.x));
+            } else {
+                let x = a.x + (y - a.y) * (b.x - a.x) / (b.y - a.y);
+                xmin = xmin.min(x);
+                xmax = xmax.max(x);
+            }
+            // A flat edge at this very height continues the chain: take its far end too.
+            let mut k = if cur[c] == top {
+                cur[c]
+            } else {
+                next(cur[c], dir)
+            };
+            while k != top && (v[next(k, dir)].y - y).abs() < 1e-15 && (v[k].y - y).abs() < 1e-15 {
+                k = next(k, dir);
+                xmin = xmin.min(v[k].x);
+                xmax = xmax.max(v[k].x);
             }
         }
         if xmin <= xmax && !f(row, xmin, xmax) {
@@ -277,6 +359,21 @@ pub(crate) fn row_spans(
         }
     }
     true
+}
+
+/// `x.floor()` for `|x| < 2^52`, without the library call that `f64::floor` is on x86-64's
+/// baseline instruction set (the footprint check's inner loop calls it for every row).
+#[inline]
+pub(crate) fn floor_fast(x: f64) -> f64 {
+    let t = x as i64 as f64;
+    if t > x { t - 1.0 } else { t }
+}
+
+/// `x.ceil()` for `|x| < 2^52`; see [`floor_fast`].
+#[inline]
+pub(crate) fn ceil_fast(x: f64) -> f64 {
+    let t = x as i64 as f64;
+    if t < x { t + 1.0 } else { t }
 }
 
 /// Distance from `p` to the segment `a`-`b`.
@@ -343,6 +440,50 @@ mod tests {
             let inside = pose.map_from_robot(Point::new((u - 0.5) * w, (v - 0.5) * h));
             let q = inside.offset(ang, r * d * 0.999);
             prop_assert!(poly.grown(d).contains(q) || poly.grown(d).boundary_distance(q) < 1e-9);
+        }
+
+        /// The rounded growth holds every point within d of the polygon, stays inside the
+        /// mitred growth, and its corners reach no farther than d / cos(max_turn / 2).
+        #[test]
+        fn rounded_growth_contains_the_offset_and_cuts_the_corners(
+            w in 0.2f64..3.0, h in 0.2f64..3.0, yaw in -3.2f64..3.2, d in 0.01f64..0.5,
+            u in 0.0f64..1.0, v in 0.0f64..1.0, ang in 0.0f64..6.3, r in 0.0f64..1.0,
+            skew in -0.4f64..0.4,
+        ) {
+            let pose = Pose::new(1.0, -2.0, yaw);
+            // A convex pentagon (a rectangle with one corner cut) in any orientation.
+            let c = w.min(h) * 0.3 * (0.5 + skew);
+            let poly = Polygon::new(
+                [(-w / 2.0, -h / 2.0), (w / 2.0, -h / 2.0), (w / 2.0, h / 2.0 - c),
+                 (w / 2.0 - c, h / 2.0), (-w / 2.0, h / 2.0)]
+                    .iter()
+                    .map(|&(x, y)| pose.map_from_robot(Point::new(x, y)))
+                    .collect(),
+            );
+            let max_turn = std::f64::consts::FRAC_PI_4;
+            let g = poly.grown_rounded(d, max_turn);
+            prop_assert!(g.is_convex());
+            let inside = pose.map_from_robot(Point::new((u - 0.5) * w, (v - 0.5) * h));
+            let q = inside.offset(ang, r * d * 0.999);
+            if poly.contains(inside) {
+                prop_assert!(g.contains(q) || g.boundary_distance(q) < 1e-9);
+            }
+            let mitred = poly.grown(d);
+            for p in &g.vertices {
+                prop_assert!(mitred.contains(*p) || mitred.boundary_distance(*p) < 1e-9);
+                let reach = poly.vertices.iter().map(|c| c.dist(*p)).fold(f64::INFINITY, f64::min);
+                prop_assert!(reach <= d / (max_turn / 2.0).cos() + 1e-9, "{reach} > {d}");
+            }
+        }
+
+        /// The fast floor and ceiling agree with the library's.
+        #[test]
+        fn fast_floor_and_ceil(x in -1e9f64..1e9, k in -1000i64..1000) {
+            prop_assert_eq!(floor_fast(x), x.floor());
+            prop_assert_eq!(ceil_fast(x), x.ceil());
+            let w = k as f64 * 0.5;
+            prop_assert_eq!(floor_fast(w), w.floor());
+            prop_assert_eq!(ceil_fast(w), w.ceil());
         }
 
         /// Row spans cover exactly the row centres inside the polygon.

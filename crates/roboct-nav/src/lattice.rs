@@ -1,12 +1,20 @@
 //! Local heading-aware search for tight passages (doors, bed bays), where the robot's long
 //! footprint fits only at some headings.
 //!
-//! States are `(cell, heading)` with 16 headings, each the direction of a grid move
-//! (`(1,0)`, `(2,1)`, `(1,1)`, `(1,2)`, ... as in a 16-connected grid), so forward moves land
-//! exactly on cells. Moves: one step forward along the heading, or a turn in place to the
-//! next heading either way. The robot does not reverse. Every state and every turn is checked
-//! with the full footprint ([`Costmap::footprint_free`]), turns at sub-steps small enough that
-//! no footprint point moves farther than the check's extra margin between two checks.
+//! States are `(cell, heading)` with 32 headings, each the direction of a grid move
+//! (`(1,0)`, `(3,1)`, `(2,1)`, `(3,2)`, `(1,1)`, ... the primitive moves of up to three cells),
+//! so forward moves land exactly on cells. Moves: one step forward along the heading, or a
+//! turn in place to the next heading either way. The robot does not reverse. Every state and
+//! every turn is checked with the full footprint ([`Costmap::footprint_free`]), turns at
+//! sub-steps small enough that no footprint point moves farther than the check's extra margin
+//! between two checks, and the long moves (`(3,1)`, `(3,2)`) also at their middle, so that no
+//! pose of a move is farther from a checked one than half a `(2,1)` move.
+//!
+//! Why 32 and not 16: with the footprint check's margins, the robot fits in a 1.8 m corridor
+//! at 18.4 deg (`(3,1)`) but not at 26.6 deg (`(2,1)`), the smallest angle of 16 headings, so
+//! with 16 it could not move across such a corridor at all and missed the lateral position
+//! from which a turn into a side door or a junction fits (found by the oracle of
+//! `tests/completeness.rs`).
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -14,35 +22,55 @@ use std::collections::BinaryHeap;
 use crate::costmap::Costmap;
 use crate::geom::{Point, Pose, wrap_angle};
 
-/// The 16 heading directions as grid steps, counter-clockwise from +x.
-pub const DIRS: [(i32, i32); 16] = [
+/// Number of lattice headings.
+pub const HEADINGS: usize = 32;
+
+/// The heading directions as grid steps, counter-clockwise from +x.
+pub const DIRS: [(i32, i32); HEADINGS] = [
     (1, 0),
+    (3, 1),
     (2, 1),
+    (3, 2),
     (1, 1),
+    (2, 3),
     (1, 2),
+    (1, 3),
     (0, 1),
+    (-1, 3),
     (-1, 2),
+    (-2, 3),
     (-1, 1),
+    (-3, 2),
     (-2, 1),
+    (-3, 1),
     (-1, 0),
+    (-3, -1),
     (-2, -1),
+    (-3, -2),
     (-1, -1),
+    (-2, -3),
     (-1, -2),
+    (-1, -3),
     (0, -1),
+    (1, -3),
     (1, -2),
+    (2, -3),
     (1, -1),
+    (3, -2),
     (2, -1),
+    (3, -1),
 ];
 
 /// Heading of direction `k`, radians.
 pub fn heading_of(k: usize) -> f64 {
-    let (dx, dy) = DIRS[k];
-    f64::from(dy).atan2(f64::from(dx))
+    static TABLE: std::sync::LazyLock<[f64; HEADINGS]> =
+        std::sync::LazyLock::new(|| DIRS.map(|(dx, dy)| f64::from(dy).atan2(f64::from(dx))));
+    TABLE[k]
 }
 
 /// The direction nearest to `heading_rad`.
 pub fn nearest_dir(heading_rad: f64) -> usize {
-    (0..16)
+    (0..HEADINGS)
         .min_by(|&a, &b| {
             let da = wrap_angle(heading_of(a) - heading_rad).abs();
             let db = wrap_angle(heading_of(b) - heading_rad).abs();
@@ -112,6 +140,38 @@ const FREE: u8 = 2;
 const TURN_CHECKED: u8 = 4;
 const TURN_FREE: u8 = 8;
 const CLOSED: u8 = 16;
+const MID_CHECKED: u8 = 32;
+const MID_FREE: u8 = 64;
+const REACHED: u8 = 128;
+
+// How a state was reached: from the start, by a forward move, or by a turn from the next
+// heading clockwise (right) or counter-clockwise (left).
+const FROM_START: u8 = 0;
+const FORWARD: u8 = 1;
+const FROM_RIGHT: u8 = 2;
+const FROM_LEFT: u8 = 3;
+
+/// What a lattice search checks; the relaxed settings serve the planner's diagnosis of a
+/// failed plan (would it succeed if turns were free?).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Checks {
+    /// Turning in place needs room (else the robot may take any heading at which it fits
+    /// where it stands: a search over positions, for the diagnosis only).
+    pub turns: bool,
+    /// Only the 16 headings of the moves of up to two cells (`(1,0)`, `(2,1)`, `(1,1)`, ...),
+    /// turning two steps at a time: half the states, for the many small searches of the
+    /// smoothing, which try the full 32 where these find no way.
+    pub coarse: bool,
+}
+
+impl Default for Checks {
+    fn default() -> Self {
+        Self {
+            turns: true,
+            coarse: false,
+        }
+    }
+}
 
 /// Searches forward moves and turns in place from `start` (exact pose) to the lattice point
 /// nearest `goal` (and, if given, with a heading within one direction step of
@@ -125,6 +185,85 @@ pub fn search(
     window: (usize, usize, usize, usize),
     max_expansions: usize,
 ) -> Option<Manoeuvre> {
+    search_from(
+        cm,
+        start.point(),
+        Some(start.yaw_rad),
+        goal,
+        goal_heading,
+        window,
+        max_expansions,
+        Checks::default(),
+    )
+}
+
+/// [`search`] from a position with a heading, or with any heading (`None`: a start given by
+/// coordinates alone, where the route starts facing along its first move), and with the
+/// checks `checks`.
+#[allow(clippy::too_many_arguments)]
+pub fn search_from(
+    cm: &Costmap,
+    start_point: Point,
+    start_heading: Option<f64>,
+    goal: Point,
+    goal_heading: Option<f64>,
+    window: (usize, usize, usize, usize),
+    max_expansions: usize,
+    checks: Checks,
+) -> Option<Manoeuvre> {
+    search_counted(
+        cm,
+        start_point,
+        start_heading,
+        goal,
+        goal_heading,
+        window,
+        max_expansions,
+        checks,
+    )
+    .0
+}
+
+/// [`search_from`], also returning the states it expanded (found or not).
+#[allow(clippy::too_many_arguments)]
+pub fn search_counted(
+    cm: &Costmap,
+    start_point: Point,
+    start_heading: Option<f64>,
+    goal: Point,
+    goal_heading: Option<f64>,
+    window: (usize, usize, usize, usize),
+    max_expansions: usize,
+    checks: Checks,
+) -> (Option<Manoeuvre>, usize) {
+    if !checks.turns {
+        let m = search_positions(cm, start_point, start_heading, goal, goal_heading, window);
+        let used = m.as_ref().map_or(0, |m| m.expansions);
+        return (m, used);
+    }
+    let mut expansions = 0;
+    let m = search_states(
+        cm,
+        (start_point, start_heading),
+        (goal, goal_heading),
+        window,
+        (max_expansions, if checks.coarse { 2 } else { 1 }),
+        &mut expansions,
+    );
+    (m, expansions)
+}
+
+/// The search of [`search_counted`] over `(cell, heading)` states, with every `step`-th
+/// heading (1 or 2), counting the states it expands in `expansions`.
+fn search_states(
+    cm: &Costmap,
+    (start_point, start_heading): (Point, Option<f64>),
+    (goal, goal_heading): (Point, Option<f64>),
+    window: (usize, usize, usize, usize),
+    (max_expansions, step): (usize, usize),
+    expansions: &mut usize,
+) -> Option<Manoeuvre> {
+    let start = Pose::new(start_point.x, start_point.y, start_heading.unwrap_or(0.0));
     let (x0, y0, x1, y1) = window;
     let (sx, sy) = cm.cell_of(start.point())?;
     cm.cell_of(goal)?;
@@ -143,11 +282,15 @@ pub fn search(
         )
     };
     let (ww, wh) = (x1 - x0, y1 - y0);
-    let idx = |x: usize, y: usize, d: usize| (((y - y0) * ww + (x - x0)) << 4) | d;
-    let n = ww * wh * 16;
+    let idx = |x: usize, y: usize, d: usize| ((y - y0) * ww + (x - x0)) * HEADINGS + d;
+    let n = ww.checked_mul(wh)?.checked_mul(HEADINGS)?;
+    // All three arrays start as zeros, which the allocator hands out without writing them
+    // (large windows cost only the pages the search touches); a state's cost is valid once
+    // its REACHED flag is set.
     let mut flags = vec![0u8; n];
-    let mut g = vec![f32::INFINITY; n];
-    let mut parent = vec![u32::MAX; n];
+    let mut g = vec![0f32; n];
+    // How each state was reached (a byte, not an index, to keep large windows small).
+    let mut came = vec![FROM_START; n];
     // Cost in metres; a turn costs the arc its farthest corner sweeps, which prefers turning
     // where there is room.
     let turn_cost = |a: f64| a.abs() * cm.circumscribed_m;
@@ -166,48 +309,79 @@ pub fn search(
         let k = idx(x, y, d);
         if flags[k] & TURN_CHECKED == 0 {
             // Both end states are checked by the caller.
-            let ok = turn_between_free(cm, pos(x, y), heading_of(d), heading_of((d + 1) % 16));
+            let ok =
+                turn_between_free(cm, pos(x, y), heading_of(d), heading_of((d + 1) % HEADINGS));
             flags[k] |= TURN_CHECKED | if ok { TURN_FREE } else { 0 };
         }
         flags[k] & TURN_FREE != 0
+    };
+    // The middle of a long forward move from (x, y) along d, cached on its start state.
+    let middle_ok = |flags: &mut [u8], x: usize, y: usize, d: usize| -> bool {
+        let (dx, dy) = DIRS[d];
+        if dx.abs() < 3 && dy.abs() < 3 {
+            return true;
+        }
+        let k = idx(x, y, d);
+        if flags[k] & MID_CHECKED == 0 {
+            let c = pos(x, y);
+            let m = Point::new(c.x + f64::from(dx) * r / 2.0, c.y + f64::from(dy) * r / 2.0);
+            let ok = cm.footprint_free(Pose::new(m.x, m.y, heading_of(d)));
+            flags[k] |= MID_CHECKED | if ok { MID_FREE } else { 0 };
+        }
+        flags[k] & MID_FREE != 0
     };
     let mut heap: BinaryHeap<Reverse<(u32, u32)>> = BinaryHeap::new();
     let enc = |f: f64| (f * 1e4).min(4e9) as u32;
     let start_c = start.point();
     // Only the two directions either side of the exact start heading: further turns are
-    // lattice moves, checked and cached like any other.
-    let near = nearest_dir(start.yaw_rad);
+    // lattice moves, checked and cached like any other. Without a start heading, every
+    // direction, with no turn.
+    let near = (0..HEADINGS)
+        .step_by(step)
+        .min_by(|&a, &b| {
+            let da = wrap_angle(heading_of(a) - start.yaw_rad).abs();
+            let db = wrap_angle(heading_of(b) - start.yaw_rad).abs();
+            da.total_cmp(&db)
+        })
+        .unwrap_or(0);
     let other = if wrap_angle(start.yaw_rad - heading_of(near)) >= 0.0 {
-        (near + 1) % 16
+        (near + step) % HEADINGS
     } else {
-        (near + 15) % 16
+        (near + HEADINGS - step) % HEADINGS
     };
-    for d in [near, other] {
-        let a = wrap_angle(heading_of(d) - start.yaw_rad);
-        if !state_ok(&mut flags, sx, sy, d) || !turn_free(cm, start_c, start.yaw_rad, heading_of(d))
-        {
+    let first: Vec<usize> = match start_heading {
+        Some(_) => vec![near, other],
+        None => (0..HEADINGS).step_by(step).collect(),
+    };
+    for d in first {
+        let a = match start_heading {
+            Some(h) => wrap_angle(heading_of(d) - h),
+            None => 0.0,
+        };
+        let turn_clear = start_heading.is_none_or(|h| turn_free(cm, start_c, h, heading_of(d)));
+        if !state_ok(&mut flags, sx, sy, d) || !turn_clear {
             continue;
         }
         let k = idx(sx, sy, d);
         let gk = turn_cost(a) as f32;
-        if gk < g[k] {
+        if flags[k] & REACHED == 0 || gk < g[k] {
             g[k] = gk;
+            flags[k] |= REACHED;
             heap.push(Reverse((enc(f64::from(gk) + h(sx, sy)), k as u32)));
         }
     }
-    let mut expansions = 0;
     while let Some(Reverse((_, k))) = heap.pop() {
         let k = k as usize;
         if flags[k] & CLOSED != 0 {
             continue;
         }
         flags[k] |= CLOSED;
-        expansions += 1;
-        if expansions > max_expansions {
+        *expansions += 1;
+        if *expansions > max_expansions {
             return None;
         }
-        let d = k & 15;
-        let cell = k >> 4;
+        let d = k % HEADINGS;
+        let cell = k / HEADINGS;
         let (x, y) = (x0 + cell % ww, y0 + cell / ww);
         let gk = f64::from(g[k]);
         let at_goal = x == gx
@@ -217,15 +391,28 @@ pub fn search(
             // Walk back, keeping the points where the robot turns.
             let mut states = vec![k];
             let mut cur = k;
-            while parent[cur] != u32::MAX {
-                cur = parent[cur] as usize;
+            while came[cur] != FROM_START {
+                let (cd, cc) = (cur % HEADINGS, cur / HEADINGS);
+                let (cx, cy) = (x0 + cc % ww, y0 + cc / ww);
+                cur = match came[cur] {
+                    FORWARD => {
+                        let (dx, dy) = DIRS[cd];
+                        idx(
+                            (cx as i64 - i64::from(dx)) as usize,
+                            (cy as i64 - i64::from(dy)) as usize,
+                            cd,
+                        )
+                    }
+                    FROM_RIGHT => idx(cx, cy, (cd + HEADINGS - step) % HEADINGS),
+                    _ => idx(cx, cy, (cd + step) % HEADINGS),
+                };
                 states.push(cur);
             }
             states.reverse();
             let mut points = vec![start_c];
             for w in states.windows(2) {
-                if w[0] >> 4 == w[1] >> 4 {
-                    let c = w[0] >> 4;
+                if w[0] / HEADINGS == w[1] / HEADINGS {
+                    let c = w[0] / HEADINGS;
                     let p = pos(x0 + c % ww, y0 + c / ww);
                     if points.last().is_none_or(|&l| l.dist(p) > 1e-9) {
                         points.push(p);
@@ -239,17 +426,19 @@ pub fn search(
             return Some(Manoeuvre {
                 points,
                 final_heading: heading_of(d),
-                expansions,
+                expansions: *expansions,
             });
         }
-        let mut relax = |nk: usize,
+        let mut relax = |flags: &mut [u8],
+                         nk: usize,
                          ng: f64,
-                         nx: usize,
-                         ny: usize,
+                         how: u8,
+                         (nx, ny): (usize, usize),
                          heap: &mut BinaryHeap<Reverse<(u32, u32)>>| {
-            if ng < f64::from(g[nk]) {
+            if flags[nk] & REACHED == 0 || ng < f64::from(g[nk]) {
                 g[nk] = ng as f32;
-                parent[nk] = k as u32;
+                flags[nk] |= REACHED;
+                came[nk] = how;
                 heap.push(Reverse((enc(ng + h(nx, ny)), nk as u32)));
             }
         };
@@ -258,23 +447,219 @@ pub fn search(
         let (nx, ny) = (x as i64 + i64::from(dx), y as i64 + i64::from(dy));
         if nx >= x0 as i64 && ny >= y0 as i64 && nx < x1 as i64 && ny < y1 as i64 {
             let (nx, ny) = (nx as usize, ny as usize);
-            if state_ok(&mut flags, nx, ny, d) {
+            if state_ok(&mut flags, nx, ny, d) && middle_ok(&mut flags, x, y, d) {
                 let ng = gk + f64::from(dx).hypot(f64::from(dy)) * r;
-                relax(idx(nx, ny, d), ng, nx, ny, &mut heap);
+                relax(&mut flags, idx(nx, ny, d), ng, FORWARD, (nx, ny), &mut heap);
             }
         }
         // Turns in place.
-        for (nd, via) in [((d + 1) % 16, d), ((d + 15) % 16, (d + 15) % 16)] {
+        for (nd, via, how) in [
+            ((d + step) % HEADINGS, d, FROM_RIGHT),
+            (
+                (d + HEADINGS - step) % HEADINGS,
+                (d + HEADINGS - step) % HEADINGS,
+                FROM_LEFT,
+            ),
+        ] {
             let nk = idx(x, y, nd);
-            if flags[nk] & CLOSED != 0
-                || !state_ok(&mut flags, x, y, nd)
-                || !turn_ok(&mut flags, x, y, via)
-            {
+            if flags[nk] & CLOSED != 0 || !state_ok(&mut flags, x, y, nd) {
+                continue;
+            }
+            // The turn from `via` to `via + step`, one heading at a time (each step cached).
+            let turn_clear = (0..step).all(|j| {
+                let a = (via + j) % HEADINGS;
+                (j == 0 || state_ok(&mut flags, x, y, a)) && turn_ok(&mut flags, x, y, a)
+            });
+            if !turn_clear {
                 continue;
             }
             let ng = gk + turn_cost(wrap_angle(heading_of(nd) - heading_of(d)));
-            relax(nk, ng, x, y, &mut heap);
+            relax(&mut flags, nk, ng, how, (x, y), &mut heap);
         }
     }
     None
+}
+
+/// [`search_from`] with free turns: a breadth-first search over the positions of the lattice,
+/// leaving each along any direction at which the footprint fits there (the start's and the
+/// goal's headings only need to fit). Whether a route would exist if turning in place needed
+/// no room: the planner's diagnosis of a failed plan.
+fn search_positions(
+    cm: &Costmap,
+    start: Point,
+    start_heading: Option<f64>,
+    goal: Point,
+    goal_heading: Option<f64>,
+    window: (usize, usize, usize, usize),
+) -> Option<Manoeuvre> {
+    let fits =
+        |p: Point, h: Option<f64>| h.is_none_or(|h| cm.footprint_free(Pose::new(p.x, p.y, h)));
+    if !fits(goal, goal_heading) {
+        return None;
+    }
+    cm.cell_of(goal)?;
+    let (m, _) = positions(cm, start, start_heading, Some(goal), window)?;
+    m.map(|mut m| {
+        if let Some(h) = goal_heading {
+            m.final_heading = h;
+        }
+        m
+    })
+}
+
+/// The lattice positions reachable from a start with free turns (see [`search_from`]'s
+/// relaxation): where the robot could get if turning in place needed no room.
+#[derive(Clone, Debug)]
+pub struct Reachable {
+    start: Point,
+    start_cell: (usize, usize),
+    window: (usize, usize, usize, usize),
+    resolution_m: f64,
+    seen: Vec<bool>,
+}
+
+impl Reachable {
+    /// Whether a reachable lattice position lies within `radius_m` of `p`.
+    pub fn near(&self, p: Point, radius_m: f64) -> bool {
+        let (x0, y0, x1, y1) = self.window;
+        let r = self.resolution_m;
+        let cx = self.start_cell.0 as f64 + ((p.x - self.start.x) / r).round();
+        let cy = self.start_cell.1 as f64 + ((p.y - self.start.y) / r).round();
+        let k = (radius_m / r).ceil() as i64;
+        (-k..=k).any(|dy| {
+            (-k..=k).any(|dx| {
+                let (x, y) = (cx + dx as f64, cy + dy as f64);
+                x >= x0 as f64
+                    && y >= y0 as f64
+                    && x < x1 as f64
+                    && y < y1 as f64
+                    && ((dx * dx + dy * dy) as f64) * r * r <= radius_m * radius_m
+                    && self.seen[(y as usize - y0) * (x1 - x0) + (x as usize - x0)]
+            })
+        })
+    }
+}
+
+/// Every lattice position reachable from `start` in `window` with free turns; `None` if the
+/// start is off the window or does not fit at its heading.
+pub fn reachable_positions(
+    cm: &Costmap,
+    start: Point,
+    start_heading: Option<f64>,
+    window: (usize, usize, usize, usize),
+) -> Option<Reachable> {
+    positions(cm, start, start_heading, None, window).map(|(_, r)| r)
+}
+
+/// The breadth-first search over positions of [`search_positions`] and
+/// [`reachable_positions`]: the manoeuvre to `goal` if given and reachable, and what it
+/// reached.
+fn positions(
+    cm: &Costmap,
+    start: Point,
+    start_heading: Option<f64>,
+    goal: Option<Point>,
+    (x0, y0, x1, y1): (usize, usize, usize, usize),
+) -> Option<(Option<Manoeuvre>, Reachable)> {
+    let (sx, sy) = cm.cell_of(start)?;
+    if x1 <= x0 || y1 <= y0 || sx < x0 || sy < y0 || sx >= x1 || sy >= y1 {
+        return None;
+    }
+    if start_heading.is_some_and(|h| !cm.footprint_free(Pose::new(start.x, start.y, h))) {
+        return None;
+    }
+    let r = cm.resolution_m;
+    let target = goal.map(|goal| {
+        (
+            (sx as f64 + ((goal.x - start.x) / r).round()).max(0.0) as usize,
+            (sy as f64 + ((goal.y - start.y) / r).round()).max(0.0) as usize,
+        )
+    });
+    let pos = |x: usize, y: usize| {
+        Point::new(
+            start.x + (x as f64 - sx as f64) * r,
+            start.y + (y as f64 - sy as f64) * r,
+        )
+    };
+    let ww = x1 - x0;
+    let n = ww.checked_mul(y1 - y0)?;
+    let mut parent = vec![u32::MAX; n];
+    let mut seen = vec![false; n];
+    let at = |x: usize, y: usize| (y - y0) * ww + (x - x0);
+    // Footprint checks of (cell, direction): 0 unchecked, 1 clear, 2 not.
+    let mut poses = vec![0u8; n * HEADINGS];
+    let pose_ok = |poses: &mut [u8], x: usize, y: usize, d: usize| -> bool {
+        let k = at(x, y) * HEADINGS + d;
+        if poses[k] == 0 {
+            let c = pos(x, y);
+            poses[k] = if cm.footprint_free(Pose::new(c.x, c.y, heading_of(d))) {
+                1
+            } else {
+                2
+            };
+        }
+        poses[k] == 1
+    };
+    let mut queue = std::collections::VecDeque::new();
+    seen[at(sx, sy)] = true;
+    queue.push_back((sx, sy));
+    let mut expansions = 0;
+    let mut found = None;
+    while let Some((x, y)) = queue.pop_front() {
+        expansions += 1;
+        if Some((x, y)) == target {
+            let mut cells = vec![at(x, y)];
+            while parent[cells[cells.len() - 1]] != u32::MAX {
+                cells.push(parent[cells[cells.len() - 1]] as usize);
+            }
+            cells.reverse();
+            let mut points = vec![start];
+            points.extend(cells.iter().skip(1).map(|&c| pos(x0 + c % ww, y0 + c / ww)));
+            let n = points.len();
+            let final_heading = if n >= 2 {
+                points[n - 2].heading_to(points[n - 1])
+            } else {
+                start_heading.unwrap_or(0.0)
+            };
+            found = Some(Manoeuvre {
+                points,
+                final_heading,
+                expansions,
+            });
+            break;
+        }
+        let p = pos(x, y);
+        for (d, &(dx, dy)) in DIRS.iter().enumerate() {
+            let (nx, ny) = (x as i64 + i64::from(dx), y as i64 + i64::from(dy));
+            if nx < x0 as i64 || ny < y0 as i64 || nx >= x1 as i64 || ny >= y1 as i64 {
+                continue;
+            }
+            let (nx, ny) = (nx as usize, ny as usize);
+            if seen[at(nx, ny)] {
+                continue;
+            }
+            let yaw = heading_of(d);
+            let q = pos(nx, ny);
+            let m = Point::new((p.x + q.x) / 2.0, (p.y + q.y) / 2.0);
+            // The checks of the full search's forward move (the middle of long moves only),
+            // so that this search is a relaxation of it.
+            let long = dx.abs() == 3 || dy.abs() == 3;
+            if pose_ok(&mut poses, x, y, d)
+                && pose_ok(&mut poses, nx, ny, d)
+                && (!long || cm.footprint_free(Pose::new(m.x, m.y, yaw)))
+            {
+                seen[at(nx, ny)] = true;
+                parent[at(nx, ny)] = at(x, y) as u32;
+                queue.push_back((nx, ny));
+            }
+        }
+    }
+    let reached = Reachable {
+        start,
+        start_cell: (sx, sy),
+        window: (x0, y0, x1, y1),
+        resolution_m: r,
+        seen,
+    };
+    Some((found, reached))
 }

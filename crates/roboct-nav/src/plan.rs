@@ -8,6 +8,12 @@
 //! and a heading-aware lattice search ([`crate::lattice`]) through passages where the robot
 //! fits only at some headings. A goal with a heading (a bed's approach pose) is reached by a
 //! straight final approach along that heading, so the gantry arrives coaxial with the bed.
+//! Where the greedy smoothing finds no way, the lattice searches from the exact start to the
+//! goal over the whole floor (or a window of [`LATTICE_CELLS`] around the way), so a way is
+//! found whenever the lattice has one; where there is none, the error names what blocks it
+//! (a start or goal the footprint does not fit, the goal's heading, unknown cells, a turn, a
+//! passage too narrow at any heading) and where. `tests/completeness.rs` checks both against a
+//! brute-force oracle.
 //! Across floors: a small Dijkstra over the start, the goal and the elevator stops, whose
 //! same-floor legs are planned on demand.
 
@@ -549,6 +555,19 @@ impl Navigator {
                 h.to_degrees()
             )));
         }
+        // Without a heading the robot may stand any way round, but it must fit one way: its
+        // centre can be clear of walls (above) where its 1.6 m footprint fits at no heading
+        // (a nook, a short dead end). Checked every degree.
+        if t.heading_rad.is_none()
+            && !(0..360).any(|deg| {
+                let yaw = f64::from(deg).to_radians();
+                cm.footprint_free(Pose::new(t.point.x, t.point.y, yaw))
+            })
+        {
+            return Err(blocked(
+                "too tight for the robot's footprint at any heading".into(),
+            ));
+        }
         Ok(())
     }
 
@@ -848,12 +867,57 @@ impl Navigator {
 
     /// Plans on one floor from `start` to `goal` (same floor). `Err` says why not.
     ///
+    /// First the fast pipeline (grid A*, footprint-aware smoothing, local lattices); if its
+    /// greedy smoothing finds no footprint-clear way along the grid path, the heading-aware
+    /// lattice from the exact start to the goal over the whole floor (or, on a floor of more
+    /// than [`LATTICE_CELLS`] cells, a window around the grid path), which finds a way
+    /// whenever its lattice has one. When neither finds one, the error says what blocks the
+    /// way, found by relaxing one rule at a time as `tests/completeness.rs`'s oracle does:
+    /// the heading required at the goal, unknown cells, turns in place; else the passage is
+    /// too narrow for the footprint at any heading.
+    ///
     /// # Errors
-    /// A sentence saying why there is no path.
+    /// A sentence saying why there is no path and where.
     pub fn plan_floor(&mut self, start: &Target, goal: &Target) -> Result<FloorPath, String> {
         let fi = self
             .floor_index(start.floor)
             .ok_or_else(|| format!("no floor {}", start.floor))?;
+        let options = self.options;
+        match self.plan_floor_fast(fi, start, goal) {
+            Ok(path) => Ok(path),
+            Err(Miss::Other(why)) => Err(why),
+            Err(miss) => {
+                let fnav = &self.floors[fi];
+                let cm = &fnav.costmap;
+                let mut free_turns = None;
+                if let Miss::Footprint { raw, .. } = &miss {
+                    // Cheap first: without a goal heading, the lattice can only succeed where
+                    // its relaxation with free turns does.
+                    let worth_it = goal.heading_rad.is_some() || {
+                        let free = complete_lattice(cm, start, goal.point, None, raw, FREE_TURNS);
+                        let found = free.is_some();
+                        free_turns = Some(free);
+                        found
+                    };
+                    if worth_it
+                        && let Some(path) =
+                            lattice_route(cm, &fnav.grid, start, goal, raw, &options)
+                    {
+                        return Ok(path);
+                    }
+                }
+                Err(explain_miss(cm, start, goal, &miss, free_turns))
+            }
+        }
+    }
+
+    /// The fast pipeline of [`Navigator::plan_floor`].
+    fn plan_floor_fast(
+        &mut self,
+        fi: usize,
+        start: &Target,
+        goal: &Target,
+    ) -> Result<FloorPath, Miss> {
         let options = self.options;
         let fnav = &mut self.floors[fi];
         let cm = &fnav.costmap;
@@ -864,12 +928,10 @@ impl Navigator {
                 .or(start.heading_rad)
                 .unwrap_or_else(|| points[0].heading_to(points[points.len() - 1]));
             if let Some(bad) = first_unclear(cm, &points, start.heading_rad, final_heading) {
-                return Err(format!(
-                    "on floor {}, the robot cannot turn at ({}, {})",
-                    start.floor,
-                    crate::fmt_m(bad.x),
-                    crate::fmt_m(bad.y)
-                ));
+                return Err(Miss::Footprint {
+                    near: bad,
+                    raw: points,
+                });
             }
             return Ok(FloorPath {
                 points,
@@ -880,52 +942,33 @@ impl Navigator {
             });
         }
         // With a required heading, aim for a point behind the goal and finish straight in.
-        let mut target = goal.point;
-        let mut final_leg = None;
-        if let Some(h) = goal.heading_rad {
-            let mut l = options.final_approach_m;
-            while l > 0.05 {
-                let pre = goal.point.offset(h, -l);
-                if cm.why_blocked(pre, None).is_none() && lattice::segment_free(cm, pre, goal.point)
-                {
-                    target = pre;
-                    final_leg = Some(h);
-                    break;
-                }
-                l -= 0.25;
-            }
-        }
+        let (target, final_leg) = approach_target(cm, goal, options.final_approach_m);
         let (sx, sy) = cm
             .cell_of(start.point)
-            .ok_or_else(|| "the start is outside the map".to_string())?;
+            .ok_or_else(|| Miss::Other("the start is outside the map".into()))?;
         let (tx, ty) = cm
             .cell_of(target)
-            .ok_or_else(|| "the goal is outside the map".to_string())?;
+            .ok_or_else(|| Miss::Other("the goal is outside the map".into()))?;
         let s = nearest_open(&fnav.grid, fnav.grid.index(sx, sy));
         let t = nearest_open(&fnav.grid, fnav.grid.index(tx, ty));
         let lm = (!fnav.landmarks.is_empty()).then_some(&fnav.landmarks);
         let gp = fnav
             .state
             .weighted_astar(&fnav.grid, s, t, lm, options.heuristic_weight)
-            .map_err(|_| {
-                format!(
-                    "on floor {}, no way wide enough for the robot leads from ({:.1}, {:.1}) to ({:.1}, {:.1})",
-                    start.floor, start.point.x, start.point.y, goal.point.x, goal.point.y
-                )
-            })?;
+            .map_err(|_| Miss::NoCentrePath)?;
         let grid = &fnav.grid;
         let mut raw: Vec<Point> = gp.cells.iter().map(|&i| grid.centre(i, cm)).collect();
         raw[0] = start.point;
         let last = raw.len() - 1;
         raw[last] = target;
         let grid_length_m = raw.windows(2).map(|w| w[0].dist(w[1])).sum();
-        let mut points = smooth(cm, grid, &raw, start.heading_rad)
-            .map_err(|p| {
-                format!(
-                    "on floor {}, the passage near ({:.1}, {:.1}) is too narrow for the robot's footprint",
-                    start.floor, p.x, p.y
-                )
-            })?;
+        let footprint_miss = |near: Point| Miss::Footprint {
+            near,
+            raw: raw.clone(),
+        };
+        let budget = std::cell::Cell::new(LOCAL_BUDGET);
+        let mut points =
+            smooth(cm, grid, &raw, start.heading_rad, &budget).map_err(footprint_miss)?;
         snap_end(cm, &mut points, target, start.heading_rad);
         let mut final_heading = if points.len() >= 2 {
             let n = points.len();
@@ -945,13 +988,8 @@ impl Navigator {
                 } else {
                     start.heading_rad.unwrap_or_else(|| back.heading_to(end))
                 };
-                let m = lattice_between(cm, Pose::new(back.x, back.y, incoming), end, Some(h))
-                .ok_or_else(|| {
-                    format!(
-                        "on floor {}, the robot cannot turn onto the approach to ({:.1}, {:.1})",
-                        goal.floor, goal.point.x, goal.point.y
-                    )
-                })?;
+                let m = lattice_between(cm, back, Some(incoming), end, Some(h), &budget)
+                    .ok_or_else(|| footprint_miss(end))?;
                 points.pop();
                 points.extend(m.points.into_iter().skip(1));
             }
@@ -966,10 +1004,7 @@ impl Navigator {
         // (from the start heading to the goal heading), is checked once more with the full
         // footprint. Nothing unchecked leaves the planner.
         if let Some(bad) = first_unclear(cm, &points, start.heading_rad, final_heading) {
-            return Err(format!(
-                "on floor {}, no footprint-clear path was found near ({:.1}, {:.1})",
-                start.floor, bad.x, bad.y
-            ));
+            return Err(footprint_miss(bad));
         }
         Ok(FloorPath {
             points,
@@ -1364,14 +1399,383 @@ fn dedup(points: &mut Vec<Point>) {
     points.dedup_by(|a, b| a.dist(*b) < 1e-6);
 }
 
-/// Runs the lattice in a window around `start` and `goal`, growing it once if needed.
-fn lattice_between(
+/// Why the fast pipeline of [`Navigator::plan_floor`] found no path.
+#[derive(Debug)]
+enum Miss {
+    /// Not a question of room (a point off the map): the message.
+    Other(String),
+    /// The grid search found no way for the robot's centre with its inscribed radius clear.
+    NoCentrePath,
+    /// The robot's centre has a way (`raw`, the grid path), but the footprint-aware stages
+    /// found none near `near`.
+    Footprint { near: Point, raw: Vec<Point> },
+}
+
+/// Most cells of the window in which the complete lattice runs (the fallback of
+/// [`Navigator::plan_floor`] and its diagnosis): 400 000 cells (1000 m^2 at 5 cm), 192 bytes
+/// each while it runs.
+pub const LATTICE_CELLS: usize = 400_000;
+
+/// Most states the complete lattice expands.
+const LATTICE_EXPANSIONS: usize = 6_000_000;
+
+/// Where the path to a goal with a heading aims before its straight final approach, and that
+/// heading; the goal itself and `None` when it has no heading or no room for the approach.
+fn approach_target(cm: &Costmap, goal: &Target, approach_m: f64) -> (Point, Option<f64>) {
+    if let Some(h) = goal.heading_rad {
+        let mut l = approach_m;
+        while l > 0.05 {
+            let pre = goal.point.offset(h, -l);
+            if cm.why_blocked(pre, None).is_none() && lattice::segment_free(cm, pre, goal.point) {
+                return (pre, Some(h));
+            }
+            l -= 0.25;
+        }
+    }
+    (goal.point, None)
+}
+
+/// The cells the complete lattice searches: the whole floor if it has at most
+/// [`LATTICE_CELLS`], else the box around `points` with 3 m to spare, if that is small
+/// enough.
+fn lattice_window(cm: &Costmap, points: &[Point]) -> Option<(usize, usize, usize, usize)> {
+    if cm.width * cm.height <= LATTICE_CELLS {
+        return Some((0, 0, cm.width, cm.height));
+    }
+    let margin = (3.0 / cm.resolution_m).ceil() as usize;
+    let cells: Vec<(usize, usize)> = points.iter().filter_map(|&p| cm.cell_of(p)).collect();
+    let x0 = cells.iter().map(|c| c.0).min()?.saturating_sub(margin);
+    let y0 = cells.iter().map(|c| c.1).min()?.saturating_sub(margin);
+    let x1 = (cells.iter().map(|c| c.0).max()? + margin + 1).min(cm.width);
+    let y1 = (cells.iter().map(|c| c.1).max()? + margin + 1).min(cm.height);
+    ((x1 - x0) * (y1 - y0) <= LATTICE_CELLS).then_some((x0, y0, x1, y1))
+}
+
+/// The complete lattice from the exact start to `goal` (with its heading, if any) on `cm`,
+/// in `window` (`None`: [`lattice_window`] of the start, the goal and `via`).
+fn complete_lattice(
     cm: &Costmap,
-    start: Pose,
+    start: &Target,
     goal: Point,
     goal_heading: Option<f64>,
+    via: &[Point],
+    checks: lattice::Checks,
 ) -> Option<lattice::Manoeuvre> {
-    for margin_m in [1.5, 3.0, 6.0] {
+    let mut pts = vec![start.point, goal];
+    pts.extend_from_slice(via);
+    let window = lattice_window(cm, &pts)?;
+    lattice::search_from(
+        cm,
+        start.point,
+        start.heading_rad,
+        goal,
+        goal_heading,
+        window,
+        LATTICE_EXPANSIONS,
+        checks,
+    )
+}
+
+/// The fallback of [`Navigator::plan_floor`]: the complete lattice to the approach target,
+/// then the final approach, the path tidied by the smoothing where it can be and checked
+/// once more like every path. A goal with a heading is tried with the full straight final
+/// approach, then half of it, then none (a turn in place at the goal), as the approach needs
+/// room beside the way in.
+fn lattice_route(
+    cm: &Costmap,
+    grid: &SearchGrid,
+    start: &Target,
+    goal: &Target,
+    raw: &[Point],
+    options: &PlannerOptions,
+) -> Option<FloorPath> {
+    let mut tried: Vec<Point> = Vec::new();
+    for approach_m in [
+        options.final_approach_m,
+        options.final_approach_m / 2.0,
+        0.0,
+    ] {
+        let (target, final_leg) = approach_target(cm, goal, approach_m);
+        if tried.iter().any(|t| t.dist(target) < 1e-9) {
+            continue;
+        }
+        tried.push(target);
+        let Some(m) = complete_lattice(
+            cm,
+            start,
+            target,
+            goal.heading_rad,
+            raw,
+            lattice::Checks::default(),
+        ) else {
+            continue;
+        };
+        let finish = |mut points: Vec<Point>| -> Option<(Vec<Point>, f64)> {
+            snap_end(cm, &mut points, target, start.heading_rad);
+            let mut final_heading = match points.len() {
+                0 | 1 => m.final_heading,
+                n => points[n - 2].heading_to(points[n - 1]),
+            };
+            if let Some(h) = final_leg {
+                points.push(goal.point);
+                final_heading = h;
+            } else if let Some(h) = goal.heading_rad {
+                final_heading = h;
+            }
+            dedup(&mut points);
+            first_unclear(cm, &points, start.heading_rad, final_heading)
+                .is_none()
+                .then_some((points, final_heading))
+        };
+        let budget = std::cell::Cell::new(LOCAL_BUDGET);
+        let tidy = smooth(cm, grid, &m.points, start.heading_rad, &budget).ok();
+        if let Some((points, final_heading)) =
+            tidy.and_then(&finish).or_else(|| finish(m.points.clone()))
+        {
+            let grid_length_m = m.points.windows(2).map(|w| w[0].dist(w[1])).sum();
+            return Some(FloorPath {
+                points,
+                final_heading,
+                expansions: m.expansions,
+                grid_cost: 0,
+                grid_length_m,
+            });
+        }
+    }
+    None
+}
+
+/// The first pose along `points` (driven as the robot drives them: a turn at each corner,
+/// then straight) whose footprint is not clear on `cm`, and whether it is in a turn.
+fn first_blocked_pose(
+    cm: &Costmap,
+    points: &[Point],
+    start_heading: Option<f64>,
+) -> Option<(Pose, bool)> {
+    let mut heading = start_heading;
+    for w in points.windows(2) {
+        if w[0].dist(w[1]) < 1e-9 {
+            continue;
+        }
+        let h = w[0].heading_to(w[1]);
+        if let Some(from) = heading
+            && !lattice::turn_free(cm, w[0], from, h)
+        {
+            return Some((Pose::new(w[0].x, w[0].y, from), true));
+        }
+        let steps = ((w[0].dist(w[1]) / cm.resolution_m).ceil() as usize).max(1);
+        for k in 0..=steps {
+            let p = w[0].lerp(w[1], k as f64 / steps as f64);
+            if !cm.footprint_free(Pose::new(p.x, p.y, h)) {
+                return Some((Pose::new(p.x, p.y, h), false));
+            }
+        }
+        heading = Some(h);
+    }
+    None
+}
+
+/// The lattice's relaxation with free turns (diagnosis only).
+const FREE_TURNS: lattice::Checks = lattice::Checks {
+    turns: false,
+    coarse: false,
+};
+
+/// What blocks the way when [`Navigator::plan_floor`] finds none, as a sentence starting
+/// "on floor N, ": relaxing one rule at a time (like the completeness oracle of
+/// `tests/completeness.rs`), the heading required at the goal, unknown cells, turns in place;
+/// else the passage is too narrow for the footprint at any heading. Each relaxed search runs
+/// only where its relaxation with free turns finds a way (it cannot otherwise).
+/// `free_turns`: the relaxation with free turns to the goal, if already run.
+fn explain_miss(
+    cm: &Costmap,
+    start: &Target,
+    goal: &Target,
+    miss: &Miss,
+    free_turns: Option<Option<lattice::Manoeuvre>>,
+) -> String {
+    let floor = start.floor;
+    let at = |p: Point| format!("({}, {})", crate::fmt_m(p.x), crate::fmt_m(p.y));
+    let raw: &[Point] = match miss {
+        Miss::Other(why) => return why.clone(),
+        Miss::NoCentrePath => &[],
+        Miss::Footprint { raw, .. } => raw,
+    };
+    let reachable = |cm: &Costmap, heading: Option<f64>, checks: lattice::Checks| {
+        complete_lattice(cm, start, goal.point, heading, raw, checks)
+    };
+    // Both the relaxation with free turns and the full search.
+    let reachable_fully = |cm: &Costmap, heading: Option<f64>| {
+        reachable(cm, heading, FREE_TURNS)
+            .and_then(|_| reachable(cm, heading, lattice::Checks::default()))
+    };
+    if !raw.is_empty()
+        && let Some(h) = goal.heading_rad
+        && reachable_fully(cm, None).is_some()
+    {
+        return format!(
+            "on floor {floor}, the robot can reach the goal {} but not facing {:.0} deg: there is no room to turn onto that heading on the way to it",
+            at(goal.point),
+            h.to_degrees()
+        );
+    }
+    // Unknown cells: would there be a way if they were free space?
+    let mut pts = vec![start.point, goal.point];
+    pts.extend_from_slice(raw);
+    if let Some(window) = lattice_window(cm, &pts) {
+        let (x0, y0, x1, y1) = window;
+        let unknown = (y0..y1).any(|cy| {
+            cm.kind[cy * cm.width + x0..cy * cm.width + x1]
+                .contains(&(crate::costmap::CellKind::Unknown as u8))
+        });
+        if unknown {
+            let relaxed = cm.window(window, true);
+            if let Some(m) = reachable_fully(&relaxed, goal.heading_rad) {
+                // The relaxed route may brush unknown cells where the robot could pass
+                // anyway; name where it leaves, for good, what the robot can reach on the
+                // real map (even with free turns): there the unknown cells stop it.
+                let reach =
+                    lattice::reachable_positions(cm, start.point, start.heading_rad, window);
+                let from = reach.map_or(0, |reach| {
+                    m.points
+                        .iter()
+                        .rposition(|&p| reach.near(p, 0.3))
+                        .unwrap_or(0)
+                });
+                let places: Vec<String> = blocked_stretches(cm, &m.points[from..], None, 3)
+                    .into_iter()
+                    .map(at)
+                    .collect();
+                let near = match places.len() {
+                    0 => at(goal.point),
+                    1 => places[0].clone(),
+                    n => format!("{} and {}", places[..n - 1].join(", "), places[n - 1]),
+                };
+                return format!(
+                    "on floor {floor}, unknown (unmapped) cells block the way near {near}: the robot would fit if they were free space (map that part again, or mark it free if it is)"
+                );
+            }
+        }
+    }
+    if raw.is_empty() {
+        return format!(
+            "on floor {floor}, no way wide enough for the robot leads from {} to {}",
+            at(start.point),
+            at(goal.point)
+        );
+    }
+    // Turns: would there be a way if turning in place needed no room?
+    let free = match free_turns {
+        Some(free) if goal.heading_rad.is_none() => free,
+        _ => reachable(cm, goal.heading_rad, FREE_TURNS),
+    };
+    if let Some(m) = free {
+        if let Some((pose, true)) = first_blocked_pose(cm, &m.points, start.heading_rad) {
+            return format!(
+                "on floor {floor}, the robot cannot turn at {}: there is no room to turn in place there, and no other way avoids that turn",
+                at(pose.point())
+            );
+        }
+        return format!(
+            "on floor {floor}, the robot cannot turn where it would have to on the way from {} to {}: there is no room to turn in place",
+            at(start.point),
+            at(goal.point)
+        );
+    }
+    // The footprint fits at no heading somewhere along the way.
+    let no_fit = raw.iter().find(|p| {
+        !(0..72).any(|k| {
+            let yaw = f64::from(k) * std::f64::consts::TAU / 72.0;
+            cm.footprint_free(Pose::new(p.x, p.y, yaw))
+        })
+    });
+    let near = match miss {
+        Miss::Footprint { near, .. } => *near,
+        _ => start.point,
+    };
+    match no_fit {
+        Some(&p) => format!(
+            "on floor {floor}, the passage near {} is too narrow for the robot's footprint at any heading",
+            at(p)
+        ),
+        None if lattice_window(cm, &pts).is_none() => format!(
+            "on floor {floor}, no footprint-clear way was found near {}; the way is too long for the complete search that would tell why (it covers at most {LATTICE_CELLS} cells around the way)",
+            at(near)
+        ),
+        None => format!(
+            "on floor {floor}, the passage near {} is too narrow for the robot's footprint",
+            at(near)
+        ),
+    }
+}
+
+/// Where `points` (driven as the robot drives them) stop being clear on `cm`: the first pose
+/// of each stretch of poses that are not, at most `most` of them.
+fn blocked_stretches(
+    cm: &Costmap,
+    points: &[Point],
+    start_heading: Option<f64>,
+    most: usize,
+) -> Vec<Point> {
+    let mut out = Vec::new();
+    let mut blocked = false;
+    let mut heading = start_heading;
+    let mut note = |clear: bool, p: Point, out: &mut Vec<Point>| {
+        if !clear && !blocked && out.len() < most {
+            out.push(p);
+        }
+        blocked = !clear;
+    };
+    for w in points.windows(2) {
+        if w[0].dist(w[1]) < 1e-9 {
+            continue;
+        }
+        let h = w[0].heading_to(w[1]);
+        if let Some(from) = heading {
+            note(lattice::turn_free(cm, w[0], from, h), w[0], &mut out);
+        }
+        let steps = ((w[0].dist(w[1]) / cm.resolution_m).ceil() as usize).max(1);
+        for k in 0..=steps {
+            let p = w[0].lerp(w[1], k as f64 / steps as f64);
+            note(cm.footprint_free(Pose::new(p.x, p.y, h)), p, &mut out);
+        }
+        heading = Some(h);
+    }
+    out
+}
+
+/// Most states one local lattice search of the smoothing expands.
+const LOCAL_EXPANSIONS: usize = 400_000;
+
+/// Most states the local lattice searches of one floor plan expand together: where they keep
+/// failing (a way the greedy smoothing cannot take), the complete lattice of
+/// [`Navigator::plan_floor`] takes over rather than a local search at every point of the way.
+const LOCAL_BUDGET: usize = 600_000;
+
+/// Runs the lattice in a window around `start` and `goal`, with 16 then 32 headings, growing
+/// the window twice if needed, within
+/// what is left of `budget` (expansions); `start_heading` `None`: the robot may leave in any
+/// direction.
+fn lattice_between(
+    cm: &Costmap,
+    start: Point,
+    start_heading: Option<f64>,
+    goal: Point,
+    goal_heading: Option<f64>,
+    budget: &std::cell::Cell<usize>,
+) -> Option<lattice::Manoeuvre> {
+    // The 16 headings first (cheaper), then all 32, in each window.
+    for (margin_m, coarse) in [
+        (1.5, true),
+        (1.5, false),
+        (3.0, true),
+        (3.0, false),
+        (6.0, true),
+        (6.0, false),
+    ] {
+        if budget.get() == 0 {
+            return None;
+        }
         let r = cm.resolution_m;
         let lo = Point::new(
             start.x.min(goal.x) - margin_m,
@@ -1388,8 +1792,23 @@ fn lattice_between(
             to(hi.x, cm.origin.x, cm.width),
             to(hi.y, cm.origin.y, cm.height),
         );
-        if let Some(m) = lattice::search(cm, start, goal, goal_heading, window, 400_000) {
-            return Some(m);
+        let limit = LOCAL_EXPANSIONS.min(budget.get());
+        let (found, used) = lattice::search_counted(
+            cm,
+            start,
+            start_heading,
+            goal,
+            goal_heading,
+            window,
+            limit,
+            lattice::Checks {
+                coarse,
+                ..Default::default()
+            },
+        );
+        budget.set(budget.get() - used.min(budget.get()));
+        if found.is_some() {
+            return found;
         }
     }
     None
@@ -1410,6 +1829,7 @@ fn smooth(
     grid: &SearchGrid,
     raw: &[Point],
     start_heading: Option<f64>,
+    budget: &std::cell::Cell<usize>,
 ) -> Result<Vec<Point>, Point> {
     let extra = cm.check_extra_m;
     let n = raw.len();
@@ -1501,12 +1921,11 @@ fn smooth(
         }
         // A tight stretch: the manoeuvre to the next point where the robot can turn freely.
         let here = raw[i];
-        let h = heading.unwrap_or_else(|| here.heading_to(raw[i + 1]));
         let mut k = i + 1;
         while k < n - 1 && (!turn_anywhere[k] || raw[k].dist(here) < 0.3) {
             k += 1;
         }
-        if let Some(m) = lattice_between(cm, Pose::new(here.x, here.y, h), raw[k], None) {
+        if let Some(m) = lattice_between(cm, here, heading, raw[k], None, budget) {
             out.extend(m.points.into_iter().skip(1));
             heading = Some(m.final_heading);
             if k == n - 1 {
@@ -1516,7 +1935,7 @@ fn smooth(
             // Go on from the lattice's end (within half a cell of raw[k]).
             let mut rest_raw = raw[k..].to_vec();
             rest_raw[0] = end;
-            let rest = smooth(cm, grid, &rest_raw, heading)?;
+            let rest = smooth(cm, grid, &rest_raw, heading, budget)?;
             out.extend(rest.into_iter().skip(1));
             break;
         }

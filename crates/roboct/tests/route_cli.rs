@@ -296,3 +296,57 @@ fn negative_map_coordinates_are_values_not_flags() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("-90"), "{err}");
 }
+
+/// The laser-built map of `roboct-nav/tests/oracle/laser_map.rs` (1.8 m corridors with streaks
+/// of unknown cells, rooms behind doors of 0.9 to 1.6 m and a glass door, a ROS YAML + PNG
+/// with negative coordinates), and its questions: every answer the oracle of
+/// `roboct-nav/tests/completeness.rs` checks comes out of the binary, routes as routes and
+/// refusals as clear messages that say what blocks the way, with exit status 1.
+#[path = "../../roboct-nav/tests/oracle/laser_map.rs"]
+mod laser_map;
+
+#[test]
+fn routes_and_refusals_on_a_laser_built_map() {
+    let dir = tempfile::tempdir().unwrap();
+    let grid = laser_map::laser_map(1);
+    let map = laser_map::save_png_map(&grid, dir.path(), "laser");
+    let site = laser_map::save_site(dir.path(), "laser-site", &map);
+    let json = dir.path().join("route.json");
+    for (from, to, expect) in laser_map::CASES {
+        // Coordinates on the bare ROS map; named places (with headings) from the site file.
+        let named = !from.contains(',') || !to.contains(',');
+        let file = if named { &site } else { &map };
+        let _ = std::fs::remove_file(&json);
+        let out = roboct(&[
+            "route",
+            "--map",
+            file.to_str().unwrap(),
+            "--from",
+            from,
+            "--to",
+            to,
+            "--json",
+            json.to_str().unwrap(),
+        ]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.contains("panicked"), "{from} -> {to}: {stderr}");
+        if expect == "route" {
+            assert!(out.status.success(), "{from} -> {to}: {stderr}");
+            let v: serde_json::Value =
+                serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+            let path = v["path"].as_array().unwrap();
+            assert!(path.len() >= 2, "{from} -> {to}: {v}");
+            assert!(v["length_m"].as_f64().unwrap() > 1.0, "{from} -> {to}: {v}");
+        } else {
+            assert_eq!(out.status.code(), Some(1), "{from} -> {to}: {stderr}");
+            assert!(
+                stderr.contains(expect),
+                "{from} -> {to}: expected \"{expect}\" in {stderr}"
+            );
+            assert!(
+                !json.exists(),
+                "{from} -> {to}: a refused route wrote its JSON"
+            );
+        }
+    }
+}
