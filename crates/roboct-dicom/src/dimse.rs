@@ -2,8 +2,10 @@
 //! C-ECHO, C-STORE, C-FIND (worklist), N-CREATE and N-SET (MPPS).
 //!
 //! dicom-ul stops at PDUs. This module adds command sets (always implicit VR little endian,
-//! PS3.7 §6.3.1), fragmentation into P-DATA values no larger than the acceptor's maximum PDU,
-//! reassembly of responses, message IDs, statuses and timeouts. It sets `TCP_NODELAY` after the
+//! PS3.7 §6.3.1), fragmentation into P-DATA values no larger than the receiver's maximum PDU,
+//! reassembly of messages, message IDs, statuses and timeouts. The requester side is
+//! [`Association`]; the acceptor side ([`crate::scp`]) shares the command sets, the
+//! fragmentation and the reassembly below. It sets `TCP_NODELAY` after the
 //! association is up: without it every request/response pair waits 40-90 ms for Nagle's
 //! algorithm and delayed ACKs.
 
@@ -12,6 +14,7 @@ use std::io::ErrorKind;
 use std::net::TcpStream;
 use std::time::Duration;
 
+use dicom_ul::association::SyncAssociation;
 use dicom_ul::association::client::ClientAssociation;
 use dicom_ul::pdu::{
     AbortRQSource, AssociationRJResult, PDataValue, PDataValueType, Pdu,
@@ -281,13 +284,16 @@ impl NetError {
     }
 }
 
-// Command field values (PS3.7 §E.1).
-const C_STORE_RQ: u16 = 0x0001;
+// Command field values (PS3.7 §E.1); a response is its request's value with bit 15 set.
+pub(crate) const C_STORE_RQ: u16 = 0x0001;
 const C_FIND_RQ: u16 = 0x0020;
-const C_ECHO_RQ: u16 = 0x0030;
-const N_SET_RQ: u16 = 0x0120;
-const N_CREATE_RQ: u16 = 0x0140;
-const NO_DATASET: u16 = 0x0101;
+pub(crate) const C_ECHO_RQ: u16 = 0x0030;
+pub(crate) const N_SET_RQ: u16 = 0x0120;
+pub(crate) const N_CREATE_RQ: u16 = 0x0140;
+/// C-CANCEL-RQ: never answered.
+pub(crate) const C_CANCEL_RQ: u16 = 0x0FFF;
+/// Command Data Set Type (0000,0800) for "no data set follows".
+pub(crate) const NO_DATASET: u16 = 0x0101;
 const HAS_DATASET: u16 = 0x0000;
 
 /// A decoded command set: tag (as `group << 16 | element`) to raw value.
@@ -295,11 +301,12 @@ const HAS_DATASET: u16 = 0x0000;
 pub struct CommandSet(BTreeMap<u32, Vec<u8>>);
 
 impl CommandSet {
-    fn put_us(&mut self, element: u16, v: u16) -> &mut Self {
+    pub(crate) fn put_us(&mut self, element: u16, v: u16) -> &mut Self {
         self.0.insert(element as u32, v.to_le_bytes().to_vec());
         self
     }
-    fn put_uid(&mut self, element: u16, v: &str) -> &mut Self {
+    /// A UI (or other text) value, padded to even length with NUL as UIDs are.
+    pub(crate) fn put_uid(&mut self, element: u16, v: &str) -> &mut Self {
         let mut b = v.as_bytes().to_vec();
         if b.len() % 2 == 1 {
             b.push(0);
@@ -322,8 +329,18 @@ impl CommandSet {
         )
     }
 
+    /// A text value padded to even length with a space (LO, e.g. Error Comment).
+    pub(crate) fn put_text(&mut self, element: u16, v: &str) -> &mut Self {
+        let mut b = v.as_bytes().to_vec();
+        if b.len() % 2 == 1 {
+            b.push(b' ');
+        }
+        self.0.insert(element as u32, b);
+        self
+    }
+
     /// Implicit VR little endian, with (0000,0000) Command Group Length first.
-    fn encode(&self) -> Vec<u8> {
+    pub(crate) fn encode(&self) -> Vec<u8> {
         let mut body = Vec::with_capacity(256);
         for (&tag, value) in &self.0 {
             if tag == 0 {
@@ -341,7 +358,7 @@ impl CommandSet {
         out
     }
 
-    fn decode(bytes: &[u8]) -> Result<Self, String> {
+    pub(crate) fn decode(bytes: &[u8]) -> Result<Self, String> {
         let mut map = BTreeMap::new();
         let mut pos = 0;
         while pos < bytes.len() {
@@ -386,6 +403,174 @@ pub struct Response {
     pub command: CommandSet,
     /// The data set in the context's transfer syntax.
     pub dataset: Option<Vec<u8>>,
+}
+
+/// One whole DIMSE message as received: its presentation context, command set and data set.
+#[derive(Clone, Debug)]
+pub(crate) struct Message {
+    /// The presentation context it came on.
+    pub(crate) pc_id: u8,
+    /// The command set.
+    pub(crate) command: CommandSet,
+    /// The data set bytes in the context's transfer syntax, when the command announces one.
+    pub(crate) dataset: Option<Vec<u8>>,
+}
+
+/// What [`receive_message`] got: a whole message, or a PDU other than P-DATA (release,
+/// abort...), which ends the message exchange.
+#[derive(Debug)]
+pub(crate) enum Incoming {
+    /// A command set and its data set, if any.
+    Message(Message),
+    /// A PDU that is not P-DATA; `mid_message` when part of a message had arrived before it.
+    Other {
+        /// The PDU.
+        pdu: Pdu,
+        /// Whether it cut a message short.
+        mid_message: bool,
+    },
+}
+
+/// Why [`receive_message`] failed.
+#[derive(Debug)]
+pub(crate) enum ReceiveError {
+    /// The association layer failed (socket closed, timeout, bad PDU).
+    Ul(UlError),
+    /// The PDVs do not make a valid message.
+    Protocol(String),
+}
+
+/// The most data bytes one PDV may carry when the receiver takes PDUs of `max_pdu_length`
+/// (0: no limit given; we stay at 1 MiB). A PDV item costs 6 bytes (length, context ID,
+/// control header) inside the PDU.
+pub(crate) fn max_pdv_data(max_pdu_length: u32) -> usize {
+    if max_pdu_length == 0 {
+        1 << 20
+    } else {
+        (max_pdu_length as usize).saturating_sub(6).max(256)
+    }
+}
+
+/// Sends `bytes` as PDVs of `value_type` on context `pc_id`, `max_pdv` bytes at most each, one
+/// PDV per P-DATA PDU, the last one marked last.
+pub(crate) fn send_fragments<A: SyncAssociation<TcpStream>>(
+    ul: &mut A,
+    max_pdv: usize,
+    pc_id: u8,
+    value_type: PDataValueType,
+    bytes: &[u8],
+) -> Result<(), UlError> {
+    let pdv = |data: &[u8], is_last| Pdu::PData {
+        data: vec![PDataValue {
+            presentation_context_id: pc_id,
+            value_type: value_type.clone(),
+            is_last,
+            data: data.to_vec(),
+        }],
+    };
+    if bytes.is_empty() {
+        return SyncAssociation::send(ul, &pdv(&[], true));
+    }
+    let mut chunks = bytes.chunks(max_pdv).peekable();
+    while let Some(part) = chunks.next() {
+        SyncAssociation::send(ul, &pdv(part, chunks.peek().is_none()))?;
+    }
+    Ok(())
+}
+
+/// Sends a command set and its data set, if any, on context `pc_id`.
+pub(crate) fn send_message<A: SyncAssociation<TcpStream>>(
+    ul: &mut A,
+    max_pdv: usize,
+    pc_id: u8,
+    command: &CommandSet,
+    dataset: Option<&[u8]>,
+) -> Result<(), UlError> {
+    send_fragments(
+        ul,
+        max_pdv,
+        pc_id,
+        PDataValueType::Command,
+        &command.encode(),
+    )?;
+    if let Some(data) = dataset {
+        send_fragments(ul, max_pdv, pc_id, PDataValueType::Data, data)?;
+    }
+    Ok(())
+}
+
+/// Receives one whole message (command set, then its data set when Command Data Set Type
+/// announces one), reassembled from as many PDVs as the sender cut it into. Every PDV of a
+/// message must be on the same presentation context, and nothing may follow the message's
+/// last PDV in the same PDU (no peer of ours pipelines requests).
+pub(crate) fn receive_message<A: SyncAssociation<TcpStream>>(
+    ul: &mut A,
+) -> Result<Incoming, ReceiveError> {
+    let mut command_bytes = Vec::new();
+    let mut command: Option<CommandSet> = None;
+    let mut data = Vec::new();
+    let mut pc: Option<u8> = None;
+    loop {
+        let values = match SyncAssociation::receive(ul).map_err(ReceiveError::Ul)? {
+            Pdu::PData { data } => data,
+            pdu => {
+                return Ok(Incoming::Other {
+                    pdu,
+                    mid_message: pc.is_some(),
+                });
+            }
+        };
+        let count = values.len();
+        for (i, v) in values.into_iter().enumerate() {
+            if *pc.get_or_insert(v.presentation_context_id) != v.presentation_context_id {
+                return Err(ReceiveError::Protocol(
+                    "one message on two presentation contexts".into(),
+                ));
+            }
+            let done = match v.value_type {
+                PDataValueType::Command => {
+                    if command.is_some() {
+                        return Err(ReceiveError::Protocol(
+                            "command fragment after the command set ended".into(),
+                        ));
+                    }
+                    command_bytes.extend_from_slice(&v.data);
+                    if v.is_last {
+                        let c =
+                            CommandSet::decode(&command_bytes).map_err(ReceiveError::Protocol)?;
+                        let has_dataset = c.us(0x0800) != Some(NO_DATASET);
+                        command = Some(c);
+                        !has_dataset
+                    } else {
+                        false
+                    }
+                }
+                PDataValueType::Data => {
+                    if command.is_none() {
+                        return Err(ReceiveError::Protocol(
+                            "data set received before its command".into(),
+                        ));
+                    }
+                    data.extend_from_slice(&v.data);
+                    v.is_last
+                }
+            };
+            if done {
+                if i + 1 != count {
+                    return Err(ReceiveError::Protocol(
+                        "more PDVs after the end of a message in the same PDU".into(),
+                    ));
+                }
+                let command = command.take().expect("set above");
+                let dataset = (command.us(0x0800) != Some(NO_DATASET)).then_some(data);
+                return Ok(Incoming::Message(Message {
+                    pc_id: pc.expect("set above"),
+                    command,
+                    dataset,
+                }));
+            }
+        }
+    }
 }
 
 /// An established association with a peer.
@@ -509,13 +694,7 @@ impl Association {
                 transfer_syntax: pc.transfer_syntax.trim_end_matches('\0').to_string(),
             })
             .collect();
-        let max = inner.acceptor_max_pdu_length();
-        // A PDV item costs 6 bytes (length, context id, control header) inside the PDU.
-        let max_pdv_data = if max == 0 {
-            1 << 20
-        } else {
-            (max as usize).saturating_sub(6).max(256)
-        };
+        let max_pdv_data = max_pdv_data(inner.acceptor_max_pdu_length());
         Ok(Self {
             inner: Some(inner),
             peer: label,
@@ -575,136 +754,50 @@ impl Association {
         id
     }
 
-    fn send_fragments(
-        &mut self,
-        pc_id: u8,
-        value_type: PDataValueType,
-        bytes: &[u8],
-    ) -> Result<(), NetError> {
-        let chunk = self.max_pdv_data;
-        let mut chunks = bytes.chunks(chunk).peekable();
-        if bytes.is_empty() {
-            let pdu = Pdu::PData {
-                data: vec![PDataValue {
-                    presentation_context_id: pc_id,
-                    value_type,
-                    is_last: true,
-                    data: Vec::new(),
-                }],
-            };
-            return self.send_pdu(&pdu);
-        }
-        while let Some(part) = chunks.next() {
-            let pdu = Pdu::PData {
-                data: vec![PDataValue {
-                    presentation_context_id: pc_id,
-                    value_type: value_type.clone(),
-                    is_last: chunks.peek().is_none(),
-                    data: part.to_vec(),
-                }],
-            };
-            self.send_pdu(&pdu)?;
-        }
-        Ok(())
-    }
-
-    fn send_pdu(&mut self, pdu: &Pdu) -> Result<(), NetError> {
-        let (peer, timeout) = (self.peer.clone(), self.timeout);
-        self.ul()
-            .send(pdu)
-            .map_err(|e| map_ul_error(&peer, e, timeout))
-    }
-
     fn send_message(
         &mut self,
         pc_id: u8,
         command: &CommandSet,
         dataset: Option<&[u8]>,
     ) -> Result<(), NetError> {
-        self.send_fragments(pc_id, PDataValueType::Command, &command.encode())?;
-        if let Some(data) = dataset {
-            self.send_fragments(pc_id, PDataValueType::Data, data)?;
-        }
-        Ok(())
+        let (peer, timeout, max_pdv) = (self.peer.clone(), self.timeout, self.max_pdv_data);
+        send_message(self.ul(), max_pdv, pc_id, command, dataset)
+            .map_err(|e| map_ul_error(&peer, e, timeout))
     }
 
     /// Receives one whole response message (command set and its data set, if any).
     fn receive_message(&mut self) -> Result<Response, NetError> {
         let (peer, timeout) = (self.peer.clone(), self.timeout);
-        let mut command_bytes = Vec::new();
-        let mut command: Option<CommandSet> = None;
-        let mut data = Vec::new();
-        loop {
-            let pdu = self
-                .ul()
-                .receive()
-                .map_err(|e| map_ul_error(&peer, e, timeout))?;
-            match pdu {
-                Pdu::PData { data: values } => {
-                    for v in values {
-                        match v.value_type {
-                            PDataValueType::Command => {
-                                command_bytes.extend_from_slice(&v.data);
-                                if v.is_last {
-                                    let c = CommandSet::decode(&command_bytes).map_err(|what| {
-                                        NetError::Protocol {
-                                            peer: peer.clone(),
-                                            what,
-                                        }
-                                    })?;
-                                    if c.us(0x0800) == Some(NO_DATASET) {
-                                        return Ok(Response {
-                                            command: c,
-                                            dataset: None,
-                                        });
-                                    }
-                                    command = Some(c);
-                                }
-                            }
-                            PDataValueType::Data => {
-                                data.extend_from_slice(&v.data);
-                                if v.is_last {
-                                    let Some(c) = command.take() else {
-                                        return Err(NetError::Protocol {
-                                            peer,
-                                            what: "data set received before its command".into(),
-                                        });
-                                    };
-                                    return Ok(Response {
-                                        command: c,
-                                        dataset: Some(data),
-                                    });
-                                }
-                            }
-                        }
-                    }
-                }
+        match receive_message(self.ul()) {
+            Ok(Incoming::Message(m)) => Ok(Response {
+                command: m.command,
+                dataset: m.dataset,
+            }),
+            Ok(Incoming::Other { pdu, .. }) => match pdu {
                 Pdu::AbortRQ {
                     source: AbortRQSource::ServiceUser,
                 } => {
                     self.inner = None;
-                    return Err(NetError::AbortedByPeer { peer });
+                    Err(NetError::AbortedByPeer { peer })
                 }
                 Pdu::AbortRQ { source } => {
                     self.inner = None;
-                    return Err(NetError::Closed {
+                    Err(NetError::Closed {
                         peer,
                         what: format!("association aborted by {source:?}"),
-                    });
+                    })
                 }
-                Pdu::ReleaseRQ => {
-                    return Err(NetError::Closed {
-                        peer,
-                        what: "peer asked to release the association mid-operation".into(),
-                    });
-                }
-                other => {
-                    return Err(NetError::Protocol {
-                        peer,
-                        what: format!("unexpected PDU {}", other.short_description()),
-                    });
-                }
-            }
+                Pdu::ReleaseRQ => Err(NetError::Closed {
+                    peer,
+                    what: "peer asked to release the association mid-operation".into(),
+                }),
+                other => Err(NetError::Protocol {
+                    peer,
+                    what: format!("unexpected PDU {}", other.short_description()),
+                }),
+            },
+            Err(ReceiveError::Ul(e)) => Err(map_ul_error(&peer, e, timeout)),
+            Err(ReceiveError::Protocol(what)) => Err(NetError::Protocol { peer, what }),
         }
     }
 

@@ -19,6 +19,9 @@
 //!   STOW-RS senders, and the uploader that drains the outbox with backoff, including
 //!   [`upload::stream_series`], which sends slices while later slabs are still being
 //!   reconstructed.
+//! * [`scp`]: a small DICOM SCP (C-ECHO, C-STORE of CT, SR, KO and SC, MPPS N-CREATE/N-SET)
+//!   that files what it receives under a folder: the embedded PACS of `roboct demo` and the
+//!   tests' receiving peer, not a production PACS.
 //! * [`config`]: PACS/RIS endpoints from TOML, credentials from the environment or files.
 //! * [`bench`]: the `roboct bench upload` measurements; [`loopback`]: the local peers it and
 //!   the tests start (free ports, child processes stopped on drop).
@@ -43,6 +46,7 @@ pub mod mpps;
 pub mod outbox;
 pub mod part10;
 pub mod reader;
+pub mod scp;
 pub mod send;
 pub mod sr;
 pub mod study;

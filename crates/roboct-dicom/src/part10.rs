@@ -366,21 +366,39 @@ pub fn encode_part10(obj: &InMemDicomObject, ts_uid: &str) -> Result<Vec<u8>, En
     };
     let class = text(tags::SOP_CLASS_UID, "SOP Class UID (0008,0016)")?;
     let instance = text(tags::SOP_INSTANCE_UID, "SOP Instance UID (0008,0018)")?;
-    let meta = FileMetaTableBuilder::new()
-        .media_storage_sop_class_uid(class)
-        .media_storage_sop_instance_uid(instance)
+    let dataset = encode_dataset(obj, ts_uid)?;
+    wrap_dataset(&class, &instance, ts_uid, None, &dataset)
+}
+
+/// A Part 10 file around a data set already encoded in `ts_uid` (as received over the
+/// network): preamble, `DICM`, a meta group with our implementation UID and, when given,
+/// `source_ae_title` as Source Application Entity Title (0002,0016), then the data set bytes
+/// unchanged.
+pub fn wrap_dataset(
+    sop_class_uid: &str,
+    sop_instance_uid: &str,
+    ts_uid: &str,
+    source_ae_title: Option<&str>,
+    dataset: &[u8],
+) -> Result<Vec<u8>, EncodeError> {
+    let mut meta = FileMetaTableBuilder::new()
+        .media_storage_sop_class_uid(sop_class_uid)
+        .media_storage_sop_instance_uid(sop_instance_uid)
         .transfer_syntax(ts_uid)
         .implementation_class_uid(IMPLEMENTATION_CLASS_UID)
-        .implementation_version_name(IMPLEMENTATION_VERSION_NAME)
+        .implementation_version_name(IMPLEMENTATION_VERSION_NAME);
+    if let Some(ae) = source_ae_title {
+        meta = meta.source_application_entity_title(ae);
+    }
+    let meta = meta
         .build()
         .map_err(|e| EncodeError::Encode(e.to_string()))?;
-    let dataset = encode_dataset(obj, ts_uid)?;
     let mut out = Vec::with_capacity(dataset.len() + 512);
     out.extend_from_slice(&[0u8; 128]);
     out.extend_from_slice(b"DICM");
     meta.write(&mut out)
         .map_err(|e| EncodeError::Encode(e.to_string()))?;
-    out.extend_from_slice(&dataset);
+    out.extend_from_slice(dataset);
     Ok(out)
 }
 

@@ -279,6 +279,8 @@ pub struct FolderScan {
 struct ImageHeader {
     path: PathBuf,
     series_uid: String,
+    sop_class_uid: String,
+    sop_instance_uid: String,
     frames: u32,
     position: Option<[f64; 3]>,
     orientation: Option<[f64; 6]>,
@@ -355,6 +357,8 @@ fn header(path: PathBuf, o: &InMemDicomObject) -> ImageHeader {
     };
     ImageHeader {
         series_uid: text(o, tags::SERIES_INSTANCE_UID).unwrap_or_default(),
+        sop_class_uid: text(o, tags::SOP_CLASS_UID).unwrap_or_default(),
+        sop_instance_uid: text(o, tags::SOP_INSTANCE_UID).unwrap_or_default(),
         frames: text(o, tags::NUMBER_OF_FRAMES)
             .and_then(|n| n.parse::<u32>().ok())
             .unwrap_or(1),
@@ -501,6 +505,30 @@ impl FolderScan {
             .iter()
             .position(|s| s.series_instance_uid == series_uid)
             .map(|i| &self.contexts[i])
+    }
+
+    /// The images of a series as [`ImageRef`](crate::sr::ImageRef)s, in the order of the
+    /// slices of the volume [`FolderScan::read_series`] makes (along the slice normal), so
+    /// that slice `k` of a reading refers to the image it came from. Empty when the folder
+    /// does not hold the series, or a slice has no position or orientation.
+    pub fn slice_references(&self, series_uid: &str) -> Vec<crate::sr::ImageRef> {
+        let mut placed: Vec<(f64, crate::sr::ImageRef)> = Vec::new();
+        for h in self.images.iter().filter(|h| h.series_uid == series_uid) {
+            let (Some(ipp), Some(iop)) = (h.position, h.orientation) else {
+                return Vec::new();
+            };
+            let n = cross([iop[0], iop[1], iop[2]], [iop[3], iop[4], iop[5]]);
+            placed.push((
+                dot(ipp, n),
+                crate::sr::ImageRef {
+                    sop_class_uid: h.sop_class_uid.clone(),
+                    sop_instance_uid: h.sop_instance_uid.clone(),
+                    series_instance_uid: h.series_uid.clone(),
+                },
+            ));
+        }
+        placed.sort_by(|a, b| a.0.total_cmp(&b.0));
+        placed.into_iter().map(|(_, r)| r).collect()
     }
 
     /// Reads one series of the scanned folder into a volume of rescaled values (HU for CT),

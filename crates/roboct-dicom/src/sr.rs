@@ -662,6 +662,19 @@ impl ReportWriter {
     /// Imaging Report), with the procedure, the dose summary, each finding (with its key
     /// images as INFERRED FROM references) and the conclusions.
     pub fn findings_report(&self, report: &FindingsReport) -> Result<Instance, SrError> {
+        for m in report
+            .findings
+            .iter()
+            .flat_map(|f| f.measurements.iter())
+            .chain(report.measurements.iter().map(|m| &m.measurement))
+        {
+            if !(m.value.is_finite() && m.value >= 0.0) {
+                return Err(SrError::BadValue {
+                    field: m.quantity.name(),
+                    value: m.value,
+                });
+            }
+        }
         let (mut o, uid, series) = self.document(COMPREHENSIVE_SR, "SR", 998, "Findings");
         let evidence: Vec<ImageRef> = report
             .findings
@@ -709,6 +722,9 @@ impl ReportWriter {
                         ),
                     );
                 }
+                for (k, m) in f.measurements.iter().enumerate() {
+                    refs.insert(k, m.item());
+                }
                 Item::new(
                     "CONTAINS",
                     dcm("121071", "Finding"),
@@ -717,6 +733,16 @@ impl ReportWriter {
                 .with(refs)
             })
             .collect();
+        for m in &report.measurements {
+            findings.push(
+                Item::new(
+                    "CONTAINS",
+                    dcm("121071", "Finding"),
+                    Value::Text(m.label.clone()),
+                )
+                .with(vec![m.measurement.item()]),
+            );
+        }
         if findings.is_empty() {
             findings.push(Item::new(
                 "CONTAINS",
@@ -790,13 +816,102 @@ impl ReportWriter {
     }
 }
 
-/// One finding of the automatic diagnosis.
+/// What a [`Measurement`] measures; each quantity has its concept code and UCUM unit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Quantity {
+    /// Volume in mL (SCT 118565006 "Volume", UCUM `ml`).
+    VolumeMl,
+    /// Largest thickness (depth from the inner table, or across a clot) in mm (SCT 131197000
+    /// "Depth", UCUM `mm`).
+    ThicknessMm,
+    /// Diameter in mm (SCT 81827009 "Diameter", UCUM `mm`).
+    DiameterMm,
+    /// A distance in mm, such as a midline shift (DCM 121206 "Distance", UCUM `mm`).
+    DistanceMm,
+    /// Mean CT number in HU (DCM 112031 "Attenuation Coefficient", UCUM `[hnsf'U]`).
+    MeanHu,
+}
+
+impl Quantity {
+    /// A name for errors and files.
+    pub fn name(self) -> &'static str {
+        match self {
+            Quantity::VolumeMl => "volume_ml",
+            Quantity::ThicknessMm => "thickness_mm",
+            Quantity::DiameterMm => "diameter_mm",
+            Quantity::DistanceMm => "distance_mm",
+            Quantity::MeanHu => "mean_hu",
+        }
+    }
+
+    /// The concept the SR names the value with.
+    pub fn concept(self) -> Code {
+        match self {
+            Quantity::VolumeMl => Code::new("118565006", "SCT", "Volume"),
+            Quantity::ThicknessMm => Code::new("131197000", "SCT", "Depth"),
+            Quantity::DiameterMm => Code::new("81827009", "SCT", "Diameter"),
+            Quantity::DistanceMm => dcm("121206", "Distance"),
+            Quantity::MeanHu => dcm("112031", "Attenuation Coefficient"),
+        }
+    }
+
+    /// The unit (UCUM).
+    pub fn unit(self) -> Code {
+        match self {
+            Quantity::VolumeMl => ucum("ml", "milliliter"),
+            Quantity::ThicknessMm | Quantity::DiameterMm | Quantity::DistanceMm => {
+                ucum("mm", "millimeter")
+            }
+            Quantity::MeanHu => ucum("[hnsf'U]", "Hounsfield unit"),
+        }
+    }
+}
+
+/// A measured value with its quantity (and so its unit); written as a NUM content item with
+/// the quantity's concept and UCUM unit. Values must be finite and >= 0.
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Measurement {
+    /// What is measured.
+    pub quantity: Quantity,
+    /// The value, in the quantity's unit.
+    pub value: f64,
+}
+
+impl Measurement {
+    /// A measurement.
+    pub fn new(quantity: Quantity, value: f64) -> Self {
+        Self { quantity, value }
+    }
+
+    fn item(&self) -> Item {
+        Item::new(
+            "HAS PROPERTIES",
+            self.quantity.concept(),
+            Value::Num(self.value, self.quantity.unit()),
+        )
+    }
+}
+
+/// A measurement of the whole study (midline shift, ventricle volume), with its label.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct StudyMeasurement {
+    /// What it is, in words (`Midline shift towards the left`).
+    pub label: String,
+    /// The value.
+    pub measurement: Measurement,
+}
+
+/// One finding of the automatic diagnosis.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Finding {
     /// The finding in words.
     pub text: String,
     /// Its largest diameter in mm, when measured.
     pub size_mm: Option<f64>,
+    /// Its measurements with their units (volume, thickness, mean CT number...).
+    #[serde(default)]
+    pub measurements: Vec<Measurement>,
     /// The images that show it.
     pub key_images: Vec<ImageRef>,
 }
@@ -810,4 +925,7 @@ pub struct FindingsReport {
     pub findings: Vec<Finding>,
     /// The conclusion, when there is one.
     pub conclusion: Option<String>,
+    /// Measurements of the whole study (midline shift, ventricle volume).
+    #[serde(default)]
+    pub measurements: Vec<StudyMeasurement>,
 }

@@ -92,8 +92,10 @@ fn every_object_type_validates_and_reads_back() {
                 text: "Hypodense lesion, right frontal lobe".into(),
                 size_mm: Some(12.5),
                 key_images: key.clone(),
+                ..Finding::default()
             }],
             conclusion: Some("Suspected lesion: radiologist review".into()),
+            ..FindingsReport::default()
         })
         .unwrap();
     let ko = reports.key_images(&key, "Lesion").unwrap();
