@@ -8,7 +8,7 @@
 
 use std::time::Instant;
 
-use ndarray::{Array2, Array3, ArrayViewMut2, Axis};
+use ndarray::{Array2, Array3, ArrayView2, ArrayViewMut2, Axis};
 use rand::SeedableRng;
 use rand_distr::{Distribution, Normal, Poisson};
 use rand_pcg::Pcg64;
@@ -337,6 +337,40 @@ fn modulate(protocol: &Protocol, detector: &SimulatedDetector, response: &Respon
     weights.iter().map(|w| protocol.mas * w / total).collect()
 }
 
+/// One view's preprocessing: flat field, log and water beam-hardening correction of the raw
+/// `frame` (keV) with its `flat` field, into corrected line integrals and their statistical
+/// weights.
+pub fn preprocess_view(
+    frame: ArrayView2<'_, f32>,
+    flat: ArrayView2<'_, f32>,
+    response: &Response,
+    mut projections: ArrayViewMut2<'_, f32>,
+    mut weights: ArrayViewMut2<'_, f32>,
+) {
+    let sigma_e2 = response.electronic_sigma_kev().powi(2);
+    let mean_kev = response.mean_detected_kev();
+    let cols = frame.dim().1;
+    projections
+        .axis_iter_mut(Axis(0))
+        .into_par_iter()
+        .zip(weights.axis_iter_mut(Axis(0)).into_par_iter())
+        .enumerate()
+        .for_each(|(r, (mut prow, mut wrow))| {
+            for c in 0..cols {
+                let s0 = flat[[r, c]] as f64;
+                // Half a photon of the mean energy: the log of nothing is not a number.
+                let s = (frame[[r, c]] as f64).max(0.5 * mean_kev);
+                let p = -(s / s0).ln();
+                let (corrected, slope) = response.water_correction(p);
+                // Var(-ln S) ~ Var(S) / S^2 with Var(S) ~ E S + sigma_e^2 (energy-weighted
+                // Poisson plus electronics), estimated from the measurement itself.
+                let var_p = (mean_kev * s + sigma_e2) / (s * s) * slope * slope;
+                prow[c] = corrected as f32;
+                wrow[c] = (1.0 / var_p) as f32;
+            }
+        });
+}
+
 /// Runs the views: expose, read, flat field, log, correct; returns the corrected line
 /// integrals and their weights.
 pub fn acquire(
@@ -353,7 +387,6 @@ pub fn acquire(
     let mut weights = Array3::<f32>::zeros((nv, rows, cols));
     let mut frame = Array2::<f32>::zeros((rows, cols));
     let mut flat = Array2::<f32>::zeros((rows, cols));
-    let sigma_e2 = response.electronic_sigma_kev().powi(2);
     progress.start("scanning", nv as u64);
     for (v, &asked) in mas_per_view.iter().enumerate() {
         if cancel.is_cancelled() {
@@ -363,28 +396,13 @@ pub fn acquire(
         let mas = tube.expose(asked)?;
         detector.read_frame(v, mas, frame.view_mut())?;
         detector.flat_field(v, mas, flat.view_mut());
-        let mut p_view = projections.index_axis_mut(Axis(0), v);
-        let mut w_view = weights.index_axis_mut(Axis(0), v);
-        let mean_kev = response.mean_detected_kev();
-        p_view
-            .axis_iter_mut(Axis(0))
-            .into_par_iter()
-            .zip(w_view.axis_iter_mut(Axis(0)).into_par_iter())
-            .enumerate()
-            .for_each(|(r, (mut prow, mut wrow))| {
-                for c in 0..cols {
-                    let s0 = flat[[r, c]] as f64;
-                    // Half a photon of the mean energy: the log of nothing is not a number.
-                    let s = (frame[[r, c]] as f64).max(0.5 * mean_kev);
-                    let p = -(s / s0).ln();
-                    let (corrected, slope) = response.water_correction(p);
-                    // Var(-ln S) ~ Var(S) / S^2 with Var(S) ~ E S + sigma_e^2 (energy-weighted
-                    // Poisson plus electronics), estimated from the measurement itself.
-                    let var_p = (mean_kev * s + sigma_e2) / (s * s) * slope * slope;
-                    prow[c] = corrected as f32;
-                    wrow[c] = (1.0 / var_p) as f32;
-                }
-            });
+        preprocess_view(
+            frame.view(),
+            flat.view(),
+            response,
+            projections.index_axis_mut(Axis(0), v),
+            weights.index_axis_mut(Axis(0), v),
+        );
         progress.advance(1);
     }
     progress.finish();

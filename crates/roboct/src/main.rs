@@ -70,6 +70,9 @@ enum Command {
     /// Talk to the scanner in text: runs full dialogue turns on a simulated robot and writes
     /// the spoken replies as text and WAV (espeak-ng).
     Say(cmd::dialogue::SayArgs),
+    /// Read a head CT (a volume in HU or a DICOM CT series): haemorrhage by kind, volume,
+    /// midline shift; JSON, text, key images and the findings SR.
+    Diagnose(cmd::diagnose::DiagnoseArgs),
     /// Measure a part of the system on reference problems and print the figures.
     Bench {
         #[command(subcommand)]
@@ -93,6 +96,10 @@ enum BenchCommand {
     /// noise at 20 and 10 dB SNR, recognized; accuracy, stop recall, false X-ray
     /// confirmations, latency.
     Voice(cmd::dialogue::BenchVoiceArgs),
+    /// Automatic head CT reading on simulated cohorts (development and test): per-patient
+    /// sensitivity and specificity at the standard and a quarter of the dose, by kind and
+    /// volume, volume error, Dice, midline-shift error, time.
+    Diagnosis(cmd::diagnose::BenchDiagnosisArgs),
 }
 
 /// Every command takes negative numbers as values (`--level -600`), not as flags: maps,

@@ -5,6 +5,7 @@ use anyhow::Result;
 use crate::{BenchCommand, Command};
 
 pub mod ct;
+pub mod diagnose;
 pub mod dialogue;
 pub mod dicom;
 pub mod nav;
@@ -38,11 +39,13 @@ pub fn run(command: Command, ctx: &Context) -> Result<()> {
         Command::Project(args) => ct::project(args, ctx),
         Command::Recon(args) => ct::recon(args, ctx),
         Command::SimulateScan(args) => scanner::simulate(args, ctx),
+        Command::Diagnose(args) => diagnose::diagnose(args, ctx),
         Command::Bench { which } => match which {
             BenchCommand::Recon(args) => ct::bench_recon(args, ctx),
             BenchCommand::Upload(args) => dicom::bench_upload(args, ctx),
             BenchCommand::Route(args) => nav::bench_route(args, ctx),
             BenchCommand::Voice(args) => dialogue::bench_voice(args, ctx),
+            BenchCommand::Diagnosis(args) => diagnose::bench_diagnosis(args, ctx),
         },
     }
 }

@@ -1,0 +1,582 @@
+//! The mission's CT chain: plan the scan, expose view by view through the hardware and the
+//! interlocks, reconstruct with the slabs streamed to the PACS while the rest is computed, and
+//! the reports (dose SR, findings SR, key images).
+
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use ndarray::{Array2, Array3, Axis};
+use roboct_core::{CancelToken, NoProgress};
+use roboct_dicom::ct::{CtSeriesInfo, CtSeriesWriter, VoxelUnits};
+use roboct_dicom::outbox::Outbox;
+use roboct_dicom::send::Sender;
+use roboct_dicom::sr::{Code, CtIrradiationEvent, DoseReport, FindingsReport, ReportWriter};
+use roboct_dicom::study::{OrderRef, Patient, StudyContext};
+use roboct_dicom::uid::UidGenerator;
+use roboct_dicom::upload::{StreamTarget, UploadPolicy, stream_series};
+use roboct_geometry::{ScanGeometry, Volume, VolumeGrid};
+use roboct_recon::{AnalyticOptions, Filter, Window, fdk};
+use roboct_scanner::acquire::preprocess_view;
+use roboct_scanner::dose::{Irradiation, ctdi_w_per_100mas};
+use roboct_scanner::physics::Response;
+use roboct_scanner::{CtdiPhantom, DoseRecord, Protocol, ScannerSpec, Spectrum};
+
+use crate::hardware::{GantryAxes, GantryLimits};
+use crate::mission::{Mission, Observer, Order};
+use crate::phase::MissionError;
+
+/// Where the images and reports go besides the output folder.
+pub struct PacsTarget {
+    /// The durable outbox.
+    pub outbox: Outbox,
+    /// The destination's name.
+    pub destination: String,
+    /// Makes a sender for the destination (one per stream).
+    pub sender: Box<dyn Fn() -> Box<dyn Sender> + Send + Sync>,
+    /// A name for people (`embedded PACS at 127.0.0.1:4242`).
+    pub label: String,
+}
+
+/// A planned scan.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct ScanPlan {
+    /// The protocol.
+    pub protocol: Protocol,
+    /// Planned CTDIvol, mGy.
+    pub ctdi_vol_mgy: f64,
+    /// Planned DLP, mGy cm.
+    pub dlp_mgycm: f64,
+    /// The reconstruction grid.
+    pub grid: VolumeGrid,
+    /// Scan range along z, mm.
+    pub range_mm: [f64; 2],
+    /// How it was planned.
+    pub method: String,
+}
+
+impl ScanPlan {
+    /// One line for people.
+    pub fn describe(&self) -> String {
+        format!(
+            "scan planned ({}): {:.0} kV, {:.0} mAs, {} views, z {:.0} to {:.0} mm; CTDIvol {:.1} mGy, DLP {:.0} mGy.cm",
+            self.method,
+            self.protocol.kvp,
+            self.protocol.mas,
+            self.protocol.views,
+            self.range_mm[0],
+            self.range_mm[1],
+            self.ctdi_vol_mgy,
+            self.dlp_mgycm
+        )
+    }
+}
+
+/// A finished scan: corrected line integrals, their weights, the dose.
+pub struct Acquired {
+    /// The geometry.
+    pub geometry: ScanGeometry,
+    /// Line integrals at the reference energy.
+    pub projections: Array3<f32>,
+    /// PWLS weights.
+    pub weights: Array3<f32>,
+    /// The dose actually given.
+    pub dose: DoseRecord,
+    /// mu of water at the reference energy, 1/mm.
+    pub mu_water_per_mm: f64,
+}
+
+/// What the imaging produced.
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct CtOutcome {
+    /// The scan's dose record.
+    pub dose: Option<DoseRecord>,
+    /// The CT series' UID.
+    pub series_uid: String,
+    /// Images written.
+    pub images: usize,
+    /// Where they are.
+    pub dicom_dir: PathBuf,
+    /// The volume (NIfTI, HU).
+    pub volume: PathBuf,
+    /// PNG previews.
+    pub previews: Vec<PathBuf>,
+    /// The dose SR and findings SR and key-object files.
+    pub reports: Vec<PathBuf>,
+    /// Instances the PACS acknowledged.
+    pub sent: usize,
+    /// Instances still waiting in the outbox.
+    pub pending: usize,
+    /// Seconds from the first slab to the first slice stored at the PACS.
+    pub first_slice_s: Option<f64>,
+    /// Seconds from the first slab to the last (the first slice reached the PACS before the
+    /// reconstruction finished when `first_slice_s` is the smaller).
+    pub last_slab_s: Option<f64>,
+    /// Seconds the reconstruction took.
+    pub recon_s: f64,
+    /// Where the PACS is.
+    pub pacs: Option<String>,
+    /// The findings, one line each.
+    pub findings: Vec<String>,
+}
+
+impl CtOutcome {
+    /// The diagnosis phase's line.
+    pub fn diagnosis_line(&self) -> String {
+        if self.findings.is_empty() {
+            "automatic reading: no findings reported".into()
+        } else {
+            format!("automatic reading: {}", self.findings.join("; "))
+        }
+    }
+
+    /// The reporting phase's line.
+    pub fn reporting_line(&self) -> String {
+        format!(
+            "{} images and {} reports; {} sent to {}, {} pending",
+            self.images,
+            self.reports.len(),
+            self.sent,
+            self.pacs.as_deref().unwrap_or("no PACS"),
+            self.pending
+        )
+    }
+}
+
+/// Estimated scatter air kerma (uGy) at `distance_m` from the isocentre for a scan of
+/// `dlp_mgycm`: about 0.1 uGy per mGy.cm at 1 m for a head scan, falling with the inverse
+/// square of the distance (the order of magnitude of published head-CT isodose maps; an
+/// estimate for staff records, not a measurement).
+pub fn scatter_ugy(dlp_mgycm: f64, distance_m: f64) -> f64 {
+    0.1 * dlp_mgycm / distance_m.max(0.3).powi(2)
+}
+
+/// The CT side of a mission.
+pub struct CtChain {
+    spec: ScannerSpec,
+    out_dir: PathBuf,
+    pacs: Option<PacsTarget>,
+    uids: UidGenerator,
+    /// The reconstruction's voxel size, mm.
+    pub voxel_mm: f64,
+}
+
+impl CtChain {
+    /// A chain writing into `out_dir` and, if given, to a PACS.
+    pub fn new(spec: ScannerSpec, out_dir: &Path, pacs: Option<PacsTarget>) -> Self {
+        Self {
+            spec,
+            out_dir: out_dir.to_path_buf(),
+            pacs,
+            uids: UidGenerator::default(),
+            voxel_mm: 1.0,
+        }
+    }
+
+    /// Where the gantry goes at the bed: the bore around the head end (nominal docking; the
+    /// scout then plans the exact range).
+    pub fn docking_target(&self, limits: GantryLimits) -> GantryAxes {
+        GantryAxes {
+            travel_mm: 0.5 * (limits.travel_mm.0 + limits.travel_mm.1),
+            lift_mm: 900.0_f64.clamp(limits.lift_mm.0, limits.lift_mm.1),
+            yaw_deg: 0.0,
+        }
+    }
+
+    /// The scan plan for the order: the protocol's technique and a range covering the head
+    /// (the nominal range until the scout plans it), and the dose it will give.
+    pub fn plan(&mut self, order: &Order) -> Result<ScanPlan, MissionError> {
+        let (phantom, range) = match order.body_part.as_str() {
+            "HEAD" => (CtdiPhantom::Head16, [-100.0f64, 110.0]),
+            "CHEST" => (CtdiPhantom::Body32, [-110.0f64, 110.0]),
+            other => {
+                return Err(MissionError::BadOrder(format!(
+                    "body part {other:?}: this scanner scans HEAD or CHEST"
+                )));
+            }
+        };
+        let (mas, views) = match order.protocol.as_str() {
+            "standard" => (250.0, 360),
+            "low dose" | "low-dose" => (62.5, 360),
+            "sparse view" | "sparse-view" => (62.5, 120),
+            other => {
+                return Err(MissionError::BadOrder(format!(
+                    "protocol {other:?}: expected standard, low dose or sparse view"
+                )));
+            }
+        };
+        let collimation = (range[1] - range[0]).min(self.spec.max_collimation_mm());
+        let protocol = Protocol {
+            mas,
+            views,
+            collimation_mm: collimation,
+            z_center_mm: 0.5 * (range[0] + range[1]),
+            ctdi_phantom: phantom,
+            ..Protocol::standard_head()
+        };
+        protocol
+            .validate(&self.spec)
+            .map_err(|e| MissionError::BadOrder(e.to_string()))?;
+        let spectrum = Spectrum::tungsten(protocol.kvp, self.spec.filtration)
+            .map_err(|e| MissionError::BadOrder(e.to_string()))?;
+        let per_100 = ctdi_w_per_100mas(
+            &spectrum,
+            self.spec.sid_mm,
+            self.spec.fan_half_angle_rad(),
+            phantom,
+            Irradiation::Rotation,
+        );
+        let width = protocol.opened_collimation_mm(&self.spec);
+        let dose = DoseRecord::new(
+            "axial",
+            &spectrum,
+            mas,
+            self.spec.rotation_time_s,
+            width,
+            width,
+            self.spec.sid_mm,
+            per_100,
+            phantom,
+        )
+        .map_err(|e| MissionError::BadOrder(e.to_string()))?;
+        let n = (200.0 / self.voxel_mm).round() as usize;
+        let nz = (collimation / self.voxel_mm).floor() as usize;
+        let grid = VolumeGrid::centered(
+            [n, n, nz.max(1)],
+            [self.voxel_mm; 3],
+            [0.0, 0.0, protocol.z_center_mm],
+        )
+        .map_err(|e| MissionError::Imaging(e.to_string()))?;
+        Ok(ScanPlan {
+            ctdi_vol_mgy: dose.ctdi_vol.0,
+            dlp_mgycm: dose.dlp.0,
+            protocol,
+            grid,
+            range_mm: [
+                0.5 * (range[0] + range[1]) - 0.5 * collimation,
+                0.5 * (range[0] + range[1]) + 0.5 * collimation,
+            ],
+            method: "nominal range".into(),
+        })
+    }
+
+    /// Exposes the scan view by view: each tick of the rotation asks the interlocks first,
+    /// and a beam cut mid-scan ends it as interrupted.
+    pub fn scan(
+        &mut self,
+        mission: &mut Mission<'_>,
+        plan: &ScanPlan,
+    ) -> Result<Acquired, MissionError> {
+        let geometry = plan
+            .protocol
+            .geometry(&self.spec)
+            .map_err(|e| MissionError::Imaging(e.to_string()))?;
+        let spectrum = Spectrum::tungsten(plan.protocol.kvp, self.spec.filtration)
+            .map_err(|e| MissionError::Imaging(e.to_string()))?;
+        let response = Response::new(&spectrum, &self.spec.detector);
+        let t = Instant::now();
+        let mut detector = mission
+            .hardware()
+            .detector(&geometry, &response, plan.protocol.seed)?;
+        let setup_s = t.elapsed().as_secs_f64();
+        let (nv, rows, cols) = geometry.projection_shape();
+        let mut projections = Array3::<f32>::zeros((nv, rows, cols));
+        let mut weights = Array3::<f32>::zeros((nv, rows, cols));
+        let mut frame = Array2::<f32>::zeros((rows, cols));
+        let mut flat = Array2::<f32>::zeros((rows, cols));
+        let tick = mission.settings().tick_s;
+        let views_per_tick = (nv as f64 * tick / self.spec.rotation_time_s).max(1.0);
+        let mas_per_view = plan.protocol.mas / nv as f64;
+        let mut done = 0usize;
+        let mut budget = 0.0f64;
+        let xray_w = plan.protocol.kvp * (plan.protocol.mas / self.spec.rotation_time_s)
+            / mission.settings().generator_efficiency;
+        while done < nv {
+            if !mission.exposure_tick()? {
+                return Err(MissionError::ExposureInterrupted(format!(
+                    "the beam was cut after {done} of {nv} views (switch released, someone in the room, or motion)"
+                )));
+            }
+            mission.book_xray(xray_w * tick);
+            budget += views_per_tick;
+            while budget >= 1.0 && done < nv {
+                let hw = mission.hardware();
+                let mas = hw
+                    .tube()
+                    .expose(mas_per_view)
+                    .map_err(|e| MissionError::Imaging(e.to_string()))?;
+                detector
+                    .read_frame(done, mas, frame.view_mut())
+                    .map_err(|e| MissionError::Imaging(e.to_string()))?;
+                detector.flat_field(done, mas, flat.view_mut());
+                preprocess_view(
+                    frame.view(),
+                    flat.view(),
+                    &response,
+                    projections.index_axis_mut(Axis(0), done),
+                    weights.index_axis_mut(Axis(0), done),
+                );
+                done += 1;
+                budget -= 1.0;
+            }
+        }
+        let delivered = mission.hardware().tube().delivered_mas();
+        let per_100 = ctdi_w_per_100mas(
+            &spectrum,
+            self.spec.sid_mm,
+            self.spec.fan_half_angle_rad(),
+            plan.protocol.ctdi_phantom,
+            Irradiation::Rotation,
+        );
+        let width = plan.protocol.opened_collimation_mm(&self.spec);
+        let dose = DoseRecord::new(
+            "axial",
+            &spectrum,
+            delivered,
+            self.spec.rotation_time_s,
+            width,
+            width,
+            self.spec.sid_mm,
+            per_100,
+            plan.protocol.ctdi_phantom,
+        )
+        .map_err(|e| MissionError::Imaging(e.to_string()))?;
+        let _ = setup_s;
+        Ok(Acquired {
+            geometry,
+            projections,
+            weights,
+            dose,
+            mu_water_per_mm: roboct_phantom::material::mu_water_reference_per_mm(),
+        })
+    }
+
+    fn study(&self, order: &Order) -> StudyContext {
+        let mut study = StudyContext::unscheduled(&self.uids);
+        study.patient = Patient {
+            name: order.patient_name.clone(),
+            id: order.patient_id.clone(),
+            birth_date: order.birth_date.clone(),
+            sex: order.sex.clone(),
+        };
+        study.study_description = format!("CT {}", order.body_part);
+        study.body_part = order.body_part.clone();
+        study.order = Some(OrderRef {
+            accession_number: order.accession.clone(),
+            ..OrderRef::default()
+        });
+        study
+    }
+
+    /// Reconstructs (FDK, slabs streamed), writes the series, the volume, previews and the
+    /// reports, and queues everything for the PACS.
+    pub fn reconstruct_and_report(
+        &mut self,
+        order: &Order,
+        plan: &ScanPlan,
+        scan: Acquired,
+        observer: &dyn Observer,
+    ) -> Result<CtOutcome, MissionError> {
+        let dicom_dir = self.out_dir.join("dicom");
+        std::fs::create_dir_all(&dicom_dir)
+            .map_err(|e| MissionError::Dicom(format!("{}: {e}", dicom_dir.display())))?;
+        let study = self.study(order);
+        let mut info = CtSeriesInfo::new(&self.uids);
+        info.description = format!(
+            "ROBOCT {} {}",
+            order.body_part,
+            order.protocol.to_uppercase()
+        );
+        info.acquisition.kvp = plan.protocol.kvp;
+        info.acquisition.tube_current_ma = scan.dose.tube_current_ma;
+        info.acquisition.exposure_time_s = scan.dose.exposure_time_s;
+        info.acquisition.ctdi_vol = scan.dose.ctdi_vol;
+        info.acquisition.source_to_isocenter_mm = self.spec.sid_mm;
+        info.acquisition.source_to_detector_mm = self.spec.sdd_mm;
+        info.acquisition.kernel = "HANN".into();
+        info.acquisition.ctdi_phantom = match scan.dose.ctdi_phantom {
+            CtdiPhantom::Head16 => roboct_dicom::sr::CtdiPhantom::Head16,
+            CtdiPhantom::Body32 => roboct_dicom::sr::CtdiPhantom::Body32,
+        };
+        let writer = CtSeriesWriter::new(study.clone(), info, self.uids.clone());
+        let units = VoxelUnits::MuPerMm {
+            mu_water_per_mm: scan.mu_water_per_mm,
+        };
+        let mut volume = Volume::zeros(plan.grid.clone());
+        let (tx, rx) = mpsc::channel();
+        let start = Instant::now();
+        let options = AnalyticOptions {
+            filter: Filter {
+                window: Window::Hann,
+                cutoff: 1.0,
+            },
+            slab_thickness: 16,
+            force_generic: false,
+        };
+        let mut outcome = CtOutcome {
+            series_uid: writer.series().series_instance_uid.clone(),
+            dicom_dir: dicom_dir.clone(),
+            pacs: self.pacs.as_ref().map(|p| p.label.clone()),
+            dose: Some(scan.dose.clone()),
+            ..CtOutcome::default()
+        };
+        let recon = std::thread::scope(|s| -> Result<(), MissionError> {
+            type Streamed = (usize, usize, Option<f64>, Option<f64>);
+            let streamer = s.spawn(|| -> Result<Streamed, MissionError> {
+                match &self.pacs {
+                    Some(p) => {
+                        let report = stream_series(
+                            rx,
+                            &writer,
+                            units,
+                            StreamTarget {
+                                outbox: p.outbox.clone(),
+                                destination: p.destination.clone(),
+                                sender: (p.sender)(),
+                                policy: UploadPolicy::default(),
+                                drain_timeout: Duration::from_secs(30),
+                            },
+                        )
+                        .map_err(|e| MissionError::Dicom(e.to_string()))?;
+                        Ok((
+                            report.upload.sent,
+                            report.upload.pending,
+                            report.first_stored_at.map(|d| d.as_secs_f64()),
+                            report.last_slab_at.map(|d| d.as_secs_f64()),
+                        ))
+                    }
+                    None => {
+                        for _slab in rx {}
+                        Ok((0, 0, None, None))
+                    }
+                }
+            });
+            let report = fdk(
+                &scan.geometry,
+                scan.projections,
+                &plan.grid,
+                &options,
+                &NoProgress,
+                &CancelToken::new(),
+                |slab| -> Result<(), std::io::Error> {
+                    let _ = tx.send(slab.clone());
+                    volume
+                        .insert_slab(&slab)
+                        .map_err(|e| std::io::Error::other(e.to_string()))
+                },
+            )
+            .map_err(|e| MissionError::Imaging(e.to_string()));
+            drop(tx);
+            let streamed = streamer
+                .join()
+                .map_err(|_| MissionError::Dicom("the upload thread panicked".into()))?;
+            report?;
+            let (sent, pending, first, last_slab) = streamed?;
+            outcome.sent = sent;
+            outcome.pending = pending;
+            outcome.first_slice_s = first;
+            outcome.last_slab_s = last_slab;
+            Ok(())
+        });
+        recon?;
+        outcome.recon_s = start.elapsed().as_secs_f64();
+        // The series on disk (the same objects the PACS got), the volume in HU, previews.
+        let nz = volume.grid().size()[2];
+        for k in 0..nz {
+            let inst = writer
+                .slice(
+                    volume.grid(),
+                    k,
+                    volume.data().index_axis(Axis(0), k),
+                    units,
+                )
+                .map_err(|e| MissionError::Dicom(e.to_string()))?;
+            let path = dicom_dir.join(format!("CT{:04}.dcm", k + 1));
+            std::fs::write(&path, &inst.bytes)
+                .map_err(|e| MissionError::Dicom(format!("{}: {e}", path.display())))?;
+        }
+        outcome.images = nz;
+        let mu_w = scan.mu_water_per_mm as f32;
+        let hu = Volume::from_array(
+            volume.grid().clone(),
+            volume.data().mapv(|v| 1000.0 * (v - mu_w) / mu_w),
+        )
+        .expect("same grid");
+        let vol_path = self.out_dir.join("volume.nii.gz");
+        roboct_io::write_volume(&vol_path, &hu)
+            .map_err(|e| MissionError::Imaging(e.to_string()))?;
+        outcome.volume = vol_path;
+        let previews = self.out_dir.join("previews");
+        std::fs::create_dir_all(&previews).map_err(|e| MissionError::Imaging(e.to_string()))?;
+        let brain = roboct_io::Window {
+            center: 40.0,
+            width: 80.0,
+        };
+        let mid = hu.data().index_axis(Axis(0), nz / 2).to_owned();
+        let p = previews.join("axial_brain_window.png");
+        roboct_io::write_png_slice(&p, mid.view(), brain)
+            .map_err(|e| MissionError::Imaging(e.to_string()))?;
+        outcome.previews.push(p);
+        // Reports: the dose SR from the dose record, the findings SR and key images.
+        let reports = ReportWriter::new(study, self.uids.clone());
+        let event = CtIrradiationEvent {
+            protocol: format!("ROBOCT {} {}", order.body_part, order.protocol),
+            target_region: if order.body_part == "HEAD" {
+                Code::new("69536005", "SCT", "Head")
+            } else {
+                Code::new("51185008", "SCT", "Chest")
+            },
+            event_uid: self.uids.generate(),
+            is_scout: false,
+            exposure_time_s: scan.dose.exposure_time_s,
+            scanning_length_mm: scan.dose.scan_length_mm,
+            single_collimation_mm: self.spec.pixel_mm[1] / self.spec.magnification(),
+            total_collimation_mm: scan.dose.collimation_mm,
+            kvp: scan.dose.kvp,
+            max_tube_current_ma: scan.dose.tube_current_ma,
+            tube_current_ma: scan.dose.tube_current_ma,
+            rotation_time_s: self.spec.rotation_time_s,
+            ctdi_vol: scan.dose.ctdi_vol,
+            dlp: scan.dose.dlp,
+            phantom: match scan.dose.ctdi_phantom {
+                CtdiPhantom::Head16 => roboct_dicom::sr::CtdiPhantom::Head16,
+                CtdiPhantom::Body32 => roboct_dicom::sr::CtdiPhantom::Body32,
+            },
+        };
+        let dose_sr = reports
+            .dose_report(&DoseReport {
+                events: vec![event],
+            })
+            .map_err(|e| MissionError::Dicom(e.to_string()))?;
+        let findings_sr = reports
+            .findings_report(&FindingsReport {
+                procedure: format!(
+                    "CT {} ({}), CTDIvol {:.1} mGy, DLP {:.0} mGy.cm",
+                    order.body_part, order.protocol, scan.dose.ctdi_vol.0, scan.dose.dlp.0
+                ),
+                ..FindingsReport::default()
+            })
+            .map_err(|e| MissionError::Dicom(e.to_string()))?;
+        for (name, inst) in [("dose_sr.dcm", &dose_sr), ("findings_sr.dcm", &findings_sr)] {
+            let path = self.out_dir.join(name);
+            std::fs::write(&path, &inst.bytes)
+                .map_err(|e| MissionError::Dicom(format!("{}: {e}", path.display())))?;
+            outcome.reports.push(path);
+            if let Some(p) = &self.pacs {
+                p.outbox
+                    .enqueue(&p.destination, &inst.bytes)
+                    .map_err(|e| MissionError::Dicom(e.to_string()))?;
+                outcome.pending += 1;
+            }
+        }
+        observer.note(&format!(
+            "reconstructed {} slices in {:.1} s{}",
+            nz,
+            outcome.recon_s,
+            outcome.first_slice_s.map_or(String::new(), |t| format!(
+                "; first slice in the PACS after {t:.2} s"
+            ))
+        ));
+        Ok(outcome)
+    }
+}

@@ -1,0 +1,22 @@
+//! The robot as one machine.
+//!
+//! * [`hardware`]: the traits a device maker implements (drive base, gantry, beam, exposure
+//!   switch, battery, speaker, room sensor; the tube and detector are `roboct_scanner`'s), with
+//!   the integration guide.
+//! * [`world`]: every device behind one [`world::Hardware`], and the simulated robot
+//!   ([`world::SimWorld`]) built from [`sim`]'s devices with a simulated patient and operator.
+//! * [`interlock`]: every actuator command through `roboct_safety`, and the watchdog that
+//!   cuts beam and motion within a tick.
+//! * [`mission`]: the state machine from the order to the dock, time and energy per phase.
+//! * [`ct`]: planning, exposure, reconstruction streamed to the PACS, and the reports.
+//! * [`store`]: missions and their event log in SQLite; [`phase`]: phases, failures and their
+//!   recovery classes.
+
+pub mod ct;
+pub mod hardware;
+pub mod interlock;
+pub mod mission;
+pub mod phase;
+pub mod sim;
+pub mod store;
+pub mod world;

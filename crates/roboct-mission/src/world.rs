@@ -1,0 +1,260 @@
+//! The robot as the mission sees it: every device behind one [`Hardware`] trait, and the
+//! simulated robot ([`SimWorld`]) that implements it with the simulated devices, a simulated
+//! patient and a simulated operator.
+
+use roboct_core::Phi;
+use roboct_geometry::ScanGeometry;
+use roboct_nav::plan::Navigator;
+use roboct_phantom::patient::Patient;
+use roboct_scanner::acquire::{SimulatedDetector, XRayDetector, XRayTube};
+use roboct_scanner::patient::AnalyticPatient;
+use roboct_scanner::physics::Response;
+
+use crate::hardware::{
+    Battery, BeamControl, DriveBase, ExposureSwitch, Gantry, HardwareError, Person, RoomSensor,
+    Speaker,
+};
+use crate::sim::{
+    SimBase, SimBattery, SimClock, SimGantry, SimRoom, SimSpeaker, SimSwitch, SimTube,
+};
+
+/// What the mission tells the people and machines around it (a real robot shows it on its
+/// console; the simulated operator reacts to it).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Notice {
+    /// A phase started.
+    Phase(crate::phase::Phase),
+    /// A question to the staff (`confirm`, `confirm dose`).
+    Prompt(String),
+    /// The scan is armed: the exposure switch may be pressed.
+    Armed,
+    /// The scan is done: the switch may be released.
+    ScanFinished,
+}
+
+/// Every device of the robot, and its clock.
+pub trait Hardware {
+    /// Seconds since the mission's start, on the robot's clock.
+    fn now_s(&self) -> f64;
+    /// Waits one control tick of `dt_s` (a real robot sleeps; the simulator advances).
+    fn advance(&mut self, dt_s: f64);
+    /// The drive base.
+    fn base(&mut self) -> &mut dyn DriveBase;
+    /// The gantry.
+    fn gantry(&mut self) -> &mut dyn Gantry;
+    /// The generator's beam switch.
+    fn beam(&mut self) -> &mut dyn BeamControl;
+    /// The tube (pulses per view).
+    fn tube(&mut self) -> &mut dyn XRayTube;
+    /// The detector set up for a scan of `geometry` (a real detector is always there; the
+    /// simulator makes one that sees its patient).
+    fn detector(
+        &mut self,
+        geometry: &ScanGeometry,
+        response: &Response,
+        seed: u64,
+    ) -> Result<Box<dyn XRayDetector>, HardwareError>;
+    /// Whether the exposure switch is held.
+    fn switch_held(&self) -> bool;
+    /// The battery.
+    fn battery(&self) -> &dyn Battery;
+    /// Draws `j` from the battery for something the base does not account (compute, X-ray,
+    /// idle).
+    fn draw(&mut self, j: f64);
+    /// The loudspeaker.
+    fn speaker(&mut self) -> &mut dyn Speaker;
+    /// The room sensor.
+    fn people(&self) -> Vec<Person>;
+    /// Asks everyone within `radius_m` to step out (the announcement was made).
+    fn ask_to_leave(&mut self, radius_m: f64);
+    /// Reads the patient's wristband at the bedside (None: no wristband found).
+    fn read_wristband(&mut self) -> Option<Phi<String>>;
+    /// The navigator of the site (planning, place names).
+    fn navigator(&mut self) -> &mut Navigator;
+    /// Tells the console (and the simulated operator) what happens.
+    fn notice(&mut self, notice: &Notice);
+    /// Text typed or recognised from speech since the last call, one utterance at a time.
+    fn console(&mut self) -> Option<String>;
+}
+
+/// What the simulated operator does, so a mission runs on its own (the demo) or misbehaves
+/// on purpose (tests).
+#[derive(Clone, Debug, PartialEq)]
+pub struct OperatorScript {
+    /// Seconds after a request to confirm until the operator says "confirm".
+    pub confirm_after_s: Option<f64>,
+    /// Seconds after the scan is armed until the operator presses the exposure switch.
+    pub press_after_s: Option<f64>,
+    /// Holds the switch this long at most, s (None: until the scan ends).
+    pub release_after_s: Option<f64>,
+    /// Holds the switch before the scan is armed (a mistake R9 must catch).
+    pub press_before_arming: bool,
+}
+
+impl Default for OperatorScript {
+    fn default() -> Self {
+        Self {
+            confirm_after_s: Some(2.0),
+            press_after_s: Some(1.0),
+            release_after_s: None,
+            press_before_arming: false,
+        }
+    }
+}
+
+/// The simulated robot with its patient.
+pub struct SimWorld {
+    /// The clock.
+    pub clock: SimClock,
+    /// The base.
+    pub base: SimBase,
+    /// The gantry.
+    pub gantry: SimGantry,
+    /// The tube.
+    pub tube: SimTube,
+    /// The exposure switch.
+    pub switch: SimSwitch,
+    /// The battery.
+    pub battery: SimBattery,
+    /// The loudspeaker.
+    pub speaker: SimSpeaker,
+    /// The people around.
+    pub room: SimRoom,
+    /// The patient in the bed (in the scanner's frame once the gantry is positioned).
+    pub patient: Option<Patient>,
+    /// The patient's ID on the wristband.
+    pub wristband: Option<Phi<String>>,
+    /// The operator.
+    pub operator: OperatorScript,
+    /// Console input waiting to be read, with the time it is typed.
+    pub console_queue: Vec<(f64, String)>,
+    /// Scheduled switch changes (time, held).
+    pub switch_plan: Vec<(f64, bool)>,
+}
+
+impl SimWorld {
+    /// Advances every device by `dt_s`.
+    pub fn step(&mut self, dt_s: f64) {
+        self.clock.t_s += dt_s;
+        let now = self.clock.t_s;
+        self.switch_plan.sort_by(|a, b| a.0.total_cmp(&b.0));
+        while let Some(&(t, held)) = self.switch_plan.first() {
+            if t > now {
+                break;
+            }
+            self.switch.held = held;
+            self.switch_plan.remove(0);
+        }
+        self.base.tick(dt_s);
+        self.gantry.tick(dt_s);
+        self.tube.tick(dt_s);
+        self.room.tick(dt_s);
+        self.speaker.now_s = self.clock.t_s;
+    }
+}
+
+impl Hardware for SimWorld {
+    fn now_s(&self) -> f64 {
+        self.clock.t_s
+    }
+    fn advance(&mut self, dt_s: f64) {
+        self.step(dt_s);
+    }
+    fn base(&mut self) -> &mut dyn DriveBase {
+        &mut self.base
+    }
+    fn gantry(&mut self) -> &mut dyn Gantry {
+        &mut self.gantry
+    }
+    fn beam(&mut self) -> &mut dyn BeamControl {
+        &mut self.tube
+    }
+    fn tube(&mut self) -> &mut dyn XRayTube {
+        &mut self.tube
+    }
+    fn detector(
+        &mut self,
+        geometry: &ScanGeometry,
+        response: &Response,
+        seed: u64,
+    ) -> Result<Box<dyn XRayDetector>, HardwareError> {
+        let patient = self.patient.as_ref().ok_or_else(|| HardwareError::Fault {
+            device: "detector",
+            message: "no patient in the simulated bed".into(),
+        })?;
+        let d = SimulatedDetector::new(
+            geometry,
+            &AnalyticPatient {
+                patient,
+                supersample: 1,
+            },
+            response.clone(),
+            seed,
+            &roboct_core::NoProgress,
+        )
+        .map_err(|e| HardwareError::Fault {
+            device: "detector",
+            message: e.to_string(),
+        })?;
+        Ok(Box::new(d))
+    }
+    fn switch_held(&self) -> bool {
+        self.switch.is_held()
+    }
+    fn battery(&self) -> &dyn Battery {
+        &self.battery
+    }
+    fn draw(&mut self, j: f64) {
+        self.battery.drawn_j += j.max(0.0);
+    }
+    fn speaker(&mut self) -> &mut dyn Speaker {
+        &mut self.speaker
+    }
+    fn people(&self) -> Vec<Person> {
+        self.room.people()
+    }
+    fn ask_to_leave(&mut self, radius_m: f64) {
+        self.room.ask_to_leave(radius_m, self.clock.t_s);
+    }
+    fn read_wristband(&mut self) -> Option<Phi<String>> {
+        self.wristband.clone()
+    }
+    fn navigator(&mut self) -> &mut Navigator {
+        self.base.navigator()
+    }
+    fn notice(&mut self, notice: &Notice) {
+        let now = self.clock.t_s;
+        let op = self.operator.clone();
+        match notice {
+            Notice::Prompt(_) => {
+                if let Some(d) = op.confirm_after_s {
+                    self.console_queue.push((now + d, "confirm".into()));
+                }
+                if op.press_before_arming && !self.switch.held {
+                    self.switch_plan.push((now, true));
+                }
+            }
+            Notice::Armed => {
+                if let Some(d) = op.press_after_s {
+                    if self.switch.held {
+                        // Release first: a switch held from before does not count (R9).
+                        self.switch_plan.push((now + d, false));
+                        self.switch_plan.push((now + 2.0 * d, true));
+                    } else {
+                        self.switch_plan.push((now + d, true));
+                    }
+                    if let Some(r) = op.release_after_s {
+                        self.switch_plan.push((now + d + r, false));
+                    }
+                }
+            }
+            Notice::ScanFinished => self.switch_plan.push((now, false)),
+            Notice::Phase(_) => {}
+        }
+    }
+    fn console(&mut self) -> Option<String> {
+        let now = self.clock.t_s;
+        let i = self.console_queue.iter().position(|(t, _)| *t <= now)?;
+        Some(self.console_queue.remove(i).1)
+    }
+}
