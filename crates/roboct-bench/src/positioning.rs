@@ -86,7 +86,11 @@ pub fn cohort(seed_base: u64, n: usize) -> Vec<Case> {
             let seed = seed_base + i as u64;
             let mut rng = Pcg64::seed_from_u64(seed ^ 0x9051_7105);
             let mut u = |lo: f64, hi: f64| lo + (hi - lo) * rng.random::<f64>();
-            let target = if i % 2 == 0 { Target::Head } else { Target::Chest };
+            let target = if i % 2 == 0 {
+                Target::Head
+            } else {
+                Target::Chest
+            };
             let offset_mm = [u(-100.0, 100.0), u(-30.0, 30.0), u(-100.0, 100.0)];
             let rotation_deg = match target {
                 Target::Head => [u(-15.0, 15.0), u(-15.0, 15.0), u(-15.0, 15.0)],
@@ -153,6 +157,8 @@ pub struct CaseScore {
     pub excess_mm: Option<[f64; 2]>,
     /// Isocentre's distance across from the truth, mm.
     pub isocenter_error_mm: Option<f64>,
+    /// The isocentre less the truth across (x, y), mm.
+    pub isocenter_offset_mm: Option<[f64; 2]>,
     /// The scout's DLP, mGy cm.
     pub scout_dlp_mgycm: f64,
     /// The scan's DLP, mGy cm.
@@ -227,7 +233,10 @@ pub fn score(case: &Case) -> Result<CaseScore, PositioningBenchError> {
         Ok(plan) => {
             let r = plan.scan_range_mm;
             let e = [truth_z_mm[0] - r[0], r[1] - truth_z_mm[1]];
-            let iso = (plan.isocenter_mm[0] - centre[0]).hypot(plan.isocenter_mm[1] - centre[1]);
+            let iso = [
+                plan.isocenter_mm[0] - centre[0],
+                plan.isocenter_mm[1] - centre[1],
+            ];
             (Some(r), Some(e), Some(iso), Some(plan.scan_dlp_mgycm), None)
         }
         Err(r) => (None, None, None, None, Some(r.to_string())),
@@ -240,7 +249,8 @@ pub fn score(case: &Case) -> Result<CaseScore, PositioningBenchError> {
         range_mm,
         covered: excess_mm.is_some_and(|e| e[0] >= 0.0 && e[1] >= 0.0),
         excess_mm,
-        isocenter_error_mm: iso,
+        isocenter_error_mm: iso.map(|d| d[0].hypot(d[1])),
+        isocenter_offset_mm: iso,
         scout_dlp_mgycm: p.scout_dlp_mgycm,
         scan_dlp_mgycm: scan_dlp,
         standard_dlp_mgycm,
@@ -306,9 +316,24 @@ fn summarize(group: &str, scores: &[&CaseScore]) -> Summary {
         patients: scores.len(),
         planned: planned.len(),
         coverage: scores.iter().filter(|s| s.covered).count() as f64 / n,
-        excess_inferior_mm: stat(planned.iter().filter_map(|s| s.excess_mm.map(|e| e[0])).collect()),
-        excess_superior_mm: stat(planned.iter().filter_map(|s| s.excess_mm.map(|e| e[1])).collect()),
-        isocenter_error_mm: stat(planned.iter().filter_map(|s| s.isocenter_error_mm).collect()),
+        excess_inferior_mm: stat(
+            planned
+                .iter()
+                .filter_map(|s| s.excess_mm.map(|e| e[0]))
+                .collect(),
+        ),
+        excess_superior_mm: stat(
+            planned
+                .iter()
+                .filter_map(|s| s.excess_mm.map(|e| e[1]))
+                .collect(),
+        ),
+        isocenter_error_mm: stat(
+            planned
+                .iter()
+                .filter_map(|s| s.isocenter_error_mm)
+                .collect(),
+        ),
         scout_fraction: stat(
             planned
                 .iter()
@@ -365,8 +390,14 @@ pub fn run(
         .collect::<Result<_, _>>()?;
     progress.finish();
     let all: Vec<&CaseScore> = cases.iter().collect();
-    let heads: Vec<&CaseScore> = cases.iter().filter(|c| c.case.target == Target::Head).collect();
-    let chests: Vec<&CaseScore> = cases.iter().filter(|c| c.case.target == Target::Chest).collect();
+    let heads: Vec<&CaseScore> = cases
+        .iter()
+        .filter(|c| c.case.target == Target::Head)
+        .collect();
+    let chests: Vec<&CaseScore> = cases
+        .iter()
+        .filter(|c| c.case.target == Target::Chest)
+        .collect();
     Ok(CohortReport {
         name: name.into(),
         seed_base,
@@ -396,7 +427,16 @@ impl CohortReport {
         );
         s += &format!(
             "{:<6} {:>4} {:>7} {:>9} {:>15} {:>15} {:>15} {:>13} {:>11} {:>9}\n",
-            "group", "n", "planned", "coverage", "excess inf mm", "excess sup mm", "iso error mm", "scout/scan %", "DLP saved %", "std cov"
+            "group",
+            "n",
+            "planned",
+            "coverage",
+            "excess inf mm",
+            "excess sup mm",
+            "iso error mm",
+            "scout/scan %",
+            "DLP saved %",
+            "std cov"
         );
         s += &format!(
             "{:<6} {:>4} {:>7} {:>9} {:>15} {:>15} {:>15} {:>13} {:>11} {:>9}\n",
@@ -447,7 +487,10 @@ mod tests {
         let a = cohort(DEVELOPMENT_SEED_BASE, 4);
         assert_eq!(a, cohort(DEVELOPMENT_SEED_BASE, 4));
         assert_ne!(a[0].offset_mm, a[2].offset_mm);
-        assert!(a.iter().all(|c| c.offset_mm[0].abs() <= 100.0 && c.rotation_deg[0].abs() <= 15.0));
+        assert!(
+            a.iter()
+                .all(|c| c.offset_mm[0].abs() <= 100.0 && c.rotation_deg[0].abs() <= 15.0)
+        );
         assert!(DEVELOPMENT_SEED_BASE + 100_000 < TEST_SEED_BASE);
         let s = stat(vec![3.0, 1.0, 2.0]);
         assert!((s.mean - 2.0).abs() < 1e-12 && s.p95 == 3.0 && s.max == 3.0);
@@ -467,18 +510,28 @@ mod dev {
             .ok()
             .and_then(|v| v.parse().ok())
             .unwrap_or(40);
-        let r = run("development", DEVELOPMENT_SEED_BASE, n, &roboct_core::NoProgress).unwrap();
+        let r = run(
+            "development",
+            DEVELOPMENT_SEED_BASE,
+            n,
+            &roboct_core::NoProgress,
+        )
+        .unwrap();
         println!("{}", r.table());
         for c in &r.cases {
             println!(
-                "{} {:>5} truth {:>7.1} {:>7.1} range {:?} exc {:?} iso {:?} {:?}",
+                "{} {:>5} off {:?} rot {:?} truth {:>7.1} {:>7.1} range {:?} exc {:?} iso {:?} {:?}",
                 c.case.seed,
                 c.case.target.name(),
+                c.case.offset_mm.map(|v| v.round()),
+                c.case.rotation_deg.map(|v| v.round()),
                 c.truth_z_mm[0],
                 c.truth_z_mm[1],
                 c.range_mm.map(|r| [r[0].round(), r[1].round()]),
-                c.excess_mm.map(|e| [(e[0] * 10.0).round() / 10.0, (e[1] * 10.0).round() / 10.0]),
-                c.isocenter_error_mm.map(|e| (e * 100.0).round() / 100.0),
+                c.excess_mm
+                    .map(|e| [(e[0] * 10.0).round() / 10.0, (e[1] * 10.0).round() / 10.0]),
+                c.isocenter_offset_mm
+                    .map(|e| e.map(|v| (v * 10.0).round() / 10.0)),
                 c.refusal
             );
         }

@@ -175,14 +175,22 @@ fn depth_of(img: &ScoutImage, centre: [f64; 2]) -> f64 {
 /// The row of `img` at `z_mm`, if it has one.
 fn row_at(img: &ScoutImage, z_mm: f64) -> Option<usize> {
     let r = img.row_of_z(z_mm).round();
-    (r >= 0.0 && (r as usize) < img.rows() && (img.z_mm[r as usize] - z_mm).abs() < 0.25 * img.step_mm())
-        .then_some(r as usize)
+    (r >= 0.0
+        && (r as usize) < img.rows()
+        && (img.z_mm[r as usize] - z_mm).abs() < 0.25 * img.step_mm())
+    .then_some(r as usize)
 }
 
 /// The outline of a view across (x for AP, y for lateral) at `z_mm`, merged over the view's
 /// passes, at the depth of `centre`: `([low, high], truncated)`. `None` when no pass sees
 /// body in that row.
-fn outline_at(scout: &Scout, view: ScoutView, z_mm: f64, centre: [f64; 2], threshold_mm: f64) -> Option<([f64; 2], bool)> {
+fn outline_at(
+    scout: &Scout,
+    view: ScoutView,
+    z_mm: f64,
+    centre: [f64; 2],
+    threshold_mm: f64,
+) -> Option<([f64; 2], bool)> {
     let mut low: Option<f64> = None;
     let mut high: Option<f64> = None;
     let mut low_cut: Option<f64> = None;
@@ -288,7 +296,7 @@ impl ClassicalLocalizer {
             .map(|p| p.line_integrals.iter().fold(0.0f32, |m, v| m.max(*v)) as f64)
             .fold(0.0, f64::max);
         let mu = scout.passes.first().map_or(1.0, |p| p.mu_water_per_mm);
-        (max < self.min_patient_water_mm * mu).then(|| Refusal::NoPatient {
+        (max < self.min_patient_water_mm * mu).then_some(Refusal::NoPatient {
             max_line_integral: max,
             threshold: self.min_patient_water_mm * mu,
             threshold_water_mm: self.min_patient_water_mm,
@@ -307,13 +315,32 @@ impl ClassicalLocalizer {
 
     /// The body's centre across and its outline over `z_range`, iterated once so that each
     /// view's magnification uses the other's centre.
-    fn centre(&self, scout: &Scout, z_range: [f64; 2], widest_fraction: f64) -> Option<([f64; 2], [f64; 2], [f64; 2])> {
+    fn centre(
+        &self,
+        scout: &Scout,
+        z_range: [f64; 2],
+        widest_fraction: f64,
+    ) -> Option<([f64; 2], [f64; 2], [f64; 2])> {
         let mut c = [0.0, 0.0];
         let mut ox = [0.0; 2];
         let mut oy = [0.0; 2];
         for _ in 0..2 {
-            let (x, ex) = centre_and_extent(scout, ScoutView::Ap, z_range, c, self.edge_water_mm, widest_fraction)?;
-            let (y, ey) = centre_and_extent(scout, ScoutView::Lateral, z_range, [x, c[1]], self.edge_water_mm, widest_fraction)?;
+            let (x, ex) = centre_and_extent(
+                scout,
+                ScoutView::Ap,
+                z_range,
+                c,
+                self.edge_water_mm,
+                widest_fraction,
+            )?;
+            let (y, ey) = centre_and_extent(
+                scout,
+                ScoutView::Lateral,
+                z_range,
+                [x, c[1]],
+                self.edge_water_mm,
+                widest_fraction,
+            )?;
             c = [x, y];
             ox = ex;
             oy = ey;
@@ -327,10 +354,15 @@ impl ClassicalLocalizer {
             detail: detail.into(),
         };
         let ap = main_pass(scout, ScoutView::Ap).ok_or_else(|| not_found("no AP topogram"))?;
-        let lat = main_pass(scout, ScoutView::Lateral).ok_or_else(|| not_found("no lateral topogram"))?;
-        let (r0, r1) = self.body_rows(ap).ok_or_else(|| not_found("no body in the AP topogram"))?;
+        let lat =
+            main_pass(scout, ScoutView::Lateral).ok_or_else(|| not_found("no lateral topogram"))?;
+        let (_, r1) = self
+            .body_rows(ap)
+            .ok_or_else(|| not_found("no body in the AP topogram"))?;
         if r1 + 1 >= ap.rows() {
-            return Err(not_found("the body runs off the scout's superior end: no vertex"));
+            return Err(not_found(
+                "the body runs off the scout's superior end: no vertex",
+            ));
         }
         // The vertex: the skin's top, where the row maximum leaves the air.
         let m_ap = row_max(ap);
@@ -366,7 +398,11 @@ impl ClassicalLocalizer {
                     // Parabolic refinement.
                     let (a, b, c) = (m[ru - 1], m[ru], m[ru + 1]);
                     let den = a - 2.0 * b + c;
-                    let off = if den.abs() > 1e-9 { 0.5 * (a - c) / den } else { 0.0 };
+                    let off = if den.abs() > 1e-9 {
+                        0.5 * (a - c) / den
+                    } else {
+                        0.0
+                    };
                     best = Some((img.z_of_row(ru as f64 + off.clamp(-0.5, 0.5)), b));
                     break;
                 }
@@ -383,7 +419,9 @@ impl ClassicalLocalizer {
         };
         // The cranial floor: in the lateral topogram, below the head's centre, the steepest
         // rise of each column's thickness going down.
-        let floor = self.floor(lat, c_top, vertex_z, r0).ok_or_else(|| not_found("no skull base in the lateral topogram"))?;
+        let floor = self
+            .floor(scout, lat, c_top, vertex_z)
+            .ok_or_else(|| not_found("no skull base in the lateral topogram"))?;
         let bottom = floor.lowest_z;
         if !(inner_top - bottom > 60.0 && inner_top - bottom < 220.0) {
             return Err(not_found(&format!(
@@ -393,6 +431,20 @@ impl ClassicalLocalizer {
         let (c, ox, oy) = self
             .centre(scout, [bottom + 10.0, inner_top], 0.985)
             .ok_or_else(|| not_found("no outline"))?;
+        // Across y the face reaches as far as the braincase: the y centre is the mean middle
+        // of the braincase's chords between 20 and 60 mm under the inner table's top (a
+        // nearly round braincase bisects its chords at its centre, whatever the nod).
+        let c = match centre_and_extent(
+            scout,
+            ScoutView::Lateral,
+            [inner_top - 60.0, inner_top - 20.0],
+            c,
+            self.edge_water_mm,
+            0.0,
+        ) {
+            Some((y, _)) => [c[0], y],
+            None => c,
+        };
         let _ = m_lat;
         Ok(Landmarks {
             target: Target::Head,
@@ -400,7 +452,10 @@ impl ClassicalLocalizer {
                 ("vertex".into(), [c[0], c[1], vertex_z]),
                 ("intracranial_top".into(), [c[0], c[1], inner_top]),
                 ("skull_base".into(), [c[0], floor.lowest_y, bottom]),
-                ("head_center".into(), [c[0], c[1], 0.5 * (bottom + inner_top)]),
+                (
+                    "head_center".into(),
+                    [c[0], c[1], 0.5 * (bottom + inner_top)],
+                ),
             ],
             organ_z_mm: [bottom, inner_top],
             center_xy_mm: c,
@@ -409,45 +464,109 @@ impl ClassicalLocalizer {
         })
     }
 
-    /// The cranial floor in the lateral topogram.
-    fn floor(&self, lat: &ScoutImage, centre: [f64; 2], vertex_z: f64, lowest_body_row: usize) -> Option<Floor> {
-        let _ = lowest_body_row;
-        // Rows from the head's centre (about 100 mm under the vertex) down 120 mm.
+    /// The cranial floor in the lateral topogram: in the columns of the middle of the head
+    /// (where the skull base plate lies under the cavity), the steepest rise of the thickness
+    /// going down; a line fitted to those edges (the floor is a plane seen edge-on, tilted
+    /// with the head) is followed to the head's outline, less the skull, at each end: the lower
+    /// end is the bottom of the intracranial space.
+    fn floor(
+        &self,
+        scout: &Scout,
+        lat: &ScoutImage,
+        centre: [f64; 2],
+        vertex_z: f64,
+    ) -> Option<Floor> {
         let r_hi = lat.row_of_z(vertex_z - 70.0).round().max(0.0) as usize;
         let r_lo = lat.row_of_z(vertex_z - 200.0).round().max(1.0) as usize;
-        if r_hi <= r_lo + 2 || r_hi >= lat.rows() {
+        if r_hi <= r_lo + 2 || r_hi + 1 >= lat.rows() {
             return None;
         }
         let d = depth_of(lat, centre);
-        // Columns inside the head at the centre row.
         let e = row_edges(lat, r_hi, self.edge_water_mm)?;
-        let (c0, c1) = (e.first_col.ceil() as usize, e.last_col.floor() as usize);
-        let mut pts = Vec::new();
+        let span = e.last_col - e.first_col;
+        let (c0, c1) = (
+            (e.first_col + 0.3 * span).ceil() as usize,
+            (e.first_col + 0.7 * span).floor() as usize,
+        );
+        let mut pts: Vec<(f64, f64)> = Vec::new();
         for col in c0..=c1 {
-            // Going down from r_hi: the largest increase over 2 rows.
             let mut best = (0.0, 0usize);
             for r in (r_lo + 1..=r_hi).rev() {
-                let up = water(lat, (r + 1).min(lat.rows() - 1), col);
-                let down = water(lat, r - 1, col);
-                let g = down - up;
+                let g = water(lat, r - 1, col) - water(lat, r + 1, col);
                 if g > best.0 {
                     best = (g, r);
                 }
             }
-            if best.0 > 30.0 {
-                pts.push((col, lat.z_of_row(best.1 as f64), best.0));
+            if best.0 > 20.0 {
+                // The edge between rows: where the thickness is halfway up the rise.
+                let r = best.1;
+                let (a, b) = (water(lat, r + 1, col), water(lat, r - 1, col));
+                let half = 0.5 * (a + b);
+                let m = water(lat, r, col);
+                let frac = if m > half {
+                    (m - half) / (m - a).max(1e-9) * 0.5 + 0.5
+                } else {
+                    0.5 - (half - m) / (b - m).max(1e-9) * 0.5
+                };
+                let z = lat.z_of_row(r as f64 + frac - 0.5);
+                pts.push((lat.across_at_depth(col as f64, d), z));
             }
         }
-        if pts.is_empty() {
+        if pts.len() < 5 {
             return None;
         }
-        let (col, z, _) = pts
+        // Least squares z = a + b y, then once more without the worst tenth.
+        let fit = |p: &[(f64, f64)]| {
+            let n = p.len() as f64;
+            let (sy, sz) = p.iter().fold((0.0, 0.0), |s, q| (s.0 + q.0, s.1 + q.1));
+            let (my, mz) = (sy / n, sz / n);
+            let (mut num, mut den) = (0.0, 0.0);
+            for q in p {
+                num += (q.0 - my) * (q.1 - mz);
+                den += (q.0 - my) * (q.0 - my);
+            }
+            let b = if den > 0.0 { num / den } else { 0.0 };
+            (mz - b * my, b)
+        };
+        let (a, b) = fit(&pts);
+        let mut res: Vec<f64> = pts.iter().map(|q| (q.1 - a - b * q.0).abs()).collect();
+        res.sort_by(f64::total_cmp);
+        let cut = res[(0.9 * (res.len() - 1) as f64) as usize];
+        let kept: Vec<(f64, f64)> = pts
             .iter()
             .copied()
-            .min_by(|a, b| a.1.total_cmp(&b.1))?;
+            .filter(|q| (q.1 - a - b * q.0).abs() <= cut)
+            .collect();
+        let (a, b) = fit(&kept);
+        // Follow the floor down to where the cavity (the outline less the skull) ends.
+        let inset = 10.0;
+        let mut lowest = None;
+        for r in (0..=r_hi).rev() {
+            let z = lat.z_of_row(r as f64);
+            let Some((o, _)) = outline_at(scout, ScoutView::Lateral, z, centre, self.edge_water_mm)
+            else {
+                break;
+            };
+            let (ya, yp) = (o[0] + inset, o[1] - inset);
+            if ya >= yp {
+                break;
+            }
+            // The floor's lowest point across the cavity at this row.
+            let (y, zf) = if b >= 0.0 {
+                (ya, a + b * ya)
+            } else {
+                (yp, a + b * yp)
+            };
+            if zf <= z {
+                lowest = Some((y, z));
+            } else {
+                break;
+            }
+        }
+        let (y, z) = lowest?;
         Some(Floor {
             lowest_z: z,
-            lowest_y: lat.across_at_depth(col as f64, d),
+            lowest_y: y,
         })
     }
 
@@ -457,7 +576,9 @@ impl ClassicalLocalizer {
             detail: detail.into(),
         };
         let ap = main_pass(scout, ScoutView::Ap).ok_or_else(|| not_found("no AP topogram"))?;
-        let (r0, r1) = self.body_rows(ap).ok_or_else(|| not_found("no body in the AP topogram"))?;
+        let (r0, r1) = self
+            .body_rows(ap)
+            .ok_or_else(|| not_found("no body in the AP topogram"))?;
         let z_body = [ap.z_mm[r0], ap.z_mm[r1]];
         let (c, _, _) = self
             .centre(scout, z_body, 0.0)
@@ -468,7 +589,8 @@ impl ClassicalLocalizer {
             let Some((ox, _)) = outline_at(scout, ScoutView::Ap, z, c, self.edge_water_mm) else {
                 continue;
             };
-            let Some((oy, _)) = outline_at(scout, ScoutView::Lateral, z, c, self.edge_water_mm) else {
+            let Some((oy, _)) = outline_at(scout, ScoutView::Lateral, z, c, self.edge_water_mm)
+            else {
                 continue;
             };
             let (cx, ax) = (0.5 * (ox[0] + ox[1]), 0.5 * (ox[1] - ox[0]));
@@ -486,8 +608,10 @@ impl ClassicalLocalizer {
                         continue;
                     }
                     let w = water(img, rr, col);
-                    if w < 0.5 * chord {
-                        let pitch = (img.across_at_depth(col as f64 + 0.5, d) - img.across_at_depth(col as f64 - 0.5, d)).abs();
+                    if chord - w > 15.0 {
+                        let pitch = (img.across_at_depth(col as f64 + 0.5, d)
+                            - img.across_at_depth(col as f64 - 0.5, d))
+                        .abs();
                         sum += (chord - w) * pitch;
                     }
                 }
@@ -522,7 +646,9 @@ impl ClassicalLocalizer {
         let base_row = end(-1).ok_or_else(|| not_found("no lung bases"))?;
         let (apex, base) = (ap.z_of_row(apex_row), ap.z_of_row(base_row));
         if !(apex - base > 120.0 && apex - base < 450.0) {
-            return Err(not_found(&format!("the lungs found from z {base:.0} to {apex:.0} mm are not a chest's")));
+            return Err(not_found(&format!(
+                "the lungs found from z {base:.0} to {apex:.0} mm are not a chest's"
+            )));
         }
         let mid = 0.5 * (apex + base);
         let (cm, _, _) = self

@@ -138,7 +138,11 @@ pub fn position(
     if z1 - z0 < 20.0 * step {
         out.outcome = Err(Refusal::OutOfReach {
             what: format!("the scout of the {target}"),
-            reach: along_reach(&options.gantry, &docked, if clamped[1] { wanted[1] } else { wanted[0] }),
+            reach: along_reach(
+                &options.gantry,
+                &docked,
+                if clamped[1] { wanted[1] } else { wanted[0] },
+            ),
         });
         return Ok(out);
     }
@@ -165,7 +169,11 @@ pub fn position(
             let across_sign = {
                 // Column 0 lies at field[0] (low across) for these views.
                 let low_is_col0 = field[0] < field[1];
-                if (side == 0) == low_is_col0 { -1.0 } else { 1.0 }
+                if (side == 0) == low_is_col0 {
+                    -1.0
+                } else {
+                    1.0
+                }
             };
             let axis = view.across_axis();
             let mut pan = [0.0, 0.0];
@@ -202,7 +210,9 @@ pub fn position(
                 z_to_mm: img.z_mm[rb] + 0.5 * step - 1e-9,
                 pan_mm: pan,
             };
-            out.scout.passes.push(bedside.scout_pass(&extra, &options.scout)?);
+            out.scout
+                .passes
+                .push(bedside.scout_pass(&extra, &options.scout)?);
         }
     }
 
@@ -216,7 +226,11 @@ pub fn position(
     // An organ that runs to a sweep end the travel cut short is out of reach.
     let [lo, hi] = landmarks.organ_z_mm;
     if (clamped[1] && hi > z1 - 2.0 * step) || (clamped[0] && lo < z0 + 2.0 * step) {
-        let z = if clamped[1] && hi > z1 - 2.0 * step { hi + 20.0 } else { lo - 20.0 };
+        let z = if clamped[1] && hi > z1 - 2.0 * step {
+            hi + 20.0
+        } else {
+            lo - 20.0
+        };
         out.landmarks = Some(landmarks);
         out.outcome = Err(Refusal::OutOfReach {
             what: format!("the {}", target.organ()),
@@ -259,9 +273,21 @@ fn along_reach(spec: &GantrySpec, docked: &GantryPose, z_mm: f64) -> Reach {
 /// Rotation about x, then y, then z: `R = Rz Ry Rx`, angles in degrees.
 pub fn rotation_xyz_deg(deg: [f64; 3]) -> [[f64; 3]; 3] {
     let [a, b, c] = deg.map(f64::to_radians);
-    let rx = [[1.0, 0.0, 0.0], [0.0, a.cos(), -a.sin()], [0.0, a.sin(), a.cos()]];
-    let ry = [[b.cos(), 0.0, b.sin()], [0.0, 1.0, 0.0], [-b.sin(), 0.0, b.cos()]];
-    let rz = [[c.cos(), -c.sin(), 0.0], [c.sin(), c.cos(), 0.0], [0.0, 0.0, 1.0]];
+    let rx = [
+        [1.0, 0.0, 0.0],
+        [0.0, a.cos(), -a.sin()],
+        [0.0, a.sin(), a.cos()],
+    ];
+    let ry = [
+        [b.cos(), 0.0, b.sin()],
+        [0.0, 1.0, 0.0],
+        [-b.sin(), 0.0, b.cos()],
+    ];
+    let rz = [
+        [c.cos(), -c.sin(), 0.0],
+        [c.sin(), c.cos(), 0.0],
+        [0.0, 0.0, 1.0],
+    ];
     mat_mul(rz, mat_mul(ry, rx))
 }
 
