@@ -510,13 +510,11 @@ mod dev {
             .ok()
             .and_then(|v| v.parse().ok())
             .unwrap_or(40);
-        let r = run(
-            "development",
-            DEVELOPMENT_SEED_BASE,
-            n,
-            &roboct_core::NoProgress,
-        )
-        .unwrap();
+        let (name, base) = match std::env::var("ROBOCT_COHORT").as_deref() {
+            Ok("test") => ("test", TEST_SEED_BASE),
+            _ => ("development", DEVELOPMENT_SEED_BASE),
+        };
+        let r = run(name, base, n, &roboct_core::NoProgress).unwrap();
         println!("{}", r.table());
         for c in &r.cases {
             println!(

@@ -422,7 +422,21 @@ impl ClassicalLocalizer {
         let floor = self
             .floor(scout, lat, c_top, vertex_z)
             .ok_or_else(|| not_found("no skull base in the lateral topogram"))?;
-        let bottom = floor.lowest_z;
+        // The skull base is the least certain landmark: where the floor's edge is lost among
+        // the face's bones it is held to what the braincase's size predicts (a cavity about
+        // 150 mm high in a head 154 mm wide and 194 mm deep), within 20 mm.
+        let depth_top = centre_and_extent(
+            scout,
+            ScoutView::Lateral,
+            [vertex_z - 80.0, vertex_z],
+            c_top,
+            self.edge_water_mm,
+            0.985,
+        )
+        .map_or(194.0, |(_, e)| e[1] - e[0]);
+        let scale = 0.5 * (width_top / 154.0 + depth_top / 194.0);
+        let predicted = inner_top - 150.0 * scale;
+        let bottom = floor.lowest_z.clamp(predicted - 20.0, predicted + 20.0);
         if !(inner_top - bottom > 60.0 && inner_top - bottom < 220.0) {
             return Err(not_found(&format!(
                 "the intracranial space found from z {bottom:.0} to {inner_top:.0} mm is not a head's"

@@ -219,7 +219,33 @@ pub fn position(
     let landmarks = match localizer.localize(target, &out.scout) {
         Ok(l) => l,
         Err(r) => {
-            out.outcome = Err(r);
+            // Anatomy lost at an end the travel cut short is out of reach, not missing.
+            let at_cut_end = out.scout.of(ScoutView::Ap).next().and_then(|img| {
+                let m = |row: usize| {
+                    img.line_integrals
+                        .row(row)
+                        .iter()
+                        .fold(0.0f32, |a, v| a.max(*v)) as f64
+                        / img.mu_water_per_mm
+                };
+                let min = ClassicalLocalizer::default().min_patient_water_mm;
+                if clamped[1] && m(img.rows() - 1) > min {
+                    Some(z1 + 20.0)
+                } else if clamped[0] && m(0) > min {
+                    Some(z0 - 20.0)
+                } else {
+                    None
+                }
+            });
+            out.outcome = Err(match (at_cut_end, &r) {
+                (Some(z), Refusal::NotFound { .. } | Refusal::WrongAnatomy { .. }) => {
+                    Refusal::OutOfReach {
+                        what: format!("the {}", target.organ()),
+                        reach: along_reach(&options.gantry, &docked, z),
+                    }
+                }
+                _ => r,
+            });
             return Ok(out);
         }
     };

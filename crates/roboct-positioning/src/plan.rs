@@ -369,11 +369,11 @@ mod tests {
         assert!(matches!(r, Refusal::TooLarge { .. }), "{r}");
         assert_eq!(r.recovery(), crate::Recovery::Abort);
         let far = GantryPose {
-            along_mm: 2550.0,
+            along_mm: 2500.0,
             ..docked()
         };
         let r = plan(
-            &landmarks([-60.0, 80.0], 80.0),
+            &landmarks([80.0, 220.0], 80.0),
             &scanner,
             &g,
             far,
