@@ -8,10 +8,18 @@ use std::time::{Duration, Instant};
 
 use ndarray::{Array2, Array3, Axis};
 use roboct_core::{CancelToken, NoProgress};
+use roboct_diagnosis::Diagnosis;
 use roboct_dicom::ct::{CtSeriesInfo, CtSeriesWriter, VoxelUnits};
+use roboct_dicom::dimse::{AssociationOptions, Peer};
+use roboct_dicom::mpps::{
+    PerformedSeries, PerformedStep, StepEnd, StepResult, end_step, start_step,
+};
 use roboct_dicom::outbox::Outbox;
-use roboct_dicom::send::Sender;
-use roboct_dicom::sr::{Code, CtIrradiationEvent, DoseReport, FindingsReport, ReportWriter};
+use roboct_dicom::part10::EXPLICIT_VR_LE;
+use roboct_dicom::send::{DimseSender, Sender};
+use roboct_dicom::sr::{
+    Code, CtIrradiationEvent, DoseReport, FindingsReport, ImageRef, ReportWriter,
+};
 use roboct_dicom::study::{OrderRef, Patient, StudyContext};
 use roboct_dicom::uid::UidGenerator;
 use roboct_dicom::upload::{StreamTarget, UploadPolicy, stream_series};
@@ -26,16 +34,48 @@ use crate::hardware::{GantryAxes, GantryLimits};
 use crate::mission::{Mission, Observer, Order};
 use crate::phase::MissionError;
 
+/// Makes a sender for a destination, or says why it cannot.
+pub type SenderFactory = Box<dyn Fn() -> Result<Box<dyn Sender>, String> + Send + Sync>;
+
 /// Where the images and reports go besides the output folder.
 pub struct PacsTarget {
     /// The durable outbox.
     pub outbox: Outbox,
     /// The destination's name.
     pub destination: String,
-    /// Makes a sender for the destination (one per stream).
-    pub sender: Box<dyn Fn() -> Box<dyn Sender> + Send + Sync>,
+    /// Makes a sender for the destination (one per stream), or says why it cannot.
+    pub sender: SenderFactory,
     /// A name for people (`embedded PACS at 127.0.0.1:4242`).
     pub label: String,
+    /// Where the procedure step is reported (MPPS), if anywhere.
+    pub mpps: Option<(Peer, AssociationOptions)>,
+}
+
+impl PacsTarget {
+    /// A DICOM peer reached by C-STORE (explicit VR little endian), which is also the MPPS
+    /// SCP: the embedded PACS, or a PACS that takes both.
+    pub fn dimse(
+        outbox: Outbox,
+        destination: &str,
+        peer: Peer,
+        options: AssociationOptions,
+        label: String,
+    ) -> Self {
+        let (p, o) = (peer.clone(), options.clone());
+        Self {
+            outbox,
+            destination: destination.to_string(),
+            sender: Box::new(move || -> Result<Box<dyn Sender>, String> {
+                Ok(Box::new(DimseSender::new(
+                    p.clone(),
+                    o.clone(),
+                    EXPLICIT_VR_LE,
+                )))
+            }),
+            label,
+            mpps: Some((peer, options)),
+        }
+    }
 }
 
 /// A planned scan.
@@ -114,10 +154,14 @@ pub struct CtOutcome {
     pub last_slab_s: Option<f64>,
     /// Seconds the reconstruction took.
     pub recon_s: f64,
+    /// Seconds the automatic reading took.
+    pub diagnosis_s: Option<f64>,
     /// Where the PACS is.
     pub pacs: Option<String>,
     /// The findings, one line each.
     pub findings: Vec<String>,
+    /// The procedure step's state at the MPPS SCP (`completed`), when there is one.
+    pub mpps: Option<String>,
 }
 
 impl CtOutcome {
@@ -159,6 +203,21 @@ pub struct CtChain {
     uids: UidGenerator,
     /// The reconstruction's voxel size, mm.
     pub voxel_mm: f64,
+    /// Longest wait for the PACS to take the images (after the last slab) and the reports
+    /// before the mission goes on; what is left stays in the outbox.
+    pub pacs_deadline: Duration,
+    /// The study of the current scan (the series and the reports share it).
+    study: Option<StudyContext>,
+    /// The reconstruction in HU, once made.
+    hu: Option<Volume>,
+    /// The procedure step announced to the MPPS SCP.
+    step: Option<PerformedStep>,
+    /// The series' instances as the PACS got them (for the MPPS and the key objects).
+    series_refs: Vec<ImageRef>,
+    /// Things that went wrong without stopping the mission (MPPS refused...).
+    pub warnings: Vec<String>,
+    /// The procedure step's last state at the MPPS SCP.
+    mpps_state: Option<String>,
 }
 
 impl CtChain {
@@ -170,7 +229,19 @@ impl CtChain {
             pacs,
             uids: UidGenerator::default(),
             voxel_mm: 1.0,
+            pacs_deadline: Duration::from_secs(20),
+            study: None,
+            hu: None,
+            step: None,
+            series_refs: Vec::new(),
+            warnings: Vec::new(),
+            mpps_state: None,
         }
+    }
+
+    /// The PACS's name for people, when there is one.
+    pub fn pacs_label(&self) -> Option<&str> {
+        self.pacs.as_ref().map(|p| p.label.as_str())
     }
 
     /// Where the gantry goes at the bed: the bore around the head end (nominal docking; the
@@ -186,6 +257,7 @@ impl CtChain {
     /// The scan plan for the order: the protocol's technique and a range covering the head
     /// (the nominal range until the scout plans it), and the dose it will give.
     pub fn plan(&mut self, order: &Order) -> Result<ScanPlan, MissionError> {
+        self.study = Some(self.study(order));
         let (phantom, range) = match order.body_part.as_str() {
             "HEAD" => (CtdiPhantom::Head16, [-100.0f64, 110.0]),
             "CHEST" => (CtdiPhantom::Body32, [-110.0f64, 110.0]),
@@ -239,11 +311,21 @@ impl CtChain {
             phantom,
         )
         .map_err(|e| MissionError::BadOrder(e.to_string()))?;
-        let n = (200.0 / self.voxel_mm).round() as usize;
-        let nz = (collimation / self.voxel_mm).floor() as usize;
+        // A head is longer front to back than side to side: 208 x 244 mm in-plane, slices
+        // twice the in-plane voxel (the reading grid the diagnosis was evaluated on).
+        let v = self.voxel_mm;
+        let (fx, fy) = match phantom {
+            CtdiPhantom::Head16 => (208.0, 244.0),
+            CtdiPhantom::Body32 => (360.0, 300.0),
+        };
+        let nz = (collimation / (2.0 * v)).floor() as usize;
         let grid = VolumeGrid::centered(
-            [n, n, nz.max(1)],
-            [self.voxel_mm; 3],
+            [
+                (fx / v).round() as usize,
+                (fy / v).round() as usize,
+                nz.max(1),
+            ],
+            [v, v, 2.0 * v],
             [0.0, 0.0, protocol.z_center_mm],
         )
         .map_err(|e| MissionError::Imaging(e.to_string()))?;
@@ -274,6 +356,7 @@ impl CtChain {
         let spectrum = Spectrum::tungsten(plan.protocol.kvp, self.spec.filtration)
             .map_err(|e| MissionError::Imaging(e.to_string()))?;
         let response = Response::new(&spectrum, &self.spec.detector);
+        self.start_step();
         let t = Instant::now();
         let mut detector = mission
             .hardware()
@@ -368,9 +451,9 @@ impl CtChain {
         study
     }
 
-    /// Reconstructs (FDK, slabs streamed), writes the series, the volume, previews and the
-    /// reports, and queues everything for the PACS.
-    pub fn reconstruct_and_report(
+    /// Reconstructs (FDK, slabs streamed to the PACS as they come), and writes the series,
+    /// the volume (NIfTI, HU) and a preview.
+    pub fn reconstruct(
         &mut self,
         order: &Order,
         plan: &ScanPlan,
@@ -380,7 +463,14 @@ impl CtChain {
         let dicom_dir = self.out_dir.join("dicom");
         std::fs::create_dir_all(&dicom_dir)
             .map_err(|e| MissionError::Dicom(format!("{}: {e}", dicom_dir.display())))?;
-        let study = self.study(order);
+        let study = match &self.study {
+            Some(s) => s.clone(),
+            None => {
+                let s = self.study(order);
+                self.study = Some(s.clone());
+                s
+            }
+        };
         let mut info = CtSeriesInfo::new(&self.uids);
         info.description = format!(
             "ROBOCT {} {}",
@@ -421,7 +511,7 @@ impl CtChain {
             ..CtOutcome::default()
         };
         let recon = std::thread::scope(|s| -> Result<(), MissionError> {
-            type Streamed = (usize, usize, Option<f64>, Option<f64>);
+            type Streamed = (usize, usize, Option<f64>, Option<f64>, Vec<ImageRef>);
             let streamer = s.spawn(|| -> Result<Streamed, MissionError> {
                 match &self.pacs {
                     Some(p) => {
@@ -432,9 +522,9 @@ impl CtChain {
                             StreamTarget {
                                 outbox: p.outbox.clone(),
                                 destination: p.destination.clone(),
-                                sender: (p.sender)(),
+                                sender: (p.sender)().map_err(MissionError::Dicom)?,
                                 policy: UploadPolicy::default(),
-                                drain_timeout: Duration::from_secs(30),
+                                drain_timeout: self.pacs_deadline,
                             },
                         )
                         .map_err(|e| MissionError::Dicom(e.to_string()))?;
@@ -443,11 +533,12 @@ impl CtChain {
                             report.upload.pending,
                             report.first_stored_at.map(|d| d.as_secs_f64()),
                             report.last_slab_at.map(|d| d.as_secs_f64()),
+                            report.instances,
                         ))
                     }
                     None => {
                         for _slab in rx {}
-                        Ok((0, 0, None, None))
+                        Ok((0, 0, None, None, Vec::new()))
                     }
                 }
             });
@@ -471,7 +562,8 @@ impl CtChain {
                 .join()
                 .map_err(|_| MissionError::Dicom("the upload thread panicked".into()))?;
             report?;
-            let (sent, pending, first, last_slab) = streamed?;
+            let (sent, pending, first, last_slab, refs) = streamed?;
+            self.series_refs = refs;
             outcome.sent = sent;
             outcome.pending = pending;
             outcome.first_slice_s = first;
@@ -517,6 +609,71 @@ impl CtChain {
         roboct_io::write_png_slice(&p, mid.view(), brain)
             .map_err(|e| MissionError::Imaging(e.to_string()))?;
         outcome.previews.push(p);
+        observer.note(&format!(
+            "reconstructed {} slices in {:.1} s{}",
+            nz,
+            outcome.recon_s,
+            outcome.first_slice_s.map_or(String::new(), |t| format!(
+                "; first slice in the PACS after {t:.2} s"
+            ))
+        ));
+        self.hu = Some(hu);
+        Ok(outcome)
+    }
+
+    /// Reads the reconstruction (a head: haemorrhage, midline shift), writes the reading as
+    /// JSON and text and the key images, and puts the findings in `outcome`.
+    pub fn diagnose(
+        &mut self,
+        order: &Order,
+        outcome: &mut CtOutcome,
+    ) -> Result<Option<Diagnosis>, MissionError> {
+        let Some(hu) = &self.hu else {
+            return Err(MissionError::Imaging(
+                "nothing was reconstructed to read".into(),
+            ));
+        };
+        if order.body_part != "HEAD" {
+            outcome.findings = vec![format!(
+                "no automatic reading for {} scans",
+                order.body_part.to_lowercase()
+            )];
+            return Ok(None);
+        }
+        let dx = roboct_diagnosis::diagnose(hu);
+        let json_path = self.out_dir.join("diagnosis.json");
+        std::fs::write(&json_path, dx.to_json())
+            .map_err(|e| MissionError::Imaging(format!("{}: {e}", json_path.display())))?;
+        let text_path = self.out_dir.join("diagnosis.txt");
+        std::fs::write(&text_path, dx.text())
+            .map_err(|e| MissionError::Imaging(format!("{}: {e}", text_path.display())))?;
+        outcome.reports.push(json_path);
+        outcome.reports.push(text_path);
+        if dx.assessable {
+            let dir = self.out_dir.join("key-images");
+            let pngs = roboct_diagnosis::keyimage::write_key_images(&dx, &dir)
+                .map_err(|e| MissionError::Imaging(e.to_string()))?;
+            outcome.previews.extend(pngs);
+        }
+        outcome.findings = finding_lines(&dx);
+        outcome.diagnosis_s = Some(dx.time_s);
+        Ok(Some(dx))
+    }
+
+    /// Writes the dose SR and the findings SR, and delivers them (with anything else
+    /// waiting) to the PACS, waiting at most `deadline`.
+    pub fn report(
+        &mut self,
+        order: &Order,
+        dose: &DoseRecord,
+        dx: Option<&Diagnosis>,
+        outcome: &mut CtOutcome,
+    ) -> Result<(), MissionError> {
+        let deadline = self.pacs_deadline;
+        let Some(study) = self.study.clone() else {
+            return Err(MissionError::Dicom("no study to report on".into()));
+        };
+        let scan_dose = dose;
         // Reports: the dose SR from the dose record, the findings SR and key images.
         let reports = ReportWriter::new(study, self.uids.clone());
         let event = CtIrradiationEvent {
@@ -528,17 +685,17 @@ impl CtChain {
             },
             event_uid: self.uids.generate(),
             is_scout: false,
-            exposure_time_s: scan.dose.exposure_time_s,
-            scanning_length_mm: scan.dose.scan_length_mm,
+            exposure_time_s: scan_dose.exposure_time_s,
+            scanning_length_mm: scan_dose.scan_length_mm,
             single_collimation_mm: self.spec.pixel_mm[1] / self.spec.magnification(),
-            total_collimation_mm: scan.dose.collimation_mm,
-            kvp: scan.dose.kvp,
-            max_tube_current_ma: scan.dose.tube_current_ma,
-            tube_current_ma: scan.dose.tube_current_ma,
+            total_collimation_mm: scan_dose.collimation_mm,
+            kvp: scan_dose.kvp,
+            max_tube_current_ma: scan_dose.tube_current_ma,
+            tube_current_ma: scan_dose.tube_current_ma,
             rotation_time_s: self.spec.rotation_time_s,
-            ctdi_vol: scan.dose.ctdi_vol,
-            dlp: scan.dose.dlp,
-            phantom: match scan.dose.ctdi_phantom {
+            ctdi_vol: scan_dose.ctdi_vol,
+            dlp: scan_dose.dlp,
+            phantom: match scan_dose.ctdi_phantom {
                 CtdiPhantom::Head16 => roboct_dicom::sr::CtdiPhantom::Head16,
                 CtdiPhantom::Body32 => roboct_dicom::sr::CtdiPhantom::Body32,
             },
@@ -549,15 +706,17 @@ impl CtChain {
             })
             .map_err(|e| MissionError::Dicom(e.to_string()))?;
         let findings_sr = reports
-            .findings_report(&FindingsReport {
-                procedure: format!(
+            .findings_report(&findings_report(
+                dx,
+                format!(
                     "CT {} ({}), CTDIvol {:.1} mGy, DLP {:.0} mGy.cm",
-                    order.body_part, order.protocol, scan.dose.ctdi_vol.0, scan.dose.dlp.0
+                    order.body_part, order.protocol, scan_dose.ctdi_vol.0, scan_dose.dlp.0
                 ),
-                ..FindingsReport::default()
-            })
+            ))
             .map_err(|e| MissionError::Dicom(e.to_string()))?;
+        let mut refs = self.series_refs.clone();
         for (name, inst) in [("dose_sr.dcm", &dose_sr), ("findings_sr.dcm", &findings_sr)] {
+            refs.push(ImageRef::from(inst));
             let path = self.out_dir.join(name);
             std::fs::write(&path, &inst.bytes)
                 .map_err(|e| MissionError::Dicom(format!("{}: {e}", path.display())))?;
@@ -566,17 +725,169 @@ impl CtChain {
                 p.outbox
                     .enqueue(&p.destination, &inst.bytes)
                     .map_err(|e| MissionError::Dicom(e.to_string()))?;
-                outcome.pending += 1;
             }
         }
-        observer.note(&format!(
-            "reconstructed {} slices in {:.1} s{}",
-            nz,
-            outcome.recon_s,
-            outcome.first_slice_s.map_or(String::new(), |t| format!(
-                "; first slice in the PACS after {t:.2} s"
-            ))
-        ));
-        Ok(outcome)
+        if let Some(p) = &self.pacs {
+            let uids: Vec<String> = p
+                .outbox
+                .records(&p.destination)
+                .map_err(|e| MissionError::Dicom(e.to_string()))?
+                .into_iter()
+                .filter(|r| !matches!(r.state, roboct_dicom::outbox::ItemState::Sent))
+                .map(|r| r.sop_instance_uid)
+                .collect();
+            let delivery = roboct_dicom::upload::deliver(
+                &p.outbox,
+                &p.destination,
+                &uids,
+                (p.sender)().map_err(MissionError::Dicom)?,
+                UploadPolicy::default(),
+                Some(Instant::now() + deadline),
+                &NoProgress,
+            )
+            .map_err(|e| MissionError::Dicom(e.to_string()))?;
+            outcome.sent += delivery.upload.sent;
+            outcome.pending = delivery.upload.pending;
+        }
+        self.end_step(
+            order,
+            StepResult {
+                end: StepEnd::Completed,
+                series: Vec::new(),
+                dose: None,
+            },
+            refs,
+        );
+        outcome.mpps = self.mpps_state.clone();
+        Ok(())
+    }
+
+    /// Announces the procedure step (MPPS N-CREATE, IN PROGRESS) when there is an MPPS SCP.
+    /// A refusal is a warning: the scan goes on and the images still reach the PACS.
+    fn start_step(&mut self) {
+        let (Some(p), Some(study)) = (&self.pacs, &self.study) else {
+            return;
+        };
+        let Some((peer, options)) = &p.mpps else {
+            return;
+        };
+        match start_step(peer, options, study, &self.uids) {
+            Ok(step) => {
+                self.step = Some(step);
+                self.mpps_state = Some("in progress".into());
+            }
+            Err(e) => self.warnings.push(format!("MPPS N-CREATE: {e}")),
+        }
+    }
+
+    /// Ends the procedure step (N-SET COMPLETED or DISCONTINUED) with the series made.
+    fn end_step(&mut self, order: &Order, mut result: StepResult, refs: Vec<ImageRef>) {
+        let (Some(p), Some(step)) = (&self.pacs, self.step.take()) else {
+            return;
+        };
+        let Some((peer, options)) = &p.mpps else {
+            return;
+        };
+        if !refs.is_empty() {
+            result.series.push(PerformedSeries {
+                series_instance_uid: refs[0].series_instance_uid.clone(),
+                description: format!("ROBOCT {} {}", order.body_part, order.protocol),
+                protocol_name: format!("ROBOCT {} {}", order.body_part, order.protocol),
+                retrieve_ae_title: peer.ae_title.clone(),
+                instances: refs,
+            });
+        }
+        let state = match result.end {
+            StepEnd::Completed => "completed",
+            _ => "discontinued",
+        };
+        match end_step(peer, options, &step, &result) {
+            Ok(()) => self.mpps_state = Some(state.into()),
+            Err(e) => self.warnings.push(format!("MPPS N-SET: {e}")),
+        }
+    }
+
+    /// Ends an announced procedure step as discontinued (the mission failed after the scan
+    /// began).
+    pub fn discontinue(&mut self, order: &Order) {
+        let refs = self.series_refs.clone();
+        self.end_step(
+            order,
+            StepResult {
+                end: StepEnd::Discontinued(Code::new(
+                    "110513",
+                    "DCM",
+                    "Discontinued for unspecified reason",
+                )),
+                series: Vec::new(),
+                dose: None,
+            },
+            refs,
+        );
+    }
+}
+
+/// The findings of a reading, one line each, for people.
+pub fn finding_lines(dx: &Diagnosis) -> Vec<String> {
+    if !dx.assessable {
+        return vec![format!(
+            "not assessable: {}",
+            dx.reason.as_deref().unwrap_or("no reason given")
+        )];
+    }
+    let mut lines: Vec<String> = dx
+        .findings
+        .iter()
+        .map(|f| {
+            format!(
+                "{}, {:.1} mL, {} ({}), {:.0} mm thick, confidence {:.2}",
+                f.kind.words(),
+                f.volume_ml,
+                f.side.name(),
+                f.region,
+                f.max_thickness_mm,
+                f.confidence
+            )
+        })
+        .collect();
+    if lines.is_empty() {
+        lines.push("no haemorrhage found".into());
+    }
+    if let Some(m) = dx.midline_shift_mm {
+        lines.push(format!("midline shift {m:.1} mm"));
+    }
+    lines
+}
+
+/// The findings SR's content from a reading (none: the procedure only).
+fn findings_report(dx: Option<&Diagnosis>, procedure: String) -> FindingsReport {
+    let Some(dx) = dx else {
+        return FindingsReport {
+            procedure,
+            ..FindingsReport::default()
+        };
+    };
+    let lines = finding_lines(dx);
+    FindingsReport {
+        procedure,
+        findings: dx
+            .findings
+            .iter()
+            .zip(&lines)
+            .map(|(f, line)| roboct_dicom::sr::Finding {
+                text: line.clone(),
+                size_mm: Some(f.max_thickness_mm),
+                ..roboct_dicom::sr::Finding::default()
+            })
+            .collect(),
+        conclusion: Some(if dx.positive() {
+            format!(
+                "Automated reading: {}. To be confirmed by a radiologist.",
+                lines.join("; ")
+            )
+        } else {
+            format!("Automated reading: {}.", lines.join("; "))
+        }),
+        ..FindingsReport::default()
     }
 }

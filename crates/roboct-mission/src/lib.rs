@@ -13,6 +13,7 @@
 //!   recovery classes.
 
 pub mod ct;
+pub mod demo;
 pub mod hardware;
 pub mod interlock;
 pub mod mission;

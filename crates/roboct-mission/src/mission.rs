@@ -175,6 +175,9 @@ pub struct Summary {
     pub cuts: Vec<(f64, String)>,
     /// The failure, if any, and what to do about it.
     pub failure: Option<(String, Recovery)>,
+    /// The route to the bed (for its picture).
+    #[serde(skip)]
+    pub route: Option<roboct_nav::plan::Route>,
 }
 
 /// Something the observer is told (progress shown phase by phase).
@@ -424,6 +427,7 @@ impl Mission<'_> {
         self.summary.total_s = now;
         self.summary.said = self.summary.said.clone();
         if let Err(e) = result {
+            chain.discontinue(&self.order);
             self.hw.beam().beam_off();
             self.hw.base().halt();
             self.hw.gantry().halt();
@@ -495,6 +499,7 @@ impl Mission<'_> {
                 100.0 * self.hw.battery().available_j() / self.hw.battery().capacity_j()
             ),
         )?;
+        self.summary.route = Some(there.clone());
         self.route_there = Some(there);
         self.enter(Phase::Driving, &format!("driving to {}", order.place))?;
         self.drive(&dock, &order.place)?;
@@ -597,11 +602,35 @@ impl Mission<'_> {
             Phase::Reconstructing,
             "reconstructing and sending slices as they come",
         )?;
+        let dose = scan.dose.clone();
         let t = Instant::now();
-        let ct = chain.reconstruct_and_report(&order, &plan, scan, self.observer)?;
+        let mut ct = chain.reconstruct(&order, &plan, scan, self.observer)?;
         self.computed(t.elapsed().as_secs_f64());
-        self.enter(Phase::Diagnosing, &ct.diagnosis_line())?;
-        self.enter(Phase::Reporting, &ct.reporting_line())?;
+        self.event(
+            "reconstructed",
+            json!({ "images": ct.images, "sent": ct.sent, "first_slice_s": ct.first_slice_s }),
+        )?;
+        self.enter(Phase::Diagnosing, "reading the images")?;
+        let t = Instant::now();
+        let dx = chain.diagnose(&order, &mut ct)?;
+        self.computed(t.elapsed().as_secs_f64());
+        self.observer.note(&ct.diagnosis_line());
+        self.event("diagnosis", json!({ "findings": ct.findings }))?;
+        self.enter(
+            Phase::Reporting,
+            "dose SR, findings SR, delivery to the PACS",
+        )?;
+        let t = Instant::now();
+        chain.report(&order, &dose, dx.as_ref(), &mut ct)?;
+        self.computed(t.elapsed().as_secs_f64());
+        self.observer.note(&ct.reporting_line());
+        self.event(
+            "reported",
+            json!({ "sent": ct.sent, "pending": ct.pending }),
+        )?;
+        if !ct.findings.is_empty() && dx.as_ref().is_some_and(|d| d.positive()) {
+            self.say("The automatic reading found a possible haemorrhage. Please have a radiologist review it now.")?;
+        }
         self.summary.ct = Some(ct);
         // Home.
         self.interlocks

@@ -147,6 +147,29 @@ impl Store {
         Ok(())
     }
 
+    /// Closes every mission a crash or a power cut left open, with an event saying where it
+    /// stopped; returns them. The images and reports they queued stay in the outbox and are
+    /// delivered by the next upload. A restarted robot starts with the beam off and every
+    /// axis halted, so nothing physical is left to undo; the order must be given again (the
+    /// projections of an interrupted scan are not kept).
+    pub fn close_interrupted(&mut self) -> Result<Vec<MissionRow>, MissionError> {
+        let open = self.open_missions()?;
+        for m in &open {
+            self.record(
+                m.id,
+                0.0,
+                m.phase,
+                "closed_after_restart",
+                &serde_json::json!({
+                    "interrupted_in": m.phase.name(),
+                    "recovery": "wait for the operator: give the order again",
+                }),
+            )?;
+            self.close(m.id, Phase::Failed)?;
+        }
+        Ok(open)
+    }
+
     /// The missions still open (interrupted by a crash or a power cut), oldest first.
     pub fn open_missions(&self) -> Result<Vec<MissionRow>, MissionError> {
         let mut st = self

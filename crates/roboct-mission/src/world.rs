@@ -4,19 +4,26 @@
 
 use roboct_core::Phi;
 use roboct_geometry::ScanGeometry;
+use roboct_nav::drive::DriveOptions;
+use roboct_nav::geom::Pose;
 use roboct_nav::plan::Navigator;
 use roboct_phantom::patient::Patient;
 use roboct_scanner::acquire::{SimulatedDetector, XRayDetector, XRayTube};
 use roboct_scanner::patient::AnalyticPatient;
 use roboct_scanner::physics::Response;
+use roboct_scanner::{ScannerSpec, Spectrum};
 
 use crate::hardware::{
     Battery, BeamControl, DriveBase, ExposureSwitch, Gantry, HardwareError, Person, RoomSensor,
     Speaker,
 };
+use crate::phase::MissionError;
 use crate::sim::{
-    SimBase, SimBattery, SimClock, SimGantry, SimRoom, SimSpeaker, SimSwitch, SimTube,
+    SimBase, SimBattery, SimClock, SimGantry, SimPerson, SimRoom, SimSpeaker, SimSwitch, SimTube,
 };
+
+/// The simulated robot's battery: 2 kWh (a 260 kg mobile CT's pack is of this order).
+pub const BATTERY_J: f64 = 7.2e6;
 
 /// What the mission tells the people and machines around it (a real robot shows it on its
 /// console; the simulated operator reacts to it).
@@ -133,6 +140,68 @@ pub struct SimWorld {
 }
 
 impl SimWorld {
+    /// A simulated robot standing at the place `dock` of `navigator`'s site, its battery at
+    /// `soc` of 2 kWh, with `patient` in the bed (in the scanner's frame once the gantry is
+    /// docked) wearing `wristband`, nobody else around, and the default operator.
+    pub fn new(
+        navigator: Navigator,
+        dock: &str,
+        patient: Option<Patient>,
+        wristband: Option<Phi<String>>,
+        soc: f64,
+    ) -> Result<Self, MissionError> {
+        let start = navigator
+            .resolve(dock, "start")
+            .map_err(|e| MissionError::BadOrder(format!("the dock {dock:?}: {e}")))?;
+        let pose = Pose::new(
+            start.point.x,
+            start.point.y,
+            start.heading_rad.unwrap_or(0.0),
+        );
+        let spec = ScannerSpec::mobile_head();
+        let spectrum = Spectrum::tungsten(120.0, spec.filtration)
+            .map_err(|e| MissionError::Imaging(e.to_string()))?;
+        Ok(Self {
+            clock: SimClock::default(),
+            base: SimBase::new(navigator, (start.floor, pose), DriveOptions::default()),
+            gantry: SimGantry::roboct(),
+            tube: SimTube::new(spectrum),
+            switch: SimSwitch::default(),
+            battery: SimBattery::new(BATTERY_J, soc),
+            speaker: SimSpeaker::default(),
+            room: SimRoom::default(),
+            patient,
+            wristband,
+            operator: OperatorScript::default(),
+            console_queue: Vec::new(),
+            switch_plan: Vec::new(),
+        })
+    }
+
+    /// Adds the people a ward has at a bedside: a nurse at 1.2 m and a visitor at 0.8 m, who
+    /// walk out at 0.8 m/s when asked and stop 5 m away.
+    pub fn with_bedside_people(mut self) -> Self {
+        for (id, role, distance_m) in [(1, "staff", 1.2), (2, "visitor", 0.8)] {
+            self.room.people.push(SimPerson {
+                person: Person {
+                    id,
+                    role: role.into(),
+                    distance_m,
+                },
+                leaves_at_mps: 0.8,
+                asked_at_s: None,
+                stops_at_m: 5.0,
+                dose_ugy: 0.0,
+            });
+        }
+        self
+    }
+
+    /// Types (or says) `text` at robot time `at_s`.
+    pub fn type_at(&mut self, at_s: f64, text: &str) {
+        self.console_queue.push((at_s, text.to_string()));
+    }
+
     /// Advances every device by `dt_s`.
     pub fn step(&mut self, dt_s: f64) {
         self.clock.t_s += dt_s;
@@ -144,6 +213,12 @@ impl SimWorld {
             }
             self.switch.held = held;
             self.switch_plan.remove(0);
+        }
+        // The exposure switch is wired into the generator's interlock chain (a dead-man
+        // switch, as on every CT console): letting it go cuts the beam in hardware, before
+        // any software sees it.
+        if !self.switch.held {
+            self.tube.beam_off();
         }
         self.base.tick(dt_s);
         self.gantry.tick(dt_s);

@@ -31,7 +31,7 @@ enum Command {
     /// Print the version and the build's capabilities.
     Info,
     /// Run the main job on embedded defaults: route to the bed, CT chain, DICOM series.
-    Demo(cmd::ct::DemoArgs),
+    Demo(cmd::mission::DemoArgs),
     /// Describe a geometry file (and export it for RTK).
     Geometry(cmd::ct::GeometryArgs),
     /// Make an analytic phantom: sampled on a grid and/or its exact projections.
@@ -73,6 +73,9 @@ enum Command {
     /// Read a head CT (a volume in HU or a DICOM CT series): haemorrhage by kind, volume,
     /// midline shift; JSON, text, key images and the findings SR.
     Diagnose(cmd::diagnose::DiagnoseArgs),
+    /// Position the scanner at a simulated bedside for a head or chest (a phantom or any CT
+    /// volume in HU): dock, low-dose scout, landmarks, scan range and isocentre, or why not.
+    Position(cmd::position::PositionArgs),
     /// Measure a part of the system on reference problems and print the figures.
     Bench {
         #[command(subcommand)]
@@ -100,6 +103,9 @@ enum BenchCommand {
     /// sensitivity and specificity at the standard and a quarter of the dose, by kind and
     /// volume, volume error, Dice, midline-shift error, time.
     Diagnosis(cmd::diagnose::BenchDiagnosisArgs),
+    /// Bedside positioning on randomized heads and chests (development and test seeds):
+    /// coverage, excess range at each end, isocentre error, scout dose, DLP saved.
+    Positioning(cmd::position::BenchPositioningArgs),
 }
 
 /// Every command takes negative numbers as values (`--level -600`), not as flags: maps,

@@ -8,7 +8,9 @@ pub mod ct;
 pub mod diagnose;
 pub mod dialogue;
 pub mod dicom;
+pub mod mission;
 pub mod nav;
+pub mod position;
 pub mod scanner;
 
 /// What every subcommand may need from the global flags.
@@ -33,19 +35,21 @@ pub fn run(command: Command, ctx: &Context) -> Result<()> {
         Command::Say(args) => dialogue::say(args, ctx),
         Command::Route(args) => nav::route(args, ctx),
         Command::Map { which } => nav::map(which, ctx),
-        Command::Demo(args) => ct::demo(args, ctx),
+        Command::Demo(args) => mission::demo(args, ctx),
         Command::Geometry(args) => ct::geometry(args, ctx),
         Command::Phantom(args) => ct::phantom(args, ctx),
         Command::Project(args) => ct::project(args, ctx),
         Command::Recon(args) => ct::recon(args, ctx),
         Command::SimulateScan(args) => scanner::simulate(args, ctx),
         Command::Diagnose(args) => diagnose::diagnose(args, ctx),
+        Command::Position(args) => position::position(args, ctx),
         Command::Bench { which } => match which {
             BenchCommand::Recon(args) => ct::bench_recon(args, ctx),
             BenchCommand::Upload(args) => dicom::bench_upload(args, ctx),
             BenchCommand::Route(args) => nav::bench_route(args, ctx),
             BenchCommand::Voice(args) => dialogue::bench_voice(args, ctx),
             BenchCommand::Diagnosis(args) => diagnose::bench_diagnosis(args, ctx),
+            BenchCommand::Positioning(args) => position::bench_positioning(args, ctx),
         },
     }
 }

@@ -1,0 +1,426 @@
+//! `roboct demo` (one whole mission on embedded defaults) and `roboct bench mission`.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, Result, bail};
+use roboct_dicom::config::DicomConfig;
+use roboct_dicom::dimse::AssociationOptions;
+use roboct_dicom::outbox::Outbox;
+use roboct_dicom::scp::{Scp, ScpEvent, ScpOptions};
+use roboct_dicom::send::{Sender, sender_for};
+use roboct_mission::ct::{CtChain, PacsTarget};
+use roboct_mission::demo::{demo_finding, demo_world};
+use roboct_mission::mission::{Mission, Observer, Order, Settings, Summary};
+use roboct_mission::phase::Phase;
+use roboct_mission::store::Store;
+use roboct_scanner::ScannerSpec;
+
+use super::Context;
+
+/// `roboct demo`: one whole simulated mission.
+#[derive(Debug, clap::Args)]
+pub struct DemoArgs {
+    /// Where every artefact goes (images, reports, the embedded PACS, the mission database).
+    #[arg(long, default_value = "roboct-out")]
+    out: PathBuf,
+    /// Print the summary as JSON on stdout (the phases go to stderr).
+    #[arg(long)]
+    json: bool,
+    /// Send to a real PACS (and report the procedure step to its MPPS SCP) as configured in
+    /// this DICOM configuration file, instead of the embedded PACS.
+    #[arg(long, value_name = "FILE")]
+    pacs: Option<PathBuf>,
+    /// With --pacs: the PACS's name in the file (default: the first).
+    #[arg(long, requires = "pacs")]
+    destination: Option<String>,
+    /// The simulated patient's seed.
+    #[arg(long, default_value_t = 7)]
+    seed: u64,
+    /// A patient without a haemorrhage.
+    #[arg(long)]
+    clean: bool,
+    /// Reconstruction voxel, mm (coarser is faster).
+    #[arg(long, default_value_t = 1.0)]
+    voxel_mm: f64,
+    /// Run the robot's clock this many times faster than the wall clock (0: as fast as the
+    /// computer goes).
+    #[arg(long, default_value_t = 0.0)]
+    time_scale: f64,
+    /// Type something at a robot time, `SECONDS:TEXT` (e.g. `40:stop`); repeatable.
+    #[arg(long, value_name = "SECONDS:TEXT")]
+    say: Vec<String>,
+    /// The ID on the simulated patient's wristband (default: the order's).
+    #[arg(long)]
+    wristband: Option<String>,
+    /// The simulated battery's charge, 0 to 1.
+    #[arg(long, default_value_t = 0.9)]
+    battery: f64,
+    /// The order's place (a place name of the site).
+    #[arg(long, default_value = "ward-3/bed-12")]
+    place: String,
+    /// The order's protocol: standard, low dose or sparse view.
+    #[arg(long, default_value = "standard")]
+    protocol: String,
+}
+
+/// Phase lines on stderr (stdout when not JSON), with the robot's clock.
+struct Lines {
+    json: bool,
+}
+
+impl Lines {
+    fn print(&self, line: &str) {
+        if self.json {
+            eprintln!("{line}");
+        } else {
+            println!("{line}");
+        }
+    }
+}
+
+impl Observer for Lines {
+    fn phase(&self, phase: Phase, t_s: f64, line: &str) {
+        self.print(&format!("[{t_s:7.1} s] {:<22} {line}", phase.name()));
+    }
+    fn note(&self, line: &str) {
+        self.print(&format!("{:12}{line}", ""));
+    }
+}
+
+/// Where the images go: the embedded PACS (kept running until the end) or a real one.
+struct Pacs {
+    target: PacsTarget,
+    embedded: Option<Scp>,
+}
+
+fn embedded_pacs(out: &Path) -> Result<Pacs> {
+    let dir = out.join("pacs");
+    let scp = Scp::bind("127.0.0.1:0", ScpOptions::new("ROBOCT-PACS", &dir))
+        .context("starting the embedded PACS on loopback")?;
+    let peer = scp.peer();
+    let options = AssociationOptions::new("ROBOCT").dimse_timeout(Duration::from_secs(10));
+    let outbox = Outbox::open(out.join("outbox"))
+        .with_context(|| format!("opening the outbox in {}", out.display()))?;
+    let label = format!(
+        "the embedded PACS ({} at {}:{}, into {})",
+        peer.ae_title,
+        peer.host,
+        peer.port,
+        dir.display()
+    );
+    Ok(Pacs {
+        target: PacsTarget::dimse(outbox, "embedded-pacs", peer, options, label),
+        embedded: Some(scp),
+    })
+}
+
+fn configured_pacs(file: &Path, name: Option<&str>, out: &Path) -> Result<Pacs> {
+    let config = DicomConfig::load(file)?;
+    let (name, pacs) = match name {
+        Some(n) => (
+            n.to_string(),
+            config.pacs.get(n).cloned().with_context(|| {
+                format!(
+                    "{}: no PACS named {n:?} (the file names: {})",
+                    file.display(),
+                    config.pacs.keys().cloned().collect::<Vec<_>>().join(", ")
+                )
+            })?,
+        ),
+        None => {
+            let Some((n, p)) = config.pacs.iter().next() else {
+                bail!(
+                    "{}: no [pacs.NAME] section; expected at least one",
+                    file.display()
+                );
+            };
+            (n.clone(), p.clone())
+        }
+    };
+    // Fail now, not after the scan, when the PACS entry cannot make a sender.
+    sender_for(&pacs, &config.ae_title)
+        .with_context(|| format!("{}: PACS {name:?}", file.display()))?;
+    let outbox = Outbox::open(&config.outbox).with_context(|| {
+        format!(
+            "opening the outbox {} (from {})",
+            config.outbox.display(),
+            file.display()
+        )
+    })?;
+    let _ = out;
+    let ae = config.ae_title.clone();
+    let for_sender = pacs.clone();
+    let label = format!("PACS {name:?} (from {})", file.display());
+    let mpps = config
+        .mpps
+        .clone()
+        .or(config.worklist.clone())
+        .map(|(peer, timeout)| (peer, AssociationOptions::new(&ae).dimse_timeout(timeout)));
+    Ok(Pacs {
+        target: PacsTarget {
+            outbox,
+            destination: name,
+            sender: Box::new(move || -> Result<Box<dyn Sender>, String> {
+                sender_for(&for_sender, &ae).map_err(|e| e.to_string())
+            }),
+            label,
+            mpps,
+        },
+        embedded: None,
+    })
+}
+
+/// `roboct demo`.
+pub fn demo(args: DemoArgs, ctx: &Context) -> Result<()> {
+    let _ = ctx;
+    if !(args.battery > 0.0 && args.battery <= 1.0) {
+        bail!(
+            "--battery {}: expected a charge above 0 and at most 1",
+            args.battery
+        );
+    }
+    if !(args.voxel_mm >= 0.5 && args.voxel_mm <= 4.0) {
+        bail!("--voxel-mm {}: expected 0.5 to 4 mm", args.voxel_mm);
+    }
+    if !(args.time_scale >= 0.0 && args.time_scale.is_finite()) {
+        bail!(
+            "--time-scale {}: expected 0 (as fast as possible) or more",
+            args.time_scale
+        );
+    }
+    let mut said = Vec::new();
+    for s in &args.say {
+        let (t, text) = s
+            .split_once(':')
+            .with_context(|| format!("--say {s:?}: expected SECONDS:TEXT, e.g. 40:stop"))?;
+        let t: f64 = t
+            .trim()
+            .parse()
+            .ok()
+            .filter(|t: &f64| t.is_finite() && *t >= 0.0)
+            .with_context(|| format!("--say {s:?}: {t:?} is not a time in seconds"))?;
+        said.push((t, text.to_string()));
+    }
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("creating {}", args.out.display()))?;
+    let lines = Lines { json: args.json };
+    let db = args.out.join("missions.sqlite");
+    let mut store = Store::open(&db).with_context(|| format!("opening {}", db.display()))?;
+    for m in store.close_interrupted()? {
+        lines.print(&format!(
+            "mission {} was interrupted in {} (a crash or a power cut): closed; what it queued for the PACS is delivered now",
+            m.id, m.phase
+        ));
+    }
+    let mut order = Order::demo();
+    order.place = args.place.clone();
+    order.protocol = args.protocol.clone();
+    let pacs = match &args.pacs {
+        Some(file) => configured_pacs(file, args.destination.as_deref(), &args.out)?,
+        None => embedded_pacs(&args.out)?,
+    };
+    let findings = if args.clean {
+        Vec::new()
+    } else {
+        vec![demo_finding()]
+    };
+    let (mut world, truth) = demo_world(&order, args.seed, findings)?;
+    if let Some(w) = &args.wristband {
+        world.wristband = Some(roboct_core::Phi::new(w.clone()));
+    }
+    world.battery =
+        roboct_mission::sim::SimBattery::new(roboct_mission::world::BATTERY_J, args.battery);
+    for (t, text) in said {
+        world.type_at(t, &text);
+    }
+    let truth_path = args.out.join("patient_truth.json");
+    std::fs::write(&truth_path, serde_json::to_string_pretty(&truth)?)
+        .with_context(|| format!("writing {}", truth_path.display()))?;
+    let settings = Settings {
+        out_dir: args.out.clone(),
+        time_scale: args.time_scale,
+        ..Settings::default()
+    };
+    let mut chain = CtChain::new(ScannerSpec::mobile_head(), &args.out, Some(pacs.target));
+    chain.voxel_mm = args.voxel_mm;
+    lines.print(&format!(
+        "roboct demo: a {} scan for patient {} at {}, images to {}",
+        order.body_part.to_lowercase(),
+        order.patient_id.expose(),
+        order.place,
+        chain.pacs_label().unwrap_or("no PACS")
+    ));
+    let wall = Instant::now();
+    let mission = Mission::begin(order, settings, &mut world, &mut store, &lines)?;
+    let id = mission.id();
+    let summary = mission.run(&mut chain);
+    let wall_s = wall.elapsed().as_secs_f64();
+    let mut pacs_events = Vec::new();
+    if let Some(mut scp) = pacs.embedded {
+        scp.shutdown();
+        pacs_events = scp.events();
+    }
+    if let Some(route) = &summary.route {
+        let png = args.out.join("route.png");
+        roboct_nav::render::write_png(world.base.navigator(), Some(route), &png)
+            .map_err(anyhow::Error::msg)
+            .with_context(|| format!("writing {}", png.display()))?;
+        std::fs::write(
+            args.out.join("route.json"),
+            serde_json::to_string_pretty(route)?,
+        )
+        .with_context(|| format!("writing {}", args.out.join("route.json").display()))?;
+    }
+    let log = args.out.join("events.jsonl");
+    write_event_log(&store, id, &log)?;
+    if args.json {
+        let mut v = serde_json::to_value(&summary)?;
+        v["wall_s"] = serde_json::json!(wall_s);
+        v["event_log"] = serde_json::json!(log);
+        v["pacs_stored"] = serde_json::json!(stored(&pacs_events));
+        v["warnings"] = serde_json::json!(chain.warnings);
+        println!("{}", serde_json::to_string_pretty(&v)?);
+    } else {
+        print_summary(
+            &summary,
+            wall_s,
+            &pacs_events,
+            &chain.warnings,
+            &log,
+            &args.out,
+        );
+    }
+    if let Some((why, recovery)) = &summary.failure {
+        bail!("the mission failed: {why} (recovery: {recovery})");
+    }
+    Ok(())
+}
+
+fn stored(events: &[ScpEvent]) -> usize {
+    events
+        .iter()
+        .filter(|e| matches!(e, ScpEvent::Stored(_)))
+        .count()
+}
+
+fn write_event_log(store: &Store, id: i64, path: &Path) -> Result<()> {
+    let mut text = String::new();
+    for e in store.events(id)? {
+        let detail: serde_json::Value =
+            serde_json::from_str(&e.detail).unwrap_or(serde_json::Value::Null);
+        text.push_str(&serde_json::to_string(&serde_json::json!({
+            "t_s": e.t_s, "phase": e.phase, "kind": e.kind, "detail": detail,
+        }))?);
+        text.push('\n');
+    }
+    std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))
+}
+
+fn print_summary(
+    s: &Summary,
+    wall_s: f64,
+    pacs: &[ScpEvent],
+    warnings: &[String],
+    log: &Path,
+    out: &Path,
+) {
+    println!();
+    println!(
+        "Summary: mission {} {} after {:.0} s on the robot's clock ({wall_s:.1} s here); route to the bed {:.1} m",
+        s.mission,
+        match &s.failure {
+            None => "done".to_string(),
+            Some((why, r)) => format!("failed ({why}; recovery: {r})"),
+        },
+        s.total_s,
+        s.route_m
+    );
+    println!("  time and energy by phase:");
+    for (phase, secs) in &s.ledger.seconds {
+        let j = s.ledger.joules_by_phase.get(phase).copied().unwrap_or(0.0);
+        let c = s.ledger.compute_s.get(phase).copied().unwrap_or(0.0);
+        println!(
+            "    {:<22} {secs:7.1} s {:9.1} kJ{}",
+            phase.name(),
+            j / 1e3,
+            if c > 0.0 {
+                format!("  ({c:.1} s computing)")
+            } else {
+                String::new()
+            }
+        );
+    }
+    let kinds: Vec<String> = s
+        .ledger
+        .joules
+        .iter()
+        .map(|(k, j)| format!("{k:?} {:.1} kJ", j / 1e3).to_lowercase())
+        .collect();
+    println!(
+        "  energy: {:.1} kJ in all ({})",
+        s.ledger.total_j() / 1e3,
+        kinds.join(", ")
+    );
+    if let Some(ct) = &s.ct {
+        if let Some(d) = &ct.dose {
+            println!(
+                "  dose: CTDIvol {:.1} mGy, DLP {:.0} mGy.cm ({} phantom)",
+                d.ctdi_vol.0,
+                d.dlp.0,
+                match d.ctdi_phantom {
+                    roboct_scanner::CtdiPhantom::Head16 => "16 cm head",
+                    roboct_scanner::CtdiPhantom::Body32 => "32 cm body",
+                }
+            );
+        }
+        println!("  findings:");
+        for f in &ct.findings {
+            println!("    {f}");
+        }
+        println!(
+            "  PACS: {} instances acknowledged by {}, {} waiting in the outbox{}{}",
+            ct.sent,
+            ct.pacs.as_deref().unwrap_or("no PACS"),
+            ct.pending,
+            ct.first_slice_s.map_or(String::new(), |t| format!(
+                "; first slice stored {t:.2} s after the first slab, last slab at {:.2} s",
+                ct.last_slab_s.unwrap_or(f64::NAN)
+            )),
+            ct.mpps
+                .as_deref()
+                .map_or(String::new(), |m| format!("; procedure step {m}"))
+        );
+        if !pacs.is_empty() {
+            println!("  the embedded PACS stored {} instances", stored(pacs));
+        }
+        println!("  artefacts:");
+        println!(
+            "    CT series       {} ({} images)",
+            ct.dicom_dir.display(),
+            ct.images
+        );
+        println!("    volume (HU)     {}", ct.volume.display());
+        for p in &ct.previews {
+            println!("    image           {}", p.display());
+        }
+        for p in &ct.reports {
+            println!("    report          {}", p.display());
+        }
+    }
+    for (t, what) in &s.cuts {
+        println!("  interlock at {t:.1} s: {what}");
+    }
+    for w in warnings {
+        println!("  warning: {w}");
+    }
+    println!("    event log       {}", log.display());
+    println!(
+        "    patient truth   {}",
+        out.join("patient_truth.json").display()
+    );
+    println!(
+        "    mission store   {}",
+        out.join("missions.sqlite").display()
+    );
+}

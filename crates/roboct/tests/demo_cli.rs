@@ -1,0 +1,185 @@
+//! `roboct demo` through the binary, as a user meets it: a whole mission on embedded
+//! defaults, bad arguments, and a crash (kill -9) with the restart that closes the
+//! interrupted mission and still delivers what it had queued.
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn roboct() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_roboct"))
+}
+
+/// Fast settings: the sparse-view protocol on a 2 mm grid, a patient without findings.
+const FAST: [&str; 5] = ["--voxel-mm", "2", "--protocol", "sparse view", "--clean"];
+
+#[test]
+fn the_demo_runs_a_whole_mission_and_prints_its_summary_as_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let o = roboct()
+        .args(["demo", "--json", "--out"])
+        .arg(&out)
+        .args(FAST)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{stderr}");
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["phase"], "done", "{v}");
+    // Every phase was shown.
+    for phase in [
+        "driving",
+        "patient_verified",
+        "awaiting_confirmation",
+        "scanning",
+        "reconstructing",
+        "diagnosing",
+        "reporting",
+        "returning",
+        "done",
+    ] {
+        assert!(stderr.contains(phase), "{phase} not shown:\n{stderr}");
+    }
+    let images = v["ct"]["images"].as_u64().unwrap();
+    assert!(images > 10);
+    assert_eq!(v["ct"]["sent"].as_u64().unwrap(), images + 2);
+    assert_eq!(v["pacs_stored"].as_u64().unwrap(), images + 2);
+    assert_eq!(v["ct"]["mpps"], "completed");
+    // The artefacts are where the summary says, and the PACS folder holds the files.
+    for f in [
+        "route.png",
+        "route.json",
+        "volume.nii.gz",
+        "dose_sr.dcm",
+        "findings_sr.dcm",
+        "events.jsonl",
+        "missions.sqlite",
+        "patient_truth.json",
+    ] {
+        assert!(out.join(f).is_file(), "{f} missing");
+    }
+    // The images and the two SRs, and the procedure step (MPPS) apart.
+    let files = walk(&out.join("pacs"));
+    let dcm = |p: &&std::path::PathBuf| p.extension().is_some_and(|e| e == "dcm");
+    let mpps = files
+        .iter()
+        .filter(dcm)
+        .filter(|p| p.parent().unwrap().ends_with("mpps"));
+    assert_eq!(mpps.count(), 1);
+    assert_eq!(files.iter().filter(dcm).count() as u64, images + 2 + 1);
+    assert!(v["ledger"]["joules"]["drive"].as_f64().unwrap() > 1000.0);
+    assert!(v["ledger"]["joules"]["xray"].as_f64().unwrap() > 0.0);
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return out;
+    };
+    for e in rd.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+#[test]
+fn bad_arguments_and_refused_missions_say_why_and_exit_non_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    for (args, expected) in [
+        (vec!["--say", "soon:stop"], "is not a time in seconds"),
+        (vec!["--say", "stop"], "expected SECONDS:TEXT"),
+        (vec!["--battery", "1.5"], "--battery 1.5"),
+        (vec!["--place", "ward-9/bed-99"], "ward-9/bed-99"),
+        (vec!["--wristband", "0815"], "patient identity"),
+        (vec!["--battery", "0.05"], "battery"),
+        (vec!["--say", "30:stop"], "stopped"),
+    ] {
+        let o = roboct()
+            .args(["demo", "--out"])
+            .arg(dir.path())
+            .args(FAST)
+            .args(&args)
+            .output()
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        assert!(!o.status.success(), "{args:?} succeeded:\n{text}");
+        assert!(
+            text.to_lowercase().contains(&expected.to_lowercase()),
+            "{args:?}: expected {expected:?} in:\n{text}"
+        );
+        assert!(!text.contains("panicked"), "{text}");
+    }
+    // A PACS configuration that does not exist is named.
+    let o = roboct()
+        .args(["demo", "--pacs", "/nonexistent/pacs.toml", "--out"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("/nonexistent/pacs.toml"));
+}
+
+#[test]
+fn after_a_kill_9_the_restart_closes_the_interrupted_mission_and_delivers_its_images() {
+    // The robot clock runs 40 times faster than the wall clock: the drive takes about 7 s,
+    // so kills at these times land while driving, and later while scanning, reconstructing
+    // or reporting (the exact phase does not matter: every phase must recover).
+    for kill_after in [Duration::from_secs(3), Duration::from_millis(7800)] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut child = roboct()
+            .args(["demo", "--time-scale", "40", "--out"])
+            .arg(dir.path())
+            .args(FAST)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let start = Instant::now();
+        while start.elapsed() < kill_after {
+            if child.try_wait().unwrap().is_some() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let finished = child.try_wait().unwrap().is_some();
+        let _ = child.kill(); // SIGKILL
+        let _ = child.wait();
+        let o = roboct()
+            .args(["demo", "--json", "--out"])
+            .arg(dir.path())
+            .args(FAST)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert!(o.status.success(), "{stderr}");
+        if !finished {
+            assert!(
+                stderr.contains("mission 1 was interrupted in"),
+                "after a kill at {kill_after:?}:\n{stderr}"
+            );
+        }
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(v["mission"], 2);
+        assert_eq!(v["ct"]["pending"], 0, "{v}");
+        // Nothing is left open in the store: check through the event log of mission 2 and
+        // a third run that finds nothing to close.
+        let o = roboct()
+            .args(["demo", "--out"])
+            .arg(dir.path())
+            .args(FAST)
+            .args(["--wristband", "nobody"])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&o.stdout);
+        assert!(!text.contains("was interrupted"), "{text}");
+    }
+}
