@@ -915,3 +915,35 @@ impl CohortReport {
         s
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn development_and_test_cohorts_share_no_seed() {
+        // The largest cohorts the CLI would run: every seed that draws anything (the head,
+        // the findings, both scans' noise) differs between the two.
+        let n = 1000;
+        let seeds = |base: u64| -> std::collections::BTreeSet<u64> {
+            cohort(base, n)
+                .iter()
+                .flat_map(|c| {
+                    let s = c.options.seed;
+                    [s, s ^ 0x5eed_b1ed, s * 10 + 1, s * 10 + 2]
+                })
+                .collect()
+        };
+        let (dev, test) = (seeds(DEVELOPMENT_SEED_BASE), seeds(TEST_SEED_BASE));
+        assert_eq!(dev.len(), 4 * n);
+        assert!(dev.is_disjoint(&test));
+        // Half the patients carry bleeds, the other half none.
+        let c = cohort(TEST_SEED_BASE, 200);
+        let with = c.iter().filter(|c| !c.options.findings.is_empty()).count();
+        assert_eq!(with, 100);
+        assert!(
+            c.iter()
+                .all(|c| c.options.findings.len() <= 3 && c.options.distractors)
+        );
+    }
+}

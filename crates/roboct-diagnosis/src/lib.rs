@@ -21,8 +21,9 @@
 //!    ventricles' volume.
 //!
 //! Reports: [`Diagnosis::to_json`], [`Diagnosis::text`], [`keyimage::write_key_images`] (PNG,
-//! blood window, findings outlined). `roboct diagnose` wires these to files and the DICOM
-//! crate's findings SR; `roboct bench diagnosis` measures the accuracy on simulated cohorts.
+//! blood window, findings outlined), and the DICOM crate's findings SR content
+//! ([`report::findings_report`], [`report::key_images`]). `roboct diagnose` wires these to
+//! files; `roboct bench diagnosis` measures the accuracy on simulated cohorts.
 //!
 //! Tests: unit tests beside the code; `tests/phantoms.rs` (every kind of haemorrhage, a clean
 //! head with its distractors, midline shift, bad inputs, frames), `tests/onnx.rs` (the ONNX
@@ -33,6 +34,7 @@ pub mod findings;
 pub mod keyimage;
 pub mod morph;
 mod read;
+pub mod report;
 pub mod work;
 
 pub use detector::{Detector, DetectorError, OnnxDetector, OnnxLayout, Scan, ThresholdDetector};

@@ -353,6 +353,33 @@ pub fn smooth(values: &[f32], dims: Dims, passes: usize, along_z: bool) -> Vec<f
     a
 }
 
+/// [`smooth`] of the voxels where `exclude` does not hold, normalized by the weight they
+/// carry (normalized convolution, Knutsson & Westin 1993): excluded voxels give nothing to
+/// their neighbours and keep their own value. Used with the skull excluded, so that 1200 HU
+/// bone does not spread into the first millimetres of the brain (at 2 mm voxels, two passes
+/// reach 4 mm into it, adding some 75 HU).
+pub fn smooth_excluding(
+    values: &[f32],
+    exclude: &[bool],
+    dims: Dims,
+    passes: usize,
+    along_z: bool,
+) -> Vec<f32> {
+    let masked: Vec<f32> = values
+        .iter()
+        .zip(exclude)
+        .map(|(&v, &e)| if e { 0.0 } else { v })
+        .collect();
+    let weight: Vec<f32> = exclude.iter().map(|&e| if e { 0.0 } else { 1.0 }).collect();
+    let num = smooth(&masked, dims, passes, along_z);
+    let den = smooth(&weight, dims, passes, along_z);
+    num.iter()
+        .zip(&den)
+        .zip(values.iter().zip(exclude))
+        .map(|((&n, &w), (&v, &e))| if e || w < 1e-3 { v } else { n / w })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -465,5 +492,27 @@ mod tests {
             (s.iter().sum::<f32>() - 64.0).abs() < 1e-3,
             "mass kept away from edges"
         );
+    }
+
+    #[test]
+    fn excluded_voxels_give_nothing_to_their_neighbours() {
+        let d = dims(1, 1, 9, [2.0; 3]);
+        // Bone at 1200 HU on the left, brain at 40 HU on the right.
+        let v: Vec<f32> = (0..9).map(|x| if x < 3 { 1200.0 } else { 40.0 }).collect();
+        let bone: Vec<bool> = (0..9).map(|x| x < 3).collect();
+        let plain = smooth(&v, d, 2, false);
+        assert!(
+            plain[4] > 100.0,
+            "plain smoothing spreads bone: {}",
+            plain[4]
+        );
+        let s = smooth_excluding(&v, &bone, d, 2, false);
+        for (x, v) in s.iter().enumerate() {
+            if x < 3 {
+                assert_eq!(*v, 1200.0);
+            } else {
+                assert!((v - 40.0).abs() < 1e-3, "{x}: {v}");
+            }
+        }
     }
 }

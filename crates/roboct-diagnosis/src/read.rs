@@ -9,7 +9,7 @@ use roboct_geometry::Volume;
 
 use crate::detector::{Detector, Scan};
 use crate::findings::{Diagnosis, Finding, FindingKind, FindingMasks, Frame, Phase, Side};
-use crate::morph::{Dims, components, distance_mm, reached_from_border, smooth};
+use crate::morph::{Dims, components, distance_mm, reached_from_border, smooth, smooth_excluding};
 use crate::work::{Work, reading_grid};
 
 /// Options of the reading.
@@ -41,6 +41,9 @@ const SEAL_MM: f32 = 2.5;
 const HALO_MM: f32 = 2.5;
 /// Smoothed HU above which a voxel is dense (calcification or bone).
 const DENSE_HU: f32 = 130.0;
+/// Raw HU above which a voxel in a bright neighbourhood is calcification (acute blood is
+/// 40-90 HU).
+const CALCIFICATION_HU: f32 = 170.0;
 
 struct Timer {
     start: Instant,
@@ -129,6 +132,7 @@ fn air_level(hu: &[f32]) -> Result<f64, String> {
 
 struct Anatomy {
     skull: Vec<bool>,
+    /// Distance from the cavity's wall (bone and the air of sinuses), mm.
     skull_distance: Vec<f32>,
     cavity: Vec<bool>,
     cavity_ml: f64,
@@ -145,13 +149,23 @@ impl Anatomy {
     }
 }
 
-fn segment(hu: &[f32], smoothed: &[f32], d: Dims) -> Result<Anatomy, String> {
+/// Finds the skull, the cranial cavity, calcifications and the midline. Returns them with
+/// the image smoothed without the skull (see [`smooth_excluding`]), which every later step
+/// reads: plain smoothing spreads 1200 HU bone into the first millimetres of the brain, where
+/// it would make blood against the inner table look like calcification.
+fn segment(
+    hu: &[f32],
+    smoothed: &[f32],
+    d: Dims,
+    along_z: bool,
+) -> Result<(Anatomy, Vec<f32>), String> {
     let n = d.len();
     let voxel_ml = d.voxel_ml();
     // Lungs: much air inside the body that the outside cannot reach in-plane.
-    let not_air: Vec<bool> = hu.iter().map(|&v| v < -400.0).collect();
-    let outside_air = reached_from_border(&not_air, d);
-    let inner_air = (0..n).filter(|&i| not_air[i] && !outside_air[i]).count() as f64 * voxel_ml;
+    let air: Vec<bool> = hu.iter().map(|&v| v < -400.0).collect();
+    let outside_air = reached_from_border(&air, d);
+    let air_inside: Vec<bool> = (0..n).map(|i| air[i] && !outside_air[i]).collect();
+    let inner_air = air_inside.iter().filter(|&&b| b).count() as f64 * voxel_ml;
     if inner_air > 300.0 {
         return Err(format!(
             "{inner_air:.0} mL of air inside the body (lungs?): this looks like a chest or body CT, not a head CT"
@@ -170,23 +184,18 @@ fn segment(hu: &[f32], smoothed: &[f32], d: Dims) -> Result<Anatomy, String> {
             "only {skull_ml:.0} mL of bone: no skull in the image, not a head CT"
         ));
     }
-    let skull_distance = distance_mm(&skull, d);
+    // The wall of the cranial cavity: bone, and the air of the sinuses and mastoid cells
+    // (air the outside does not reach). A sinus may open the bone's ring in a slice (a frontal
+    // sinus whose walls are thinner than a voxel): without its air as wall, the flood from
+    // outside would pour through it into the brain.
+    let wall: Vec<bool> = (0..n).map(|i| skull[i] || air_inside[i]).collect();
+    let skull_distance = distance_mm(&wall, d);
     let sealed: Vec<bool> = skull_distance.iter().map(|&v| v <= SEAL_MM).collect();
     let passable: Vec<bool> = sealed.iter().map(|&b| !b).collect();
     let outside = reached_from_border(&passable, d);
     let inside: Vec<bool> = (0..n)
         .map(|i| !outside[i] && !sealed[i] && (-100.0..=200.0).contains(&smoothed[i]))
         .collect();
-    if let Some(zs) = std::env::var("ROBOCT_DX_AXIAL").ok().and_then(|v| v.parse::<usize>().ok()) {
-        let mut img = Vec::new();
-        for y in 0..d.ny { for x in 0..d.nx { let i = d.at(zs, y, x);
-            let g = ((hu[i] + 20.0) / 120.0 * 255.0).clamp(0.0, 255.0) as u8;
-            img.push(if outside[i] { 255 } else { g }); img.push(if inside[i] { 255 } else { g }); img.push(if sealed[i] {255} else {g});
-        }}
-        let im = image::RgbImage::from_raw(d.nx as u32, d.ny as u32, img).unwrap();
-        let im = image::imageops::resize(&im, d.nx as u32 * 3, d.ny as u32 * 3, image::imageops::FilterType::Nearest);
-        im.save("/tmp/dx_ax.png").unwrap();
-    }
     let (labels, sizes) = components(&inside, d);
     let Some((best, &size)) = sizes.iter().enumerate().skip(1).max_by_key(|(_, s)| **s) else {
         return Err(
@@ -253,22 +262,33 @@ fn segment(hu: &[f32], smoothed: &[f32], d: Dims) -> Result<Anatomy, String> {
             "the cranial cavity in the image holds only {cavity_ml:.0} mL (an adult's holds 1200-1700 mL): the scan may cover part of the head"
         ));
     }
+    let soft = smooth_excluding(hu, &skull, d, 2, along_z);
     // Small dense objects inside the cavity: calcifications (pineal, choroid plexus, falx).
     let dense: Vec<bool> = (0..n)
-        .map(|i| smoothed[i] > DENSE_HU && !skull[i] && from_core[i] <= 1.0)
+        .map(|i| {
+            // Large calcifications stand out smoothed; a small one (a voxel or two of 180-450
+            // HU) is diluted by smoothing, so a raw voxel far above blood with a bright
+            // neighbourhood counts too (a noise spike's neighbourhood stays at brain level).
+            (soft[i] > DENSE_HU || (hu[i] > CALCIFICATION_HU && soft[i] > 50.0))
+                && !skull[i]
+                && from_core[i] <= 1.0
+        })
         .collect();
     let halo_d = distance_mm(&dense, d);
     let halo: Vec<bool> = halo_d.iter().map(|&v| v <= HALO_MM).collect();
     let plane = midsagittal_plane(&cavity, d, (z0, z1));
-    Ok(Anatomy {
-        skull,
-        skull_distance,
-        cavity,
-        cavity_ml,
-        halo,
-        plane,
-        warnings,
-    })
+    Ok((
+        Anatomy {
+            skull,
+            skull_distance,
+            cavity,
+            cavity_ml,
+            halo,
+            plane,
+            warnings,
+        },
+        soft,
+    ))
 }
 
 /// The midsagittal plane x = a + b y + c z (mm) through the middle of the cavity in each
@@ -408,6 +428,62 @@ fn levels(hu: &[f32], smoothed: &[f32], a: &Anatomy, d: Dims) -> Result<Levels, 
     })
 }
 
+/// Width of the bins of distance from the skull of [`rim_excess`], mm.
+const RIM_BIN_MM: f32 = 0.5;
+
+/// How much brighter than grey matter (`grey_hu`) the brain is, typically, at each distance
+/// from the skull (bins of [`RIM_BIN_MM`] from the skull outwards): the median of the smoothed image over the whole cavity at that distance, less grey
+/// matter. Blood covers a small part of any such shell, so the median is the normal brain's.
+/// Empty when the rim is no brighter than grey matter (a head without this artefact).
+fn rim_excess(smoothed: &[f32], a: &Anatomy, grey_hu: f64, d: Dims) -> Vec<f32> {
+    const MAX_MM: f32 = 20.0;
+    let bins = (MAX_MM / RIM_BIN_MM) as usize;
+    // Histograms of 1 HU from -100 to 200 HU per bin.
+    let mut hist = vec![[0u32; 300]; bins];
+    for i in (0..d.len()).filter(|&i| a.cavity[i] && !a.halo[i]) {
+        let b = (a.skull_distance[i] / RIM_BIN_MM) as usize;
+        if b < bins {
+            let h = (smoothed[i] + 100.0).floor();
+            if (0.0..300.0).contains(&h) {
+                hist[b][h as usize] += 1;
+            }
+        }
+    }
+    let mut excess = Vec::with_capacity(bins);
+    for h in &hist {
+        let n: u32 = h.iter().sum();
+        if n < 200 {
+            // Too few voxels at this distance to say (distances on a grid skip some bins).
+            excess.push(excess.last().copied().unwrap_or(0.0));
+            continue;
+        }
+        let mut acc = 0;
+        let median = h
+            .iter()
+            .position(|&c| {
+                acc += c;
+                acc * 2 >= n
+            })
+            .unwrap_or(0) as f64
+            - 100.0
+            + 0.5;
+        // Deeper than the cortex the brain is white matter, darker than grey: no excess.
+        excess.push((median - grey_hu).max(0.0) as f32);
+    }
+    if excess.iter().all(|&e| e <= 0.0) {
+        return Vec::new();
+    }
+    excess
+}
+
+/// The rim excess at `distance_mm` from the skull (0 beyond the rim).
+fn excess_at(excess: &[f32], distance_mm: f32) -> f32 {
+    excess
+        .get((distance_mm / RIM_BIN_MM) as usize)
+        .copied()
+        .unwrap_or(0.0)
+}
+
 /// One region of blood while it is measured.
 struct Region {
     voxels: Vec<usize>,
@@ -481,8 +557,23 @@ fn read(
     let along_z = d.spacing_mm[2] <= 2.5;
     let smoothed = smooth(hu, d, 2, along_z);
     t.mark("calibration");
-    let anatomy = segment(hu, &smoothed, d)?;
+    // From here on, the skull gives nothing to the brain's smoothed values.
+    let (anatomy, mut smoothed) = segment(hu, &smoothed, d, along_z)?;
     dx.warnings.extend(anatomy.warnings.iter().cloned());
+    let lv0 = levels(hu, &smoothed, &anatomy, d)?;
+    // Reconstructions brighten the brain next to the skull (beam hardening, the filter's
+    // overshoot at 1200 HU bone); what the whole rim shares is taken out before blood is
+    // looked for, so that the rim is not read as a subdural film around the brain.
+    let mut hu_corrected = hu.clone();
+    let excess = rim_excess(&smoothed, &anatomy, lv0.grey, d);
+    if !excess.is_empty() {
+        for i in (0..d.len()).filter(|&i| anatomy.cavity[i]) {
+            let e = excess_at(&excess, anatomy.skull_distance[i]);
+            smoothed[i] -= e;
+            hu_corrected[i] -= e;
+        }
+    }
+    let hu = &hu_corrected;
     let lv = levels(hu, &smoothed, &anatomy, d)?;
     dx.calibration.csf_hu = lv.csf.is_finite().then_some(lv.csf);
     dx.calibration.white_matter_hu = Some(lv.white);
@@ -558,27 +649,6 @@ fn read(
         .map(|i| p[i] >= 0.5 && anatomy.cavity[i] && !anatomy.halo[i])
         .collect();
     remove_falx(&mut candidate, &anatomy, d);
-    if std::env::var_os("ROBOCT_DIAGNOSIS_DEBUG2").is_some() {
-        for z in 0..d.nz {
-            let (mut a, mut b, mut c, mut e) = (0, 0, 0, 0);
-            for y in 0..d.ny { for x in 0..d.nx { let i = d.at(z, y, x);
-                if p[i] >= 0.5 { a += 1; if anatomy.cavity[i] { b += 1; } if anatomy.halo[i] { c += 1; } }
-                if candidate[i] { e += 1; }
-            }}
-            let nd = (0..d.ny*d.nx).filter(|&k| smoothed[z*d.ny*d.nx+k] > 60.0 && anatomy.cavity[z*d.ny*d.nx+k]).count();
-            if a + e + nd > 0 { eprintln!("z {z}: p {a} cav {b} halo {c} cand {e} cav>60 {nd}"); }
-        }
-        // sagittal and coronal PGMs through the bleed-ish x
-        let xs = (d.nx as f64 * 0.35) as usize;
-        let mut img = Vec::new();
-        for z in (0..d.nz).rev() { for y in 0..d.ny { let i = d.at(z, y, xs);
-            let g = ((hu[i] + 20.0) / 120.0 * 255.0).clamp(0.0, 255.0) as u8;
-            img.push(g); img.push(if anatomy.cavity[i] { 255 } else { g }); img.push(if anatomy.skull[i] {255} else {g});
-        }}
-        let im = image::RgbImage::from_raw(d.ny as u32, d.nz as u32, img).unwrap();
-        let im = image::imageops::resize(&im, d.ny as u32 * 4, d.nz as u32 * 4, image::imageops::FilterType::Nearest);
-        im.save("/tmp/dx_sag.png").unwrap();
-    }
     let regions = regions(&candidate, d, options.min_volume_ml);
     let mut findings: Vec<(Finding, Vec<usize>)> = Vec::new();
     let grow_t = lv.grey + 7.0f64.max(2.0 * lv.noise_smoothed);
@@ -802,7 +872,22 @@ fn measure(
         .filter(|&j| mask[j] && a.skull_distance[crop.global(j, d)] < 3.8)
         .count();
     let n0 = mask.iter().filter(|&&b| b).count();
-    let extra_axial = contact >= 5.max(n0 / 50);
+    // Blood in a sulcus or the sylvian fissure touches the inner table too, but runs inwards
+    // from it as a thin sheet: its thickness (the largest ball in it) is small against how
+    // far it reaches from the skull. A lens or a crescent is as thick as it is deep.
+    let (reach_mm, ball0_mm) = {
+        let mask_out: Vec<bool> = mask.iter().map(|&b| !b).collect();
+        let md = distance_mm(&mask_out, cd);
+        let mut reach = 0.0f64;
+        let mut ball = 0.0f64;
+        for j in (0..cd.len()).filter(|&j| mask[j]) {
+            reach = reach.max(a.skull_distance[crop.global(j, d)] as f64);
+            ball = ball.max(md[j] as f64);
+        }
+        (reach, 2.0 * ball)
+    };
+    let inward_sheet = ball0_mm <= 5.0 && reach_mm >= 12.0 && reach_mm >= 3.0 * ball0_mm;
+    let extra_axial = contact >= 5.max(n0 / 50) && !inward_sheet;
     let mut full = mask.clone();
     if extra_axial {
         let from_mask = distance_mm(&mask, cd);
@@ -883,7 +968,7 @@ fn measure(
         } else {
             FindingKind::Subdural
         }
-    } else if ball_thickness <= 4.5 && extent >= 3.0 * ball_thickness {
+    } else if inward_sheet || ball_thickness <= 4.5 && extent >= 3.0 * ball_thickness {
         FindingKind::Subarachnoid
     } else {
         // Ventricular blood fills the ventricle's shape: its mirror image (across the
@@ -912,8 +997,6 @@ fn measure(
         }
     };
     // Rejections: the skull base.
-    let lowest_cavity = a.plane[2]; // placeholder use of plane; skull base handled below
-    let _ = lowest_cavity;
     if kind == FindingKind::Subarachnoid || extra_axial {
         // Petrous partial volume: thin, and most of it within 6 mm of dense bone below.
         let near_bone = voxels

@@ -16,6 +16,17 @@ pub fn phantom_volume(
     voxel_mm: f64,
     noise_hu: f32,
 ) -> (Volume, Truth) {
+    phantom_volume_on(seed, bleeds, [voxel_mm, voxel_mm], noise_hu)
+}
+
+/// As [`phantom_volume`] on a grid of `[in-plane, slice]` voxel sizes, mm (the phantom is
+/// exact along x, so finer in-plane voxels cost less than finer slices).
+pub fn phantom_volume_on(
+    seed: u64,
+    bleeds: &[(FindingKind, f64, Side, f64)],
+    voxel_mm: [f64; 2],
+    noise_hu: f32,
+) -> (Volume, Truth) {
     let h = head(&HeadOptions {
         seed,
         findings: bleeds
@@ -32,10 +43,11 @@ pub fn phantom_volume(
     .unwrap();
     let truth = h.truth();
     let c = truth.landmarks["head_center"];
-    let n = |mm: f64| (mm / voxel_mm).round() as usize;
+    let n = |mm: f64, s: f64| (mm / s).round() as usize;
+    let [inplane, slice] = voxel_mm;
     let grid = VolumeGrid::centered(
-        [n(208.0), n(244.0), n(180.0)],
-        [voxel_mm; 3],
+        [n(208.0, inplane), n(244.0, inplane), n(180.0, slice)],
+        [inplane, inplane, slice],
         [c[0], c[1], c[2] - 5.0],
     )
     .unwrap();

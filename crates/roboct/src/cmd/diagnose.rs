@@ -9,10 +9,7 @@ use roboct_diagnosis::{
     Diagnosis, Frame, OnnxDetector, OnnxLayout, ReadOptions, ThresholdDetector,
 };
 use roboct_dicom::ct::{CtSeriesInfo, CtSeriesWriter, VoxelUnits};
-use roboct_dicom::sr::{
-    Finding as SrFinding, FindingsReport, ImageRef, Measurement, Quantity, ReportWriter,
-    StudyMeasurement,
-};
+use roboct_dicom::sr::{ImageRef, ReportWriter};
 use roboct_dicom::study::StudyContext;
 use roboct_dicom::uid::UidGenerator;
 use roboct_geometry::{Volume, VolumeGrid};
@@ -162,88 +159,15 @@ pub fn diagnose(args: DiagnoseArgs, _ctx: &Context) -> Result<()> {
     if let Some(p) = &args.json {
         std::fs::write(p, dx.to_json()).with_context(|| format!("cannot write {}", p.display()))?;
     }
-    Ok(())
-}
-
-/// The findings SR of a reading (LPS coordinates), its key image per finding given by
-/// `key_image`.
-fn findings_report(
-    dx: &Diagnosis,
-    key_image: &dyn Fn(usize) -> Option<ImageRef>,
-) -> FindingsReport {
-    let procedure = "CT head without contrast, automated reading (roboct)".to_string();
+    // The report says why, and the exit status tells a script that nothing was read.
     if !dx.assessable {
-        return FindingsReport {
-            procedure,
-            findings: vec![],
-            conclusion: Some(format!(
-                "Not assessable by the automated reader: {}",
-                dx.reason.as_deref().unwrap_or("unknown reason")
-            )),
-            measurements: vec![],
-        };
+        bail!(
+            "{}: not assessable: {}",
+            args.input.display(),
+            dx.reason.as_deref().unwrap_or("unknown reason")
+        );
     }
-    let findings = dx
-        .findings
-        .iter()
-        .enumerate()
-        .map(|(i, f)| SrFinding {
-            text: format!(
-                "{} {}, {} (confidence {:.2})",
-                f.side.name(),
-                f.kind.words(),
-                f.region,
-                f.confidence
-            ),
-            size_mm: None,
-            measurements: vec![
-                Measurement::new(Quantity::VolumeMl, f.volume_ml),
-                Measurement::new(Quantity::ThicknessMm, f.max_thickness_mm),
-                Measurement::new(Quantity::MeanHu, f.mean_hu.max(0.0)),
-            ],
-            key_images: key_image(i).into_iter().collect(),
-        })
-        .collect();
-    let mut measurements = Vec::new();
-    if let Some(m) = dx.midline_shift_mm {
-        measurements.push(StudyMeasurement {
-            label: format!(
-                "Midline shift{}",
-                if m.abs() < 0.5 {
-                    String::new()
-                } else {
-                    format!(
-                        " towards the patient's {}",
-                        if m > 0.0 { "left" } else { "right" }
-                    )
-                }
-            ),
-            measurement: Measurement::new(Quantity::DistanceMm, m.abs()),
-        });
-    }
-    if let Some(v) = dx.ventricle_volume_ml {
-        measurements.push(StudyMeasurement {
-            label: "Ventricle volume".into(),
-            measurement: Measurement::new(Quantity::VolumeMl, v),
-        });
-    }
-    let conclusion = if dx.findings.is_empty() {
-        "No intracranial haemorrhage detected by the automated reader; physician review required."
-            .to_string()
-    } else {
-        format!(
-            "Intracranial haemorrhage detected ({} finding{}, {:.1} mL in all): urgent physician review.",
-            dx.findings.len(),
-            if dx.findings.len() == 1 { "" } else { "s" },
-            dx.findings.iter().map(|f| f.volume_ml).sum::<f64>()
-        )
-    };
-    FindingsReport {
-        procedure,
-        findings,
-        conclusion: Some(conclusion),
-        measurements,
-    }
+    Ok(())
 }
 
 fn write_dicom(dx: &Diagnosis, volume: &Volume, source: &Source, dir: &Path) -> Result<()> {
@@ -272,19 +196,18 @@ fn write_dicom(dx: &Diagnosis, volume: &Volume, source: &Source, dir: &Path) -> 
             (refs, study)
         }
     };
-    let grid = volume.grid();
-    let key_image = |i: usize| {
-        let f = dx.findings.get(i)?;
-        let k = grid.index_from_world(f.key_slice_center_mm)[2].round();
-        (k >= 0.0).then(|| refs.get(k as usize).cloned()).flatten()
-    };
-    let report = findings_report(dx, &key_image);
+    let key_images = roboct_diagnosis::report::key_images(dx, volume.grid(), &refs);
+    let report = roboct_diagnosis::report::findings_report_with_key_images(
+        dx,
+        "CT head without contrast, automated reading (roboct)",
+        &key_images,
+    );
     let writer = ReportWriter::new(study, uids);
     let sr = writer.findings_report(&report)?;
     let p = dir.join("SR_findings.dcm");
     std::fs::write(&p, &sr.bytes).with_context(|| format!("cannot write {}", p.display()))?;
     eprintln!("findings SR {}", p.display());
-    let keys: Vec<ImageRef> = (0..dx.findings.len()).filter_map(key_image).collect();
+    let keys: Vec<ImageRef> = key_images.into_iter().flatten().collect();
     if !keys.is_empty() {
         let ko = writer.key_images(&keys, "Intracranial haemorrhage")?;
         let p = dir.join("KO_key_images.dcm");
