@@ -24,6 +24,7 @@ use roboct_dicom::study::{OrderRef, Patient, StudyContext};
 use roboct_dicom::uid::UidGenerator;
 use roboct_dicom::upload::{StreamTarget, UploadPolicy, stream_series};
 use roboct_geometry::{ScanGeometry, Volume, VolumeGrid};
+use roboct_positioning::pipeline::Positioned;
 use roboct_recon::{AnalyticOptions, Filter, Window, fdk};
 use roboct_scanner::acquire::preprocess_view;
 use roboct_scanner::dose::{Irradiation, ctdi_w_per_100mas};
@@ -203,6 +204,8 @@ pub struct CtChain {
     uids: UidGenerator,
     /// The reconstruction's voxel size, mm.
     pub voxel_mm: f64,
+    /// The seed of the simulated noise (scout and scan).
+    pub seed: u64,
     /// Longest wait for the PACS to take the images (after the last slab) and the reports
     /// before the mission goes on; what is left stays in the outbox.
     pub pacs_deadline: Duration,
@@ -229,6 +232,7 @@ impl CtChain {
             pacs,
             uids: UidGenerator::default(),
             voxel_mm: 1.0,
+            seed: 1,
             pacs_deadline: Duration::from_secs(20),
             study: None,
             hu: None,
@@ -254,11 +258,25 @@ impl CtChain {
         }
     }
 
-    /// The scan plan for the order: the protocol's technique and a range covering the head
-    /// (the nominal range until the scout plans it), and the dose it will give.
-    pub fn plan(&mut self, order: &Order) -> Result<ScanPlan, MissionError> {
-        self.study = Some(self.study(order));
-        let (phantom, range) = match order.body_part.as_str() {
+    /// The seed of the simulated noise of this chain's exposures.
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+
+    /// The scan plan for the order: the protocol's technique over the range and about the
+    /// isocentre that positioning planned from the scout (without one, a fixed nominal range
+    /// about the docked isocentre: the estimate read back before the scout), and the dose it
+    /// will give.
+    pub fn plan(
+        &mut self,
+        order: &Order,
+        positioned: Option<&Positioned>,
+    ) -> Result<ScanPlan, MissionError> {
+        if self.study.is_none() {
+            self.study = Some(self.study(order));
+        }
+        let scouted = positioned.and_then(|p| p.outcome.as_ref().ok());
+        let (phantom, nominal) = match order.body_part.as_str() {
             "HEAD" => (CtdiPhantom::Head16, [-100.0f64, 110.0]),
             "CHEST" => (CtdiPhantom::Body32, [-110.0f64, 110.0]),
             other => {
@@ -277,13 +295,24 @@ impl CtChain {
                 )));
             }
         };
-        let collimation = (range[1] - range[0]).min(self.spec.max_collimation_mm());
+        let range = scouted.map_or(nominal, |p| p.scan_range_mm);
+        let iso_xy = scouted.map_or([0.0, 0.0], |p| [p.isocenter_mm[0], p.isocenter_mm[1]]);
+        let max = self.spec.max_collimation_mm();
+        if range[1] - range[0] > max + 1.0 {
+            self.warnings.push(format!(
+                "the planned range of {:.0} mm is longer than one rotation covers ({max:.0} mm): the middle {max:.0} mm are scanned",
+                range[1] - range[0]
+            ));
+        }
+        let collimation = (range[1] - range[0]).min(max);
         let protocol = Protocol {
             mas,
             views,
             collimation_mm: collimation,
             z_center_mm: 0.5 * (range[0] + range[1]),
+            isocenter_xy_mm: iso_xy,
             ctdi_phantom: phantom,
+            seed: self.seed,
             ..Protocol::standard_head()
         };
         protocol
@@ -326,7 +355,7 @@ impl CtChain {
                 nz.max(1),
             ],
             [v, v, 2.0 * v],
-            [0.0, 0.0, protocol.z_center_mm],
+            [iso_xy[0], iso_xy[1], protocol.z_center_mm],
         )
         .map_err(|e| MissionError::Imaging(e.to_string()))?;
         Ok(ScanPlan {
@@ -338,7 +367,18 @@ impl CtChain {
                 0.5 * (range[0] + range[1]) - 0.5 * collimation,
                 0.5 * (range[0] + range[1]) + 0.5 * collimation,
             ],
-            method: "nominal range".into(),
+            method: match (scouted, positioned) {
+                (Some(p), Some(pos)) => format!(
+                    "from the scout: {} z {:.0} to {:.0} mm, margins {:.0}/{:.0} mm; scout DLP {:.1} mGy.cm",
+                    p.target.organ(),
+                    p.organ_z_mm[0],
+                    p.organ_z_mm[1],
+                    p.excess_mm[0],
+                    p.excess_mm[1],
+                    pos.scout_dlp_mgycm
+                ),
+                _ => "nominal range".into(),
+            },
         })
     }
 

@@ -48,7 +48,7 @@ pub fn demo_world(
         max_rotation_deg: 3.0,
     })
     .map_err(|e| MissionError::Imaging(format!("the demo patient: {e}")))?;
-    let world = SimWorld::new(
+    let mut world = SimWorld::new(
         hospital_navigator()?,
         "dock",
         Some(h.patient),
@@ -56,5 +56,9 @@ pub fn demo_world(
         0.9,
     )?
     .with_bedside_people();
+    // A patient never lies exactly where the bed's nominal head position is: 2 cm towards
+    // the foot, 1 cm to the left, the head turned a little.
+    world.pose.offset_mm = [10.0, 0.0, -20.0];
+    world.pose.rotation_deg = [4.0, 6.0, 0.0];
     Ok((world, h.truth))
 }

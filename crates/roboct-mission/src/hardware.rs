@@ -9,6 +9,10 @@
 //!   and beam truthfully and promptly: the interlocks cut the beam and the motion on what the
 //!   sensors say, not on what was commanded.
 //! * `halt` and `beam_off` must act within one tick and never fail: they are the stop.
+//! * The exposure switch must also be wired into the generator's own interlock chain (a
+//!   dead-man switch, as on every CT console): releasing it cuts the beam in hardware, without
+//!   waiting for software. The simulator does the same; the mission's tick then sees the beam
+//!   off and ends the scan as interrupted.
 //! * Units: the base in metres and radians in the site's map frame; the gantry in mm and
 //!   degrees in its own frame (see [`GantryAxes`]); energy in joules; time in seconds.
 //! * The X-ray tube and the detector are `roboct_scanner`'s [`XRayTube`] and [`XRayDetector`]

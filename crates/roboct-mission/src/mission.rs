@@ -23,6 +23,7 @@ use crate::interlock::{Cut, Denied, Interlocks};
 use crate::phase::{MissionError, Phase};
 use crate::store::Store;
 use crate::world::{Hardware, Notice};
+use roboct_positioning::Target;
 
 /// A scan order.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -531,57 +532,64 @@ impl Mission<'_> {
         self.wait_until("the gantry to reach the patient", |m| {
             Ok(!m.hw.gantry().is_moving())
         })?;
-        let t = Instant::now();
-        let plan = chain.plan(&order)?;
-        self.computed(t.elapsed().as_secs_f64());
-        self.enter(Phase::Positioned, &plan.describe())?;
-        // The readback and the confirmation.
-        self.enter(Phase::AwaitingConfirmation, "reading the plan back")?;
-        let readback = format!(
-            "{} scan for patient ID {}, {} protocol: CTDIvol {:.1} milligray, DLP {:.0} milligray centimetres. Say confirm to arm the scan.",
+        // The scout: a low-dose exposure like any other, so confirmed, armed, the room
+        // cleared and the switch pressed first.
+        let target = match order.body_part.as_str() {
+            "HEAD" => Target::Head,
+            "CHEST" => Target::Chest,
+            other => {
+                return Err(MissionError::BadOrder(format!(
+                    "body part {other:?}: this scanner scans HEAD or CHEST"
+                )));
+            }
+        };
+        let nominal = chain.plan(&order, None)?;
+        self.enter(Phase::AwaitingConfirmation, "reading the scout back")?;
+        self.say(&format!(
+            "{} scan for the patient on the wristband, {} protocol. First a low-dose scout to find the {}. Say confirm to arm the scout.",
             order.body_part.to_lowercase(),
-            "on the wristband",
+            order.protocol,
+            target.organ()
+        ))?;
+        self.arm_and_wait_for_switch(None)?;
+        self.interlocks
+            .request(self.hw, Origin::Operator, Request::Expose, None)
+            .map_err(denied)?;
+        let t = Instant::now();
+        let positioned = self.hw.position(target, chain.seed());
+        self.hw.beam().beam_off();
+        self.interlocks.disarm();
+        self.hw.notice(&Notice::ScanFinished);
+        let positioned = positioned?;
+        self.computed(t.elapsed().as_secs_f64());
+        self.event(
+            "scout",
+            json!({ "dlp_mgycm": positioned.scout_dlp_mgycm, "planned": positioned.outcome.is_ok() }),
+        )?;
+        if let Err(r) = &positioned.outcome {
+            self.say(&format!("I cannot plan the scan: {}.", r.action()))?;
+            return Err(MissionError::Positioning(format!("{r}; {}", r.action())));
+        }
+        let plan = chain.plan(&order, Some(&positioned))?;
+        self.enter(Phase::Positioned, &plan.describe())?;
+        // The scan's readback and confirmation.
+        self.enter(Phase::AwaitingConfirmation, "reading the plan back")?;
+        self.say(&format!(
+            "{} scan, {} protocol: CTDIvol {:.1} milligray, DLP {:.0} milligray centimetres{}. Say confirm to arm the scan.",
+            order.body_part.to_lowercase(),
             order.protocol,
             plan.ctdi_vol_mgy,
-            plan.dlp_mgycm
-        );
-        self.say(&readback)?;
-        self.hw.notice(&Notice::Prompt("confirm".into()));
-        self.wait_for_confirm("the confirmation")?;
-        self.interlocks
-            .request(self.hw, Origin::Voice, Request::Arm, None)
-            .map_err(denied)?;
-        let limit = if order.body_part == "HEAD" {
-            self.settings.notification_head_mgy
-        } else {
-            self.settings.notification_body_mgy
-        };
-        let over = plan.ctdi_vol_mgy > limit;
-        self.interlocks.set_dose_notification(over);
-        if over {
-            self.say(&format!(
-                "The planned CTDIvol of {:.0} milligray is over the notification value of {limit:.0}. Say confirm again to accept this dose.",
-                plan.ctdi_vol_mgy
-            ))?;
-            self.hw.notice(&Notice::Prompt("confirm dose".into()));
-            self.wait_for_confirm("the dose acknowledgement")?;
-            self.interlocks
-                .request(self.hw, Origin::Voice, Request::AcknowledgeDose, None)
-                .map_err(denied)?;
-        }
-        self.event(
-            "armed",
-            json!({ "ctdi_vol_mgy": plan.ctdi_vol_mgy, "notification": over }),
-        )?;
-        // Radiation-aware: announce, clear the room, wait for the switch.
-        self.say("X-ray soon. Everyone but the patient, please step out of the room.")?;
-        let radius = self.settings.exposure_radius_m;
-        self.hw.ask_to_leave(radius);
-        self.hw.notice(&Notice::Armed);
-        self.wait_until("the room to clear and the exposure switch", |m| {
-            let s = m.interlocks.state();
-            Ok(s.room_clear && s.exposure_switch_held && s.switch_pressed_after_arm)
-        })?;
+            plan.dlp_mgycm,
+            if plan.dlp_mgycm < nominal.dlp_mgycm {
+                format!(
+                    ", {:.0} percent less than a fixed range",
+                    100.0 * (1.0 - plan.dlp_mgycm / nominal.dlp_mgycm)
+                )
+            } else {
+                String::new()
+            }
+        ))?;
+        self.arm_and_wait_for_switch(Some(plan.ctdi_vol_mgy))?;
         // The scan.
         self.enter(Phase::Scanning, "exposing")?;
         self.interlocks
@@ -642,6 +650,46 @@ impl Mission<'_> {
         self.drive(&place, &dock)?;
         self.enter(Phase::Done, "back at the dock")?;
         Ok(())
+    }
+
+    /// Waits for "confirm", arms (with the dose notification for `ctdi_vol_mgy`, when a scan),
+    /// announces the exposure, asks the people near to step out, and waits until the room is
+    /// clear and the exposure switch is pressed.
+    fn arm_and_wait_for_switch(&mut self, ctdi_vol_mgy: Option<f64>) -> Result<(), MissionError> {
+        self.hw.notice(&Notice::Prompt("confirm".into()));
+        self.wait_for_confirm("the confirmation")?;
+        self.interlocks
+            .request(self.hw, Origin::Voice, Request::Arm, None)
+            .map_err(denied)?;
+        let limit = if self.order.body_part == "HEAD" {
+            self.settings.notification_head_mgy
+        } else {
+            self.settings.notification_body_mgy
+        };
+        let over = ctdi_vol_mgy.is_some_and(|c| c > limit);
+        self.interlocks.set_dose_notification(over);
+        if let Some(c) = ctdi_vol_mgy.filter(|_| over) {
+            self.say(&format!(
+                "The planned CTDIvol of {c:.0} milligray is over the notification value of {limit:.0}. Say confirm again to accept this dose."
+            ))?;
+            self.hw.notice(&Notice::Prompt("confirm dose".into()));
+            self.wait_for_confirm("the dose acknowledgement")?;
+            self.interlocks
+                .request(self.hw, Origin::Voice, Request::AcknowledgeDose, None)
+                .map_err(denied)?;
+        }
+        self.event(
+            "armed",
+            json!({ "ctdi_vol_mgy": ctdi_vol_mgy, "notification": over }),
+        )?;
+        self.say("X-ray soon. Everyone but the patient, please step out of the room.")?;
+        let radius = self.settings.exposure_radius_m;
+        self.hw.ask_to_leave(radius);
+        self.hw.notice(&Notice::Armed);
+        self.wait_until("the room to clear and the exposure switch", |m| {
+            let s = m.interlocks.state();
+            Ok(s.room_clear && s.exposure_switch_held && s.switch_pressed_after_arm)
+        })
     }
 
     fn wait_for_confirm(&mut self, what: &str) -> Result<(), MissionError> {

@@ -8,6 +8,9 @@ use roboct_nav::drive::DriveOptions;
 use roboct_nav::geom::Pose;
 use roboct_nav::plan::Navigator;
 use roboct_phantom::patient::Patient;
+use roboct_positioning::Target;
+use roboct_positioning::pipeline::{Positioned, SimulationOptions, position_simulated};
+use roboct_positioning::sim::SimPatient;
 use roboct_scanner::acquire::{SimulatedDetector, XRayDetector, XRayTube};
 use roboct_scanner::patient::AnalyticPatient;
 use roboct_scanner::physics::Response;
@@ -82,6 +85,13 @@ pub trait Hardware {
     fn notice(&mut self, notice: &Notice);
     /// Text typed or recognised from speech since the last call, one utterance at a time.
     fn console(&mut self) -> Option<String>;
+    /// Docks the gantry against the bed and takes the low-dose scout of `target` (an
+    /// exposure: called only with the beam allowed by the interlocks), and finds the anatomy
+    /// and plans the scan from it. A real device runs
+    /// `roboct_positioning::pipeline::position` on its implementation of
+    /// `roboct_positioning::pipeline::Bedside`; the simulator runs the same pipeline on its
+    /// simulated bedside, where the patient lies as [`SimWorld::pose`] says.
+    fn position(&mut self, target: Target, seed: u64) -> Result<Positioned, HardwareError>;
 }
 
 /// What the simulated operator does, so a mission runs on its own (the demo) or misbehaves
@@ -137,6 +147,10 @@ pub struct SimWorld {
     pub console_queue: Vec<(f64, String)>,
     /// Scheduled switch changes (time, held).
     pub switch_plan: Vec<(f64, bool)>,
+    /// How the patient lies on the bed and where the robot really stopped (for the scout).
+    pub pose: SimulationOptions,
+    /// The patient as the scanner sees it after positioning (the scan images this one).
+    pub positioned: Option<Patient>,
 }
 
 impl SimWorld {
@@ -175,6 +189,8 @@ impl SimWorld {
             operator: OperatorScript::default(),
             console_queue: Vec::new(),
             switch_plan: Vec::new(),
+            pose: SimulationOptions::default(),
+            positioned: None,
         })
     }
 
@@ -253,10 +269,14 @@ impl Hardware for SimWorld {
         response: &Response,
         seed: u64,
     ) -> Result<Box<dyn XRayDetector>, HardwareError> {
-        let patient = self.patient.as_ref().ok_or_else(|| HardwareError::Fault {
-            device: "detector",
-            message: "no patient in the simulated bed".into(),
-        })?;
+        let patient = self
+            .positioned
+            .as_ref()
+            .or(self.patient.as_ref())
+            .ok_or_else(|| HardwareError::Fault {
+                device: "detector",
+                message: "no patient in the simulated bed".into(),
+            })?;
         let d = SimulatedDetector::new(
             geometry,
             &AnalyticPatient {
@@ -331,5 +351,26 @@ impl Hardware for SimWorld {
         let now = self.clock.t_s;
         let i = self.console_queue.iter().position(|(t, _)| *t <= now)?;
         Some(self.console_queue.remove(i).1)
+    }
+    fn position(&mut self, target: Target, seed: u64) -> Result<Positioned, HardwareError> {
+        let fault = |message: String| HardwareError::Fault {
+            device: "bedside",
+            message,
+        };
+        let patient = self
+            .patient
+            .clone()
+            .ok_or_else(|| fault("no patient in the simulated bed".into()))?;
+        let options = SimulationOptions {
+            seed,
+            ..self.pose.clone()
+        };
+        let p = position_simulated(patient, target, &options).map_err(|e| fault(e.to_string()))?;
+        if p.outcome.is_ok()
+            && let SimPatient::Analytic(seen) = &p.patient_in_scanner
+        {
+            self.positioned = Some(seen.clone());
+        }
+        Ok(p)
     }
 }

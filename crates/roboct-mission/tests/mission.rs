@@ -156,6 +156,13 @@ impl Hardware for Checked {
     fn notice(&mut self, notice: &Notice) {
         self.world.notice(notice)
     }
+    fn position(
+        &mut self,
+        target: roboct_positioning::Target,
+        seed: u64,
+    ) -> Result<roboct_positioning::pipeline::Positioned, HardwareError> {
+        self.world.position(target, seed)
+    }
     fn console(&mut self) -> Option<String> {
         let text = self.world.console()?;
         if text.trim().eq_ignore_ascii_case("stop") {
@@ -325,6 +332,7 @@ fn the_whole_mission_scans_reads_and_delivers_everything_to_the_pacs() {
         Phase::Driving,
         Phase::Arrived,
         Phase::PatientVerified,
+        Phase::AwaitingConfirmation,
         Phase::Positioned,
         Phase::AwaitingConfirmation,
         Phase::Scanning,
@@ -530,4 +538,26 @@ mod random_sequences {
             }
         }
     }
+}
+
+#[test]
+fn a_patient_the_gantry_cannot_reach_is_not_scanned_and_the_operator_is_told_what_to_do() {
+    // The head lies 30 cm down the bed from where the bed's head end says.
+    let r = run(&|w, _| w.pose.offset_mm = [0.0, 0.0, -300.0], false, true);
+    let f = failure(&r);
+    assert!(f.starts_with("positioning"), "{:?}", r.summary.failure);
+    assert_eq!(
+        r.summary.failure.as_ref().unwrap().1,
+        roboct_core::Recovery::WaitForOperator
+    );
+    // The scout was taken; no scan was.
+    assert_eq!(r.world.tube.delivered_mas(), 0.0);
+    assert!(r.summary.ct.is_none());
+    assert!(
+        r.summary
+            .said
+            .iter()
+            .any(|s| s.contains("I cannot plan the scan"))
+    );
+    assert_safe(&r);
 }

@@ -103,6 +103,10 @@ enum BenchCommand {
     /// sensitivity and specificity at the standard and a quarter of the dose, by kind and
     /// volume, volume error, Dice, midline-shift error, time.
     Diagnosis(cmd::diagnose::BenchDiagnosisArgs),
+    /// The demo mission's computing by phase (scan simulation, reconstruction, reading,
+    /// DICOM) with the drive simulated at full speed, and when the first slice reached the
+    /// PACS.
+    Mission(cmd::mission::BenchMissionArgs),
     /// Bedside positioning on randomized heads and chests (development and test seeds):
     /// coverage, excess range at each end, isocentre error, scout dose, DLP saved.
     Positioning(cmd::position::BenchPositioningArgs),

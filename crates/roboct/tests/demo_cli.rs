@@ -67,6 +67,14 @@ fn the_demo_runs_a_whole_mission_and_prints_its_summary_as_json() {
         .filter(|p| p.parent().unwrap().ends_with("mpps"));
     assert_eq!(mpps.count(), 1);
     assert_eq!(files.iter().filter(dcm).count() as u64, images + 2 + 1);
+    // The series on disk reads back (by our reader) onto the volume's grid.
+    let volume = roboct_io::read_volume(&out.join("volume.nii.gz")).unwrap();
+    let (back, _) = roboct_dicom::reader::read_series(&out.join("dicom"), None).unwrap();
+    assert_eq!(back.grid().size(), volume.grid().size());
+    assert_eq!(volume.grid().size()[2] as u64, images);
+    let route: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("route.json")).unwrap()).unwrap();
+    assert!((route["length_m"].as_f64().unwrap() - v["route_m"].as_f64().unwrap()).abs() < 1e-9);
     assert!(v["ledger"]["joules"]["drive"].as_f64().unwrap() > 1000.0);
     assert!(v["ledger"]["joules"]["xray"].as_f64().unwrap() > 0.0);
 }

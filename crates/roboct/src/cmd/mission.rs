@@ -171,9 +171,45 @@ fn configured_pacs(file: &Path, name: Option<&str>, out: &Path) -> Result<Pacs> 
     })
 }
 
+/// What a demo mission left.
+struct Ran {
+    summary: Summary,
+    wall_s: f64,
+    pacs_events: Vec<ScpEvent>,
+    warnings: Vec<String>,
+    log: PathBuf,
+}
+
 /// `roboct demo`.
 pub fn demo(args: DemoArgs, ctx: &Context) -> Result<()> {
     let _ = ctx;
+    let lines = Lines { json: args.json };
+    let ran = run_mission(&args, &lines)?;
+    let Ran {
+        summary,
+        wall_s,
+        pacs_events,
+        warnings,
+        log,
+    } = ran;
+    if args.json {
+        let mut v = serde_json::to_value(&summary)?;
+        v["wall_s"] = serde_json::json!(wall_s);
+        v["event_log"] = serde_json::json!(log);
+        v["pacs_stored"] = serde_json::json!(stored(&pacs_events));
+        v["warnings"] = serde_json::json!(warnings);
+        println!("{}", serde_json::to_string_pretty(&v)?);
+    } else {
+        print_summary(&summary, wall_s, &pacs_events, &warnings, &log, &args.out);
+    }
+    if let Some((why, recovery)) = &summary.failure {
+        bail!("the mission failed: {why} (recovery: {recovery})");
+    }
+    Ok(())
+}
+
+/// Runs one demo mission as `args` say, showing its phases through `observer`.
+fn run_mission(args: &DemoArgs, lines: &dyn Observer) -> Result<Ran> {
     if !(args.battery > 0.0 && args.battery <= 1.0) {
         bail!(
             "--battery {}: expected a charge above 0 and at most 1",
@@ -204,11 +240,10 @@ pub fn demo(args: DemoArgs, ctx: &Context) -> Result<()> {
     }
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("creating {}", args.out.display()))?;
-    let lines = Lines { json: args.json };
     let db = args.out.join("missions.sqlite");
     let mut store = Store::open(&db).with_context(|| format!("opening {}", db.display()))?;
     for m in store.close_interrupted()? {
-        lines.print(&format!(
+        lines.note(&format!(
             "mission {} was interrupted in {} (a crash or a power cut): closed; what it queued for the PACS is delivered now",
             m.id, m.phase
         ));
@@ -244,7 +279,7 @@ pub fn demo(args: DemoArgs, ctx: &Context) -> Result<()> {
     };
     let mut chain = CtChain::new(ScannerSpec::mobile_head(), &args.out, Some(pacs.target));
     chain.voxel_mm = args.voxel_mm;
-    lines.print(&format!(
+    lines.note(&format!(
         "roboct demo: a {} scan for patient {} at {}, images to {}",
         order.body_part.to_lowercase(),
         order.patient_id.expose(),
@@ -252,7 +287,7 @@ pub fn demo(args: DemoArgs, ctx: &Context) -> Result<()> {
         chain.pacs_label().unwrap_or("no PACS")
     ));
     let wall = Instant::now();
-    let mission = Mission::begin(order, settings, &mut world, &mut store, &lines)?;
+    let mission = Mission::begin(order, settings, &mut world, &mut store, lines)?;
     let id = mission.id();
     let summary = mission.run(&mut chain);
     let wall_s = wall.elapsed().as_secs_f64();
@@ -274,27 +309,13 @@ pub fn demo(args: DemoArgs, ctx: &Context) -> Result<()> {
     }
     let log = args.out.join("events.jsonl");
     write_event_log(&store, id, &log)?;
-    if args.json {
-        let mut v = serde_json::to_value(&summary)?;
-        v["wall_s"] = serde_json::json!(wall_s);
-        v["event_log"] = serde_json::json!(log);
-        v["pacs_stored"] = serde_json::json!(stored(&pacs_events));
-        v["warnings"] = serde_json::json!(chain.warnings);
-        println!("{}", serde_json::to_string_pretty(&v)?);
-    } else {
-        print_summary(
-            &summary,
-            wall_s,
-            &pacs_events,
-            &chain.warnings,
-            &log,
-            &args.out,
-        );
-    }
-    if let Some((why, recovery)) = &summary.failure {
-        bail!("the mission failed: {why} (recovery: {recovery})");
-    }
-    Ok(())
+    Ok(Ran {
+        summary,
+        wall_s,
+        pacs_events,
+        warnings: chain.warnings.clone(),
+        log,
+    })
 }
 
 fn stored(events: &[ScpEvent]) -> usize {
@@ -423,4 +444,103 @@ fn print_summary(
         "    mission store   {}",
         out.join("missions.sqlite").display()
     );
+}
+
+/// `roboct bench mission`: the demo mission's computing, phase by phase.
+#[derive(Debug, clap::Args)]
+pub struct BenchMissionArgs {
+    /// Reconstruction voxel in-plane, mm (slices twice that).
+    #[arg(long, default_value_t = 1.0)]
+    voxel_mm: f64,
+    /// The simulated patient's seed.
+    #[arg(long, default_value_t = 7)]
+    seed: u64,
+    /// Print the figures as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Shows nothing (the bench prints its own table).
+struct Silent;
+
+impl Observer for Silent {
+    fn phase(&self, _: Phase, _: f64, _: &str) {}
+    fn note(&self, _: &str) {}
+}
+
+/// `roboct bench mission`.
+pub fn bench_mission(args: BenchMissionArgs, ctx: &Context) -> Result<()> {
+    let _ = ctx;
+    let dir = tempfile::tempdir().context("a temporary folder for the bench")?;
+    let demo = DemoArgs {
+        out: dir.path().to_path_buf(),
+        json: true,
+        pacs: None,
+        destination: None,
+        seed: args.seed,
+        clean: false,
+        voxel_mm: args.voxel_mm,
+        time_scale: 0.0,
+        say: Vec::new(),
+        wristband: None,
+        battery: 0.9,
+        place: "ward-3/bed-12".into(),
+        protocol: "standard".into(),
+    };
+    let ran = run_mission(&demo, &Silent)?;
+    let s = &ran.summary;
+    if let Some((why, _)) = &s.failure {
+        bail!("the bench mission failed: {why}");
+    }
+    let ct = s.ct.as_ref().context("the bench mission made no images")?;
+    let compute: f64 = s.ledger.compute_s.values().sum();
+    let grid = format!("{} slices", ct.images);
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({
+                "compute_s_by_phase": s.ledger.compute_s,
+                "compute_s": compute,
+                "wall_s": ran.wall_s,
+                "recon_s": ct.recon_s,
+                "diagnosis_s": ct.diagnosis_s,
+                "first_slice_in_pacs_s": ct.first_slice_s,
+                "last_slab_s": ct.last_slab_s,
+                "images": ct.images,
+                "sent": ct.sent,
+                "robot_clock_s": s.total_s,
+                "energy_j": s.ledger.total_j(),
+            }))?
+        );
+        return Ok(());
+    }
+    println!(
+        "roboct bench mission: the demo mission ({grid}, {} mm in-plane), the drive simulated at full speed",
+        args.voxel_mm
+    );
+    println!("  computing by phase (wall clock):");
+    for (phase, c) in &s.ledger.compute_s {
+        println!("    {:<22} {c:6.2} s", phase.name());
+    }
+    println!(
+        "  of which reconstruction {:.2} s, reading {:.2} s",
+        ct.recon_s,
+        ct.diagnosis_s.unwrap_or(0.0)
+    );
+    println!("  whole mission's computing: {compute:.2} s (goal: under 20 s)");
+    println!(
+        "  first slice in the PACS {:.2} s after the first slab; last slab at {:.2} s ({})",
+        ct.first_slice_s.unwrap_or(f64::NAN),
+        ct.last_slab_s.unwrap_or(f64::NAN),
+        if ct.first_slice_s < ct.last_slab_s {
+            "before the reconstruction finished"
+        } else {
+            "NOT before the reconstruction finished"
+        }
+    );
+    println!(
+        "  whole run {:.1} s here for {:.0} s on the robot's clock; {} instances sent",
+        ran.wall_s, s.total_s, ct.sent
+    );
+    Ok(())
 }

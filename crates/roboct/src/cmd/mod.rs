@@ -49,6 +49,7 @@ pub fn run(command: Command, ctx: &Context) -> Result<()> {
             BenchCommand::Route(args) => nav::bench_route(args, ctx),
             BenchCommand::Voice(args) => dialogue::bench_voice(args, ctx),
             BenchCommand::Diagnosis(args) => diagnose::bench_diagnosis(args, ctx),
+            BenchCommand::Mission(args) => mission::bench_mission(args, ctx),
             BenchCommand::Positioning(args) => position::bench_positioning(args, ctx),
         },
     }
