@@ -8,9 +8,13 @@
 //! 2. calibration: air about -1000 HU, CSF about 0-15 HU (a warning when off, not assessable
 //!    when far off or when the values are not HU at all);
 //! 3. skull (bone above 300 HU, large components) and the cranial cavity it encloses (a flood
-//!    from outside through everything but the skull sealed by 2.5 mm); no cavity, lungs, or a
-//!    cavity of the wrong size mean "not a head CT";
-//! 4. tissue levels (white and grey matter, CSF) and noise, measured on the scan itself;
+//!    from outside, slice by slice, through everything but the wall sealed by 2.5 mm: bone
+//!    and the air of the sinuses); no cavity, lungs, or a cavity of the wrong size mean "not
+//!    a head CT";
+//! 4. the image smoothed without the skull ([`morph::smooth_excluding`]), the brightening
+//!    reconstructions give the brain next to the skull removed (its median at each distance
+//!    from the inner table, above grey matter), tissue levels (white and grey matter, CSF) and
+//!    noise, measured on the scan itself;
 //! 5. blood: a [`Detector`] gives a probability per voxel (the built-in
 //!    [`ThresholdDetector`], or an [`OnnxDetector`] running a site's model); regions are then
 //!    cleaned of calcification halos and the falx, outlined at half their contrast, extended to
