@@ -746,13 +746,25 @@ impl CtChain {
             })
             .map_err(|e| MissionError::Dicom(e.to_string()))?;
         let findings_sr = reports
-            .findings_report(&findings_report(
-                dx,
-                format!(
+            .findings_report(&{
+                let procedure = format!(
                     "CT {} ({}), CTDIvol {:.1} mGy, DLP {:.0} mGy.cm",
                     order.body_part, order.protocol, scan_dose.ctdi_vol.0, scan_dose.dlp.0
-                ),
-            ))
+                );
+                match (dx, &self.hu) {
+                    (Some(dx), Some(hu)) => {
+                        let keys =
+                            roboct_diagnosis::report::key_images(dx, hu.grid(), &self.series_refs);
+                        roboct_diagnosis::report::findings_report_with_key_images(
+                            dx, &procedure, &keys,
+                        )
+                    }
+                    _ => FindingsReport {
+                        procedure,
+                        ..FindingsReport::default()
+                    },
+                }
+            })
             .map_err(|e| MissionError::Dicom(e.to_string()))?;
         let mut refs = self.series_refs.clone();
         for (name, inst) in [("dose_sr.dcm", &dose_sr), ("findings_sr.dcm", &findings_sr)] {
@@ -897,37 +909,4 @@ pub fn finding_lines(dx: &Diagnosis) -> Vec<String> {
         lines.push(format!("midline shift {m:.1} mm"));
     }
     lines
-}
-
-/// The findings SR's content from a reading (none: the procedure only).
-fn findings_report(dx: Option<&Diagnosis>, procedure: String) -> FindingsReport {
-    let Some(dx) = dx else {
-        return FindingsReport {
-            procedure,
-            ..FindingsReport::default()
-        };
-    };
-    let lines = finding_lines(dx);
-    FindingsReport {
-        procedure,
-        findings: dx
-            .findings
-            .iter()
-            .zip(&lines)
-            .map(|(f, line)| roboct_dicom::sr::Finding {
-                text: line.clone(),
-                size_mm: Some(f.max_thickness_mm),
-                ..roboct_dicom::sr::Finding::default()
-            })
-            .collect(),
-        conclusion: Some(if dx.positive() {
-            format!(
-                "Automated reading: {}. To be confirmed by a radiologist.",
-                lines.join("; ")
-            )
-        } else {
-            format!("Automated reading: {}.", lines.join("; "))
-        }),
-        ..FindingsReport::default()
-    }
 }

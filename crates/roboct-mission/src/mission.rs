@@ -595,7 +595,16 @@ impl Mission<'_> {
         self.interlocks
             .request(self.hw, Origin::Operator, Request::Expose, None)
             .map_err(denied)?;
-        let scan = chain.scan(self, &plan)?;
+        let t = Instant::now();
+        let scan = chain.scan(self, &plan);
+        // The scan's ticks advanced the clock already: book only the computing.
+        *self
+            .summary
+            .ledger
+            .compute_s
+            .entry(Phase::Scanning)
+            .or_default() += t.elapsed().as_secs_f64();
+        let scan = scan?;
         self.hw.beam().beam_off();
         self.interlocks.disarm();
         self.hw.notice(&Notice::ScanFinished);
