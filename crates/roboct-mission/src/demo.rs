@@ -22,6 +22,16 @@ pub fn demo_finding() -> FindingSpec {
     }
 }
 
+/// The navigator of a site loaded from `map` (ROS map_server YAML with the semantic layer)
+/// with the default robot.
+pub fn site_navigator(map: &std::path::Path) -> Result<Navigator, MissionError> {
+    let site =
+        roboct_nav::site::Site::load(map, roboct_nav::map::MapLimits::from_available_memory())
+            .map_err(|e| MissionError::Site(format!("{}: {e}", map.display())))?;
+    Navigator::new(site, RobotModel::default(), PlannerOptions::default())
+        .map_err(|e| MissionError::Site(format!("{}: {e}", map.display())))
+}
+
 /// The navigator of the embedded hospital with the default robot.
 pub fn hospital_navigator() -> Result<Navigator, MissionError> {
     Navigator::new(
@@ -40,6 +50,17 @@ pub fn demo_world(
     seed: u64,
     findings: Vec<FindingSpec>,
 ) -> Result<(SimWorld, HeadTruth), MissionError> {
+    demo_world_on(hospital_navigator()?, "dock", order, seed, findings)
+}
+
+/// [`demo_world`] on another site: the robot at its place `dock`.
+pub fn demo_world_on(
+    navigator: Navigator,
+    dock: &str,
+    order: &Order,
+    seed: u64,
+    findings: Vec<FindingSpec>,
+) -> Result<(SimWorld, HeadTruth), MissionError> {
     let h = head(&HeadOptions {
         seed,
         findings,
@@ -49,8 +70,8 @@ pub fn demo_world(
     })
     .map_err(|e| MissionError::Imaging(format!("the demo patient: {e}")))?;
     let mut world = SimWorld::new(
-        hospital_navigator()?,
-        "dock",
+        navigator,
+        dock,
         Some(h.patient),
         Some(Phi::new(order.patient_id.expose().clone())),
         0.9,

@@ -19,5 +19,6 @@ pub mod interlock;
 pub mod mission;
 pub mod phase;
 pub mod sim;
+pub mod site;
 pub mod store;
 pub mod world;

@@ -137,6 +137,9 @@ pub enum MissionError {
     /// The mission's store failed.
     #[error("mission store: {0}")]
     Store(String),
+    /// The site configuration is wrong.
+    #[error("site configuration: {0}")]
+    Site(String),
 }
 
 impl Recover for MissionError {
@@ -155,6 +158,7 @@ impl Recover for MissionError {
             MissionError::Imaging(_) => Recovery::Abort,
             MissionError::Dicom(_) => Recovery::Retry,
             MissionError::Store(_) => Recovery::Abort,
+            MissionError::Site(_) => Recovery::Abort,
         }
     }
 }

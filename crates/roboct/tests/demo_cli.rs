@@ -191,3 +191,49 @@ fn after_a_kill_9_the_restart_closes_the_interrupted_mission_and_delivers_its_im
         assert!(!text.contains("was interrupted"), "{text}");
     }
 }
+
+#[test]
+fn a_site_file_sets_the_dose_notification_and_is_validated() {
+    let dir = tempfile::tempdir().unwrap();
+    // A head notification value under the fast demo scan's CTDIvol (about 14 mGy): the robot asks
+    // for a second confirmation before it arms the scan.
+    let site = dir.path().join("site.toml");
+    std::fs::write(&site, "dock = \"dock\"\nnotification_head_mgy = 10\n").unwrap();
+    let o = roboct()
+        .args(["demo", "--json", "--site"])
+        .arg(&site)
+        .arg("--out")
+        .arg(dir.path().join("out"))
+        .args(FAST)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let said: Vec<String> = serde_json::from_value(v["said"].clone()).unwrap();
+    assert!(
+        said.iter()
+            .any(|s| s.contains("over the notification value of 10")),
+        "{said:?}"
+    );
+    // Bad site files name the file and the field.
+    for (text, expected) in [
+        ("notification_head_mgy = -1\n", "notification_head_mgy"),
+        ("dose = 3\n", "unknown field `dose`"),
+        ("map = \"missing.yaml\"\n", "missing.yaml"),
+        ("dock = \"ward-9\"\n", "ward-9"),
+    ] {
+        std::fs::write(&site, text).unwrap();
+        let o = roboct()
+            .args(["demo", "--site"])
+            .arg(&site)
+            .arg("--out")
+            .arg(dir.path().join("bad"))
+            .args(FAST)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success(), "{text}");
+        assert!(err.contains(expected), "{text}: {err}");
+        assert!(!err.contains("panicked"), "{err}");
+    }
+}

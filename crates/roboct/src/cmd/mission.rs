@@ -10,9 +10,10 @@ use roboct_dicom::outbox::Outbox;
 use roboct_dicom::scp::{Scp, ScpEvent, ScpOptions};
 use roboct_dicom::send::{Sender, sender_for};
 use roboct_mission::ct::{CtChain, PacsTarget};
-use roboct_mission::demo::{demo_finding, demo_world};
+use roboct_mission::demo::{demo_finding, demo_world_on, hospital_navigator, site_navigator};
 use roboct_mission::mission::{Mission, Observer, Order, Settings, Summary};
 use roboct_mission::phase::Phase;
+use roboct_mission::site::SiteConfig;
 use roboct_mission::store::Store;
 use roboct_scanner::ScannerSpec;
 
@@ -31,6 +32,10 @@ pub struct DemoArgs {
     /// this DICOM configuration file, instead of the embedded PACS.
     #[arg(long, value_name = "FILE")]
     pacs: Option<PathBuf>,
+    /// A site configuration (TOML: `map`, `dock`, `pacs`, `notification_head_mgy`,
+    /// `notification_body_mgy`, `exposure_radius_m`, `battery_reserve`), validated at start.
+    #[arg(long, value_name = "FILE")]
+    site: Option<PathBuf>,
     /// With --pacs: the PACS's name in the file (default: the first).
     #[arg(long, requires = "pacs")]
     destination: Option<String>,
@@ -248,10 +253,14 @@ fn run_mission(args: &DemoArgs, lines: &dyn Observer) -> Result<Ran> {
             m.id, m.phase
         ));
     }
+    let site = match &args.site {
+        Some(f) => SiteConfig::load(f)?,
+        None => SiteConfig::default(),
+    };
     let mut order = Order::demo();
     order.place = args.place.clone();
     order.protocol = args.protocol.clone();
-    let pacs = match &args.pacs {
+    let pacs = match args.pacs.as_ref().or(site.pacs.as_ref()) {
         Some(file) => configured_pacs(file, args.destination.as_deref(), &args.out)?,
         None => embedded_pacs(&args.out)?,
     };
@@ -260,7 +269,16 @@ fn run_mission(args: &DemoArgs, lines: &dyn Observer) -> Result<Ran> {
     } else {
         vec![demo_finding()]
     };
-    let (mut world, truth) = demo_world(&order, args.seed, findings)?;
+    let settings = site.apply(Settings {
+        out_dir: args.out.clone(),
+        time_scale: args.time_scale,
+        ..Settings::default()
+    });
+    let navigator = match &site.map {
+        Some(map) => site_navigator(map)?,
+        None => hospital_navigator()?,
+    };
+    let (mut world, truth) = demo_world_on(navigator, &settings.dock, &order, args.seed, findings)?;
     if let Some(w) = &args.wristband {
         world.wristband = Some(roboct_core::Phi::new(w.clone()));
     }
@@ -272,11 +290,6 @@ fn run_mission(args: &DemoArgs, lines: &dyn Observer) -> Result<Ran> {
     let truth_path = args.out.join("patient_truth.json");
     std::fs::write(&truth_path, serde_json::to_string_pretty(&truth)?)
         .with_context(|| format!("writing {}", truth_path.display()))?;
-    let settings = Settings {
-        out_dir: args.out.clone(),
-        time_scale: args.time_scale,
-        ..Settings::default()
-    };
     let mut chain = CtChain::new(ScannerSpec::mobile_head(), &args.out, Some(pacs.target));
     chain.voxel_mm = args.voxel_mm;
     lines.note(&format!(
@@ -376,7 +389,7 @@ fn print_summary(
         .ledger
         .joules
         .iter()
-        .map(|(k, j)| format!("{k:?} {:.1} kJ", j / 1e3).to_lowercase())
+        .map(|(k, j)| format!("{} {:.1} kJ", format!("{k:?}").to_lowercase(), j / 1e3))
         .collect();
     println!(
         "  energy: {:.1} kJ in all ({})",
@@ -476,6 +489,7 @@ pub fn bench_mission(args: BenchMissionArgs, ctx: &Context) -> Result<()> {
         out: dir.path().to_path_buf(),
         json: true,
         pacs: None,
+        site: None,
         destination: None,
         seed: args.seed,
         clean: false,
