@@ -488,7 +488,14 @@ impl CtChain {
             accession_number: order.accession.clone(),
             ..OrderRef::default()
         });
-        study
+        match &order.worklist {
+            Some(item) => {
+                let mut s = item.study_context(study);
+                s.body_part = order.body_part.clone();
+                s
+            }
+            None => study,
+        }
     }
 
     /// Reconstructs (FDK, slabs streamed to the PACS as they come), and writes the series,

@@ -46,6 +46,10 @@ pub struct Order {
     pub protocol: String,
     /// Where the order came from (`worklist`, `voice`, `text`, `api`, `demo`).
     pub source: String,
+    /// The worklist's order, when it came from one (its study, accession and step IDs are
+    /// the ones the images must carry).
+    #[serde(skip)]
+    pub worklist: Option<roboct_dicom::worklist::WorklistItem>,
 }
 
 impl Order {
@@ -61,7 +65,68 @@ impl Order {
             body_part: "HEAD".into(),
             protocol: "standard".into(),
             source: "demo".into(),
+            worklist: None,
         }
+    }
+
+    /// The order of a scheduled worklist item: the patient, the accession, the body part
+    /// from the requested procedure or step description (`CT HEAD`, `CT CHEST`...), and the
+    /// place from the Current Patient Location, matched against `places` (exactly, or
+    /// `WARD 3 BED 12` as `ward-3/bed-12`).
+    pub fn from_worklist(
+        item: &roboct_dicom::worklist::WorklistItem,
+        places: &[String],
+    ) -> Result<Self, MissionError> {
+        let text = format!(
+            "{} {}",
+            item.order.requested_procedure_description, item.step.description
+        )
+        .to_uppercase();
+        let body_part =
+            if text.contains("CHEST") || text.contains("THORAX") || text.contains("LUNG") {
+                "CHEST"
+            } else if text.contains("HEAD") || text.contains("BRAIN") {
+                "HEAD"
+            } else {
+                return Err(MissionError::BadOrder(format!(
+                    "worklist order {}: the procedure {:?} is neither a head nor a chest scan",
+                    item.order.requested_procedure_id,
+                    text.trim()
+                )));
+            };
+        let location = item.current_patient_location.trim();
+        let words: Vec<String> = location
+            .to_lowercase()
+            .split(|c: char| !c.is_ascii_alphanumeric())
+            .filter(|w| !w.is_empty())
+            .map(str::to_string)
+            .collect();
+        let guess = match words.as_slice() {
+            [w, n, b, m] if w == "ward" && b == "bed" => Some(format!("ward-{n}/bed-{m}")),
+            _ => None,
+        };
+        let place = places
+            .iter()
+            .find(|p| p.eq_ignore_ascii_case(location) || Some(p.to_lowercase()) == guess)
+            .cloned()
+            .ok_or_else(|| {
+                MissionError::BadOrder(format!(
+                    "worklist order {}: the patient's location {location:?} is no place of this site",
+                    item.order.requested_procedure_id
+                ))
+            })?;
+        Ok(Self {
+            patient_name: item.patient.name.clone(),
+            patient_id: item.patient.id.clone(),
+            birth_date: item.patient.birth_date.clone(),
+            sex: item.patient.sex.clone(),
+            accession: item.order.accession_number.clone(),
+            place,
+            body_part: body_part.into(),
+            protocol: "standard".into(),
+            source: "worklist".into(),
+            worklist: Some(item.clone()),
+        })
     }
 }
 

@@ -237,3 +237,90 @@ fn a_site_file_sets_the_dose_notification_and_is_validated() {
         assert!(!err.contains("panicked"), "{err}");
     }
 }
+
+#[test]
+fn the_order_can_come_from_a_real_worklist() {
+    use roboct_dicom::loopback::{ChildGuard, free_port, wait_port};
+    let tmp = tempfile::tempdir().unwrap();
+    let ae = tmp.path().join("WLM");
+    std::fs::create_dir(&ae).unwrap();
+    std::fs::write(ae.join("lockfile"), b"").unwrap();
+    // A head CT for patient PID-77 in ward 3, bed 12, scheduled for our station.
+    let dump = "(0008,0005) CS [ISO_IR 100]\n(0008,0050) SH [ACC77]\n(0008,0090) PN [HOUSE^GREGORY]\n(0010,0010) PN [ROE^RICHARD]\n(0010,0020) LO [PID-77]\n\
+(0010,0030) DA [19700101]\n(0010,0040) CS [M]\n(0020,000d) UI [1.2.3.77]\n(0032,1060) LO [CT HEAD]\n\
+(0038,0300) LO [WARD 3 BED 12]\n(0040,1001) SH [RP77]\n(0040,0100) SQ (Sequence with explicit length #=1)\n\
+(fffe,e000) na (Item with explicit length #=6)\n(0008,0060) CS [CT]\n(0040,0001) AE [ROBOCT]\n\
+(0040,0002) DA [20261129]\n(0040,0003) TM [101500]\n(0040,0007) LO [CT HEAD]\n(0040,0009) SH [SPS77]\n\
+(fffe,e00d) na (ItemDelimitationItem for re-encoding)\n(fffe,e0dd) na (SequenceDelimitationItem for re-encoding)\n";
+    std::fs::write(tmp.path().join("o.dump"), dump).unwrap();
+    let st = Command::new("dump2dcm")
+        .arg(tmp.path().join("o.dump"))
+        .arg(ae.join("o.wl"))
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let port = free_port().unwrap();
+    let _wl = ChildGuard::spawn(
+        "wlmscpfs",
+        Command::new("wlmscpfs")
+            .arg("-dfp")
+            .arg(tmp.path())
+            .arg(port.to_string())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null()),
+    )
+    .unwrap();
+    assert!(wait_port(port, Duration::from_secs(10)));
+    let cfg = tmp.path().join("dicom.toml");
+    std::fs::write(
+        &cfg,
+        format!("[station]\nae_title = \"ROBOCT\"\n\n[worklist]\nae_title = \"WLM\"\nhost = \"127.0.0.1\"\nport = {port}\n"),
+    )
+    .unwrap();
+    let out = tmp.path().join("out");
+    let o = roboct()
+        .args(["demo", "--json", "--worklist"])
+        .arg(&cfg)
+        .arg("--out")
+        .arg(&out)
+        .args(FAST)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("order from worklist: head scan"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("ward-3/bed-12"), "{stderr}");
+    // The images carry the worklist's study, patient and accession.
+    let first = walk(&out.join("dicom"))
+        .into_iter()
+        .find(|p| p.extension().is_some_and(|e| e == "dcm"))
+        .unwrap();
+    let dump = Command::new("dcmdump").arg(&first).output().unwrap();
+    let dump = String::from_utf8_lossy(&dump.stdout);
+    for (tag, value) in [
+        ("(0020,000d)", "[1.2.3.77]"),
+        ("(0010,0020)", "[PID-77]"),
+        ("(0008,0050)", "[ACC77]"),
+    ] {
+        assert!(
+            dump.lines()
+                .any(|l| l.starts_with(tag) && l.contains(value)),
+            "{tag} {value} not in:\n{dump}"
+        );
+    }
+    // A worklist that cannot be reached is named.
+    drop(_wl);
+    let o = roboct()
+        .args(["demo", "--worklist"])
+        .arg(&cfg)
+        .arg("--out")
+        .arg(tmp.path().join("out2"))
+        .args(FAST)
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("polling the worklist"));
+}

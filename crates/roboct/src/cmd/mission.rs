@@ -36,6 +36,10 @@ pub struct DemoArgs {
     /// `notification_body_mgy`, `exposure_radius_m`, `battery_reserve`), validated at start.
     #[arg(long, value_name = "FILE")]
     site: Option<PathBuf>,
+    /// Take the order from the worklist configured in this DICOM configuration file (the
+    /// first scheduled CT step for our AE title) instead of the demo's order.
+    #[arg(long, value_name = "FILE")]
+    worklist: Option<PathBuf>,
     /// With --pacs: the PACS's name in the file (default: the first).
     #[arg(long, requires = "pacs")]
     destination: Option<String>,
@@ -185,6 +189,31 @@ struct Ran {
     log: PathBuf,
 }
 
+/// The first scheduled CT order for our station on the worklist configured in `file`.
+fn worklist_order(file: &Path, places: &[String]) -> Result<Order> {
+    let config = DicomConfig::load(file)?;
+    let Some((peer, timeout)) = &config.worklist else {
+        bail!(
+            "{}: no [worklist] section; expected the worklist SCP's address",
+            file.display()
+        );
+    };
+    let query = roboct_dicom::worklist::WorklistQuery {
+        station_ae_title: Some(config.ae_title.clone()),
+        ..Default::default()
+    };
+    let report =
+        roboct_dicom::worklist::query_worklist(peer, &config.association_options(*timeout), &query)
+            .with_context(|| format!("polling the worklist {peer} (from {})", file.display()))?;
+    let Some(item) = report.items.first() else {
+        bail!(
+            "the worklist {peer} has no scheduled CT order for {}",
+            config.ae_title
+        );
+    };
+    Ok(Order::from_worklist(item, places)?)
+}
+
 /// `roboct demo`.
 pub fn demo(args: DemoArgs, ctx: &Context) -> Result<()> {
     let _ = ctx;
@@ -257,8 +286,21 @@ fn run_mission(args: &DemoArgs, lines: &dyn Observer) -> Result<Ran> {
         Some(f) => SiteConfig::load(f)?,
         None => SiteConfig::default(),
     };
+    let navigator = match &site.map {
+        Some(map) => site_navigator(map)?,
+        None => hospital_navigator()?,
+    };
     let mut order = Order::demo();
     order.place = args.place.clone();
+    if let Some(file) = &args.worklist {
+        let places: Vec<String> = navigator
+            .site()
+            .places
+            .iter()
+            .map(|p| p.name.clone())
+            .collect();
+        order = worklist_order(file, &places)?;
+    }
     order.protocol = args.protocol.clone();
     let pacs = match args.pacs.as_ref().or(site.pacs.as_ref()) {
         Some(file) => configured_pacs(file, args.destination.as_deref(), &args.out)?,
@@ -274,10 +316,6 @@ fn run_mission(args: &DemoArgs, lines: &dyn Observer) -> Result<Ran> {
         time_scale: args.time_scale,
         ..Settings::default()
     });
-    let navigator = match &site.map {
-        Some(map) => site_navigator(map)?,
-        None => hospital_navigator()?,
-    };
     let (mut world, truth) = demo_world_on(navigator, &settings.dock, &order, args.seed, findings)?;
     if let Some(w) = &args.wristband {
         world.wristband = Some(roboct_core::Phi::new(w.clone()));
@@ -490,6 +528,7 @@ pub fn bench_mission(args: BenchMissionArgs, ctx: &Context) -> Result<()> {
         json: true,
         pacs: None,
         site: None,
+        worklist: None,
         destination: None,
         seed: args.seed,
         clean: false,
