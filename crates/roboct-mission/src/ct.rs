@@ -243,6 +243,35 @@ impl CtChain {
         }
     }
 
+    /// The dose record of one axial rotation of `protocol` at `mas` (planned or delivered).
+    fn dose_record(
+        &self,
+        spectrum: &Spectrum,
+        protocol: &Protocol,
+        mas: f64,
+    ) -> Result<DoseRecord, String> {
+        let per_100 = ctdi_w_per_100mas(
+            spectrum,
+            self.spec.sid_mm,
+            self.spec.fan_half_angle_rad(),
+            protocol.ctdi_phantom,
+            Irradiation::Rotation,
+        );
+        let width = protocol.opened_collimation_mm(&self.spec);
+        DoseRecord::new(
+            "axial",
+            spectrum,
+            mas,
+            self.spec.rotation_time_s,
+            width,
+            width,
+            self.spec.sid_mm,
+            per_100,
+            protocol.ctdi_phantom,
+        )
+        .map_err(|e| e.to_string())
+    }
+
     /// The PACS's name for people, when there is one.
     pub fn pacs_label(&self) -> Option<&str> {
         self.pacs.as_ref().map(|p| p.label.as_str())
@@ -320,26 +349,9 @@ impl CtChain {
             .map_err(|e| MissionError::BadOrder(e.to_string()))?;
         let spectrum = Spectrum::tungsten(protocol.kvp, self.spec.filtration)
             .map_err(|e| MissionError::BadOrder(e.to_string()))?;
-        let per_100 = ctdi_w_per_100mas(
-            &spectrum,
-            self.spec.sid_mm,
-            self.spec.fan_half_angle_rad(),
-            phantom,
-            Irradiation::Rotation,
-        );
-        let width = protocol.opened_collimation_mm(&self.spec);
-        let dose = DoseRecord::new(
-            "axial",
-            &spectrum,
-            mas,
-            self.spec.rotation_time_s,
-            width,
-            width,
-            self.spec.sid_mm,
-            per_100,
-            phantom,
-        )
-        .map_err(|e| MissionError::BadOrder(e.to_string()))?;
+        let dose = self
+            .dose_record(&spectrum, &protocol, mas)
+            .map_err(MissionError::BadOrder)?;
         // A head is longer front to back than side to side: 208 x 244 mm in-plane, slices
         // twice the in-plane voxel (the reading grid the diagnosis was evaluated on).
         let v = self.voxel_mm;
@@ -397,11 +409,9 @@ impl CtChain {
             .map_err(|e| MissionError::Imaging(e.to_string()))?;
         let response = Response::new(&spectrum, &self.spec.detector);
         self.start_step();
-        let t = Instant::now();
         let mut detector = mission
             .hardware()
             .detector(&geometry, &response, plan.protocol.seed)?;
-        let setup_s = t.elapsed().as_secs_f64();
         let (nv, rows, cols) = geometry.projection_shape();
         let mut projections = Array3::<f32>::zeros((nv, rows, cols));
         let mut weights = Array3::<f32>::zeros((nv, rows, cols));
@@ -444,27 +454,9 @@ impl CtChain {
             }
         }
         let delivered = mission.hardware().tube().delivered_mas();
-        let per_100 = ctdi_w_per_100mas(
-            &spectrum,
-            self.spec.sid_mm,
-            self.spec.fan_half_angle_rad(),
-            plan.protocol.ctdi_phantom,
-            Irradiation::Rotation,
-        );
-        let width = plan.protocol.opened_collimation_mm(&self.spec);
-        let dose = DoseRecord::new(
-            "axial",
-            &spectrum,
-            delivered,
-            self.spec.rotation_time_s,
-            width,
-            width,
-            self.spec.sid_mm,
-            per_100,
-            plan.protocol.ctdi_phantom,
-        )
-        .map_err(|e| MissionError::Imaging(e.to_string()))?;
-        let _ = setup_s;
+        let dose = self
+            .dose_record(&spectrum, &plan.protocol, delivered)
+            .map_err(MissionError::Imaging)?;
         Ok(Acquired {
             geometry,
             projections,

@@ -275,10 +275,8 @@ pub struct Mission<'a> {
     last_base_j: f64,
     summary: Summary,
     order: Order,
-    wall_start: Instant,
     /// Console input not yet consumed by a phase.
     pending_input: Vec<String>,
-    route_there: Option<roboct_nav::plan::Route>,
 }
 
 impl<'a> Mission<'a> {
@@ -310,9 +308,7 @@ impl<'a> Mission<'a> {
                 ..Summary::default()
             },
             order,
-            wall_start: Instant::now(),
             pending_input: Vec::new(),
-            route_there: None,
         })
     }
 
@@ -491,7 +487,6 @@ impl Mission<'_> {
         let now = self.hw.now_s();
         *self.summary.ledger.seconds.entry(self.phase).or_default() += now - self.phase_started_s;
         self.summary.total_s = now;
-        self.summary.said = self.summary.said.clone();
         if let Err(e) = result {
             chain.discontinue(&self.order);
             self.hw.beam().beam_off();
@@ -510,7 +505,6 @@ impl Mission<'_> {
         } else {
             let _ = self.store.close(self.id, Phase::Done);
         }
-        let _ = self.wall_start;
         self.summary
     }
 
@@ -565,8 +559,7 @@ impl Mission<'_> {
                 100.0 * self.hw.battery().available_j() / self.hw.battery().capacity_j()
             ),
         )?;
-        self.summary.route = Some(there.clone());
-        self.route_there = Some(there);
+        self.summary.route = Some(there);
         self.enter(Phase::Driving, &format!("driving to {}", order.place))?;
         self.drive(&dock, &order.place)?;
         self.enter(Phase::Arrived, &format!("at {}", order.place))?;

@@ -11,7 +11,7 @@ use roboct_dicom::scp::{Scp, ScpEvent, ScpOptions};
 use roboct_dicom::send::{Sender, sender_for};
 use roboct_mission::ct::{CtChain, PacsTarget};
 use roboct_mission::demo::{demo_finding, demo_world_on, hospital_navigator, site_navigator};
-use roboct_mission::mission::{Mission, Observer, Order, Settings, Summary};
+use roboct_mission::mission::{Mission, Observer, Order, Quiet, Settings, Summary};
 use roboct_mission::phase::Phase;
 use roboct_mission::site::SiteConfig;
 use roboct_mission::store::Store;
@@ -511,14 +511,6 @@ pub struct BenchMissionArgs {
     json: bool,
 }
 
-/// Shows nothing (the bench prints its own table).
-struct Silent;
-
-impl Observer for Silent {
-    fn phase(&self, _: Phase, _: f64, _: &str) {}
-    fn note(&self, _: &str) {}
-}
-
 /// `roboct bench mission`.
 pub fn bench_mission(args: BenchMissionArgs, ctx: &Context) -> Result<()> {
     let _ = ctx;
@@ -540,7 +532,7 @@ pub fn bench_mission(args: BenchMissionArgs, ctx: &Context) -> Result<()> {
         place: "ward-3/bed-12".into(),
         protocol: "standard".into(),
     };
-    let ran = run_mission(&demo, &Silent)?;
+    let ran = run_mission(&demo, &Quiet)?;
     let s = &ran.summary;
     if let Some((why, _)) = &s.failure {
         bail!("the bench mission failed: {why}");

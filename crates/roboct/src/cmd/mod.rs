@@ -54,3 +54,20 @@ pub fn run(command: Command, ctx: &Context) -> Result<()> {
         },
     }
 }
+
+/// `--cohort both|test|development` as (name, first seed) pairs of a bench's cohorts.
+pub fn cohorts(
+    cohort: &str,
+    development_seed_base: u64,
+    test_seed_base: u64,
+) -> Result<Vec<(&'static str, u64)>> {
+    Ok(match cohort {
+        "both" => vec![
+            ("development", development_seed_base),
+            ("test", test_seed_base),
+        ],
+        "test" => vec![("test", test_seed_base)],
+        "development" => vec![("development", development_seed_base)],
+        other => anyhow::bail!("--cohort {other:?}: expected both, test or development"),
+    })
+}

@@ -249,15 +249,7 @@ pub fn bench_positioning(args: BenchPositioningArgs, ctx: &Context) -> Result<()
             args.patients
         );
     }
-    let cohorts: Vec<(&str, u64)> = match args.cohort.as_str() {
-        "both" => vec![
-            ("development", DEVELOPMENT_SEED_BASE),
-            ("test", TEST_SEED_BASE),
-        ],
-        "test" => vec![("test", TEST_SEED_BASE)],
-        "development" => vec![("development", DEVELOPMENT_SEED_BASE)],
-        other => bail!("--cohort {other:?}: expected both, test or development"),
-    };
+    let cohorts = super::cohorts(&args.cohort, DEVELOPMENT_SEED_BASE, TEST_SEED_BASE)?;
     let mut reports = Vec::new();
     for (name, base) in cohorts {
         let bar = crate::progress::Bar::new(ctx.quiet);
