@@ -24,4 +24,22 @@ pub enum BenchError {
     /// A grid was invalid.
     #[error(transparent)]
     Grid(#[from] roboct_geometry::GridError),
+    /// A setting of the bench was out of range.
+    #[error("{field} {value}: expected {expected}")]
+    Invalid {
+        /// The setting (as the command line names it).
+        field: &'static str,
+        /// What was given.
+        value: String,
+        /// What is accepted.
+        expected: &'static str,
+    },
+    /// A plot could not be written.
+    #[error("cannot write the plot {path}: {source}")]
+    Plot {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why.
+        source: image::ImageError,
+    },
 }

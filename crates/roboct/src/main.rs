@@ -110,6 +110,10 @@ enum BenchCommand {
     /// Bedside positioning on randomized heads and chests (development and test seeds):
     /// coverage, excess range at each end, isocentre error, scout dose, DLP saved.
     Positioning(cmd::position::BenchPositioningArgs),
+    /// The dose/quality curve: one head with a 10 mL bleed at 100, 50, 25 and 10% of the
+    /// standard dose (and sparse views), FDK and every iterative method; RMSE, lesion CNR,
+    /// SSIM, time; the 4x dose-reduction goal; a PNG plot.
+    Dose(cmd::scanner::BenchDoseArgs),
 }
 
 /// Every command takes negative numbers as values (`--level -600`), not as flags: maps,

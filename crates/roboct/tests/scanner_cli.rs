@@ -382,3 +382,125 @@ fn a_users_volume_reconstructs_onto_its_own_grid() {
     );
     assert!(e.contains("scan record"), "{e}");
 }
+
+#[test]
+fn bench_dose_prints_the_curve_its_goals_and_a_plot() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = ok(&[
+        "bench",
+        "dose",
+        "--cohort",
+        "development",
+        "--patients",
+        "1",
+        "--fractions",
+        "1,0.25",
+        "--sparse",
+        "60:0.25",
+        "--views",
+        "120",
+        // A low standard dose, where quantum noise dominates the background's spread (at
+        // 250 mAs and 2 mm voxels, beam hardening and view sampling weigh as much).
+        "--standard-mas",
+        "10",
+        "--voxel-mm",
+        "2",
+        "--methods",
+        "fdk,sirt@3,pwls@3:0.02",
+        "--png",
+        s(dir.path()),
+        "--json",
+    ]);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let report = &v[0]["report"];
+    assert_eq!(report["cohort"], "development");
+    assert_eq!(report["seeds"], serde_json::json!([11]));
+    let rows = report["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 9, "3 protocols x 3 reconstructions");
+    let find = |protocol: &str, method: &str| {
+        rows.iter()
+            .find(|r| r["protocol"] == protocol && r["method"] == method)
+            .unwrap_or_else(|| panic!("no row {protocol} {method}: {rows:?}"))
+    };
+    let full = find("100%", "fdk-hann");
+    let quarter = find("25%", "fdk-hann");
+    let sparse = find("25% 60 views", "fdk-hann");
+    let f = |r: &serde_json::Value, k: &str| r[k].as_f64().unwrap();
+    // CTDIvol is linear in mAs and does not depend on how the dose is split into views.
+    let ratio = f(quarter, "ctdi_vol_mgy") / f(full, "ctdi_vol_mgy");
+    assert!((ratio - 0.25).abs() < 0.01, "CTDIvol ratio {ratio}");
+    assert!((f(sparse, "ctdi_vol_mgy") - f(quarter, "ctdi_vol_mgy")).abs() < 1e-6);
+    // A quarter of the photons: about twice the FDK noise (quantum noise ~ 1/sqrt(dose)).
+    let noise = f(quarter, "noise_hu") / f(full, "noise_hu");
+    assert!((1.5..2.6).contains(&noise), "noise ratio {noise}");
+    assert!(f(quarter, "cnr") < f(full, "cnr"));
+    for r in rows {
+        assert!(f(r, "rmse_hu") > 0.0 && f(r, "rmse_hu") < 200.0, "{r}");
+        assert!(f(r, "ssim") > 0.0 && f(r, "ssim") <= 1.0, "{r}");
+        // The 60 HU bleed over ~30 HU white matter shows as a positive contrast.
+        assert!(f(r, "contrast_hu") > 10.0, "{r}");
+    }
+    let goals = &v[0]["goals"];
+    assert_eq!(goals["reference"]["method"], "fdk-hann");
+    assert!(goals["quarter_dose_met"].is_boolean(), "{goals}");
+    assert!(
+        goals["tenth_dose_met"].is_null(),
+        "10% was not run: {goals}"
+    );
+    let plot = dir.path().join("dose-quality-development.png");
+    assert_eq!(v[0]["plot"], s(&plot));
+    let img = image::open(&plot).unwrap().to_rgb8();
+    let coloured = img
+        .pixels()
+        .filter(|p| p.0[0] != p.0[1] || p.0[1] != p.0[2])
+        .count();
+    assert!(coloured > 500, "{coloured} coloured pixels in the plot");
+
+    // The table: one FDK row at full dose, the goals it cannot judge said so.
+    let text = ok(&[
+        "bench",
+        "dose",
+        "--cohort",
+        "test",
+        "--patients",
+        "1",
+        "--fractions",
+        "1",
+        "--sparse",
+        "none",
+        "--views",
+        "60",
+        "--voxel-mm",
+        "4",
+        "--methods",
+        "fdk",
+        "--png",
+        s(dir.path()),
+    ]);
+    assert!(text.contains("test patients: seeds [9001]"), "{text}");
+    assert!(text.contains("100%") && text.contains("fdk-hann"), "{text}");
+    assert!(
+        text.contains("goal 1 (4x dose reduction") && text.contains("not run"),
+        "{text}"
+    );
+    assert!(dir.path().join("dose-quality-test.png").exists());
+}
+
+#[test]
+fn bench_dose_refuses_bad_settings_by_name() {
+    for (args, expect) in [
+        (vec!["--methods", "art"], "--methods \"art\""),
+        (vec!["--methods", "sirt@0"], "--methods \"sirt@0\""),
+        (vec!["--fractions", "0"], "--fractions 0"),
+        (vec!["--sparse", "120"], "--sparse \"120\""),
+        (vec!["--views", "2"], "--views 2"),
+        (vec!["--patients", "0"], "--patients 0"),
+        (vec!["--voxel-mm", "-1"], "--voxel-mm -1"),
+        (vec!["--cohort", "all"], "--cohort \"all\""),
+    ] {
+        let mut a = vec!["bench", "dose"];
+        a.extend(args);
+        let e = fails(&a, 1);
+        assert!(e.contains(expect), "{a:?}: {e}");
+    }
+}

@@ -51,6 +51,7 @@ pub fn run(command: Command, ctx: &Context) -> Result<()> {
             BenchCommand::Diagnosis(args) => diagnose::bench_diagnosis(args, ctx),
             BenchCommand::Mission(args) => mission::bench_mission(args, ctx),
             BenchCommand::Positioning(args) => position::bench_positioning(args, ctx),
+            BenchCommand::Dose(args) => scanner::bench_dose(args, ctx),
         },
     }
 }

@@ -1,5 +1,6 @@
-//! `roboct simulate-scan` and the patients of `roboct phantom --head|--chest`: wiring for
-//! `roboct-phantom` (patients in HU) and `roboct-scanner` (the simulated scanner).
+//! `roboct simulate-scan`, the patients of `roboct phantom --head|--chest` and `roboct bench
+//! dose`: wiring for `roboct-phantom` (patients in HU), `roboct-scanner` (the simulated
+//! scanner) and `roboct-bench`'s dose/quality curve.
 
 use std::path::{Path, PathBuf};
 
@@ -385,6 +386,97 @@ pub fn simulate(args: SimulateScanArgs, ctx: &Context) -> Result<()> {
         let out = dir.join(format!("{stem}.truth.nii.gz"));
         let t = write_patient(m, &grid, &out, Some(&dir.join("truth.json")), 2)?;
         println!("wrote the truth: {} and {}", out.display(), t.display());
+    }
+    Ok(())
+}
+
+/// `roboct bench dose`.
+#[derive(Debug, Args)]
+pub struct BenchDoseArgs {
+    /// `both`, `development` (the seeds the iterative parameters were chosen on) or `test`
+    /// (held out).
+    #[arg(long, default_value = "both")]
+    cohort: String,
+    /// Patients per cohort (default: 2 development, 3 test).
+    #[arg(long)]
+    patients: Option<usize>,
+    /// Dose fractions of the standard head dose, at full views.
+    #[arg(long, value_delimiter = ',', default_value = "1,0.5,0.25,0.1")]
+    fractions: Vec<f64>,
+    /// Sparse-view protocols as VIEWS:FRACTION, or `none`.
+    #[arg(long, value_delimiter = ',', default_value = "120:0.25,60:0.25")]
+    sparse: Vec<String>,
+    /// Views of the full protocols.
+    #[arg(long, default_value_t = 360)]
+    views: usize,
+    /// The standard head dose's tube current-time product (120 kVp).
+    #[arg(long, default_value_t = 250.0)]
+    standard_mas: f64,
+    /// The reconstructions: `fdk[-WINDOW]` or `sirt|os-sart|cgls|fista-tv|pwls` with optional
+    /// `@ITERATIONS` and `:PARAMETER` (TV weight, PWLS beta), e.g. `pwls@20:0.02` (default:
+    /// FDK and every iterative method with the parameters chosen on the development seeds).
+    #[arg(long, value_delimiter = ',')]
+    methods: Vec<String>,
+    /// Voxel size of the reconstructions, mm.
+    #[arg(long, default_value_t = 1.0)]
+    voxel_mm: f64,
+    /// Folder for the plots (`dose-quality-<cohort>.png`).
+    #[arg(long, default_value = ".")]
+    png: PathBuf,
+    /// Print the reports and goals as JSON instead of tables.
+    #[arg(long)]
+    json: bool,
+}
+
+/// `roboct bench dose`: the dose/quality curve on development and held-out heads.
+pub fn bench_dose(args: BenchDoseArgs, ctx: &Context) -> Result<()> {
+    use roboct_bench::dose::{
+        DEVELOPMENT_SEED_BASE, DEVELOPMENT_SEEDS, DoseBenchConfig, ReconChoice, TEST_SEED_BASE,
+        TEST_SEEDS, default_methods, parse_sparse, run_dose_bench,
+    };
+    let methods = if args.methods.is_empty() {
+        default_methods()
+    } else {
+        args.methods
+            .iter()
+            .map(|m| m.parse::<ReconChoice>())
+            .collect::<Result<_, _>>()?
+    };
+    let sparse = parse_sparse(&args.sparse)?;
+    std::fs::create_dir_all(&args.png)
+        .with_context(|| format!("cannot create the plot folder {}", args.png.display()))?;
+    let mut out = Vec::new();
+    for (name, base) in super::cohorts(&args.cohort, DEVELOPMENT_SEED_BASE, TEST_SEED_BASE)? {
+        let n = args.patients.unwrap_or(if name == "test" {
+            TEST_SEEDS.len()
+        } else {
+            DEVELOPMENT_SEEDS.len()
+        });
+        let config = DoseBenchConfig {
+            seeds: (base..base + n as u64).collect(),
+            standard_mas: args.standard_mas,
+            fractions: args.fractions.clone(),
+            sparse: sparse.clone(),
+            views: args.views,
+            voxel_mm: args.voxel_mm,
+            methods: methods.clone(),
+        };
+        let bar = crate::progress::Bar::new(ctx.quiet);
+        let report = run_dose_bench(name, &config, &bar)?;
+        let plot = args.png.join(format!("dose-quality-{name}.png"));
+        report.write_plot(&plot)?;
+        if !args.json {
+            print!("{}", report.table());
+            println!("plot: {}", plot.display());
+        }
+        out.push(serde_json::json!({
+            "report": report,
+            "goals": report.goals(),
+            "plot": plot,
+        }));
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&out)?);
     }
     Ok(())
 }
