@@ -10,7 +10,13 @@
 //!
 //! The object file is the durable record: it goes to a temporary file that is fsynced, renamed
 //! into place and followed by an fsync of the folder, so after a crash it is either complete or
-//! absent, and [`Outbox::enqueue`] returns only once it is on disk. State files are written
+//! absent, and [`Outbox::enqueue`] returns only once it is on disk. The folders themselves are
+//! made durable before anything is published in them: a folder the outbox creates has its
+//! parent fsynced, and the first use of a destination in a process fsyncs the chain
+//! `root/..`, `root`, `root/<destination>` once (a folder left by a process that was killed
+//! before its parent reached the disk would otherwise take every later object with it in a
+//! power cut). `tests/outbox_crash.rs` records the system calls of an enqueue with strace,
+//! checks their order and replays every prefix of them under a power-cut model. State files are written
 //! atomically (temporary file and rename) but not fsynced: after a crash a state may be missing,
 //! empty or older than the truth, and every such case reads as *pending*, so the worst a crash
 //! can do is send an instance a second time, which the PACS absorbs because the SOP Instance UID
@@ -18,10 +24,12 @@
 //! by its SOP Instance UID: enqueueing the same bytes twice is a no-op, different bytes under the
 //! same UID are refused.
 
+use std::collections::HashSet;
 use std::fs::{self, File};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::part10::read_part10_info;
@@ -180,9 +188,46 @@ fn write_atomically(path: &Path, bytes: &[u8], durable: bool) -> Result<(), Outb
     drop(f);
     fs::rename(&tmp, path).map_err(io(path))?;
     if durable {
-        File::open(dir)
-            .and_then(|d| d.sync_all())
-            .map_err(io(dir))?;
+        sync_dir(dir)?;
+    }
+    Ok(())
+}
+
+/// fsyncs a folder, so that the entries created, renamed or removed in it survive a power cut.
+pub fn sync_dir(dir: &Path) -> Result<(), OutboxError> {
+    let dir = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
+    File::open(dir).and_then(|d| d.sync_all()).map_err(io(dir))
+}
+
+/// Creates `dir` and its missing parents durably: each folder created has its parent fsynced
+/// before the next step, so a folder never vanishes in a power cut once this returns (an
+/// fsync of a file or of the folder itself does not make the folder's own name durable).
+pub fn create_dir_durably(dir: &Path) -> Result<(), OutboxError> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    let mut missing = Vec::new();
+    let mut cur = dir;
+    while !cur.as_os_str().is_empty() && !cur.is_dir() {
+        missing.push(cur);
+        match cur.parent() {
+            Some(p) => cur = p,
+            None => break,
+        }
+    }
+    for d in missing.into_iter().rev() {
+        match fs::create_dir(d) {
+            Ok(()) => {}
+            // Made at the same moment by another process, which may not have synced it
+            // yet: syncing the parent below is harmless and closes that window.
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && d.is_dir() => {}
+            Err(e) => return Err(io(d)(e)),
+        }
+        sync_dir(d.parent().unwrap_or(Path::new(".")))?;
     }
     Ok(())
 }
@@ -218,6 +263,8 @@ fn is_abandoned_temp(path: &Path) -> bool {
 #[derive(Clone, Debug)]
 pub struct Outbox {
     root: PathBuf,
+    /// Destinations whose folder chain this process has made durable (see the module docs).
+    synced: Arc<Mutex<HashSet<String>>>,
 }
 
 /// Counts and the not-yet-sent items of one destination.
@@ -239,8 +286,11 @@ impl Outbox {
     /// Opens (creating if needed) the outbox at `root`.
     pub fn open(root: impl Into<PathBuf>) -> Result<Self, OutboxError> {
         let root = root.into();
-        fs::create_dir_all(&root).map_err(io(&root))?;
-        Ok(Self { root })
+        create_dir_durably(&root)?;
+        Ok(Self {
+            root,
+            synced: Arc::default(),
+        })
     }
 
     /// The root folder.
@@ -257,9 +307,21 @@ impl Outbox {
             return Err(OutboxError::BadDestination(destination.to_string()));
         }
         let d = self.root.join(destination);
-        for sub in ["objects", "state"] {
-            let p = d.join(sub);
-            fs::create_dir_all(&p).map_err(io(&p))?;
+        let mut synced = self.synced.lock().unwrap_or_else(|e| e.into_inner());
+        // Checked on every call: a folder deleted under a running process is made again.
+        let present = d.join("objects").is_dir() && d.join("state").is_dir();
+        if !present || !synced.contains(destination) {
+            for sub in ["objects", "state"] {
+                create_dir_durably(&d.join(sub))?;
+            }
+            // The folders may come from an earlier process that was killed before their
+            // names reached the disk: make the whole chain durable once per process.
+            if let Some(parent) = self.root.parent() {
+                sync_dir(parent)?;
+            }
+            sync_dir(&self.root)?;
+            sync_dir(&d)?;
+            synced.insert(destination.to_string());
         }
         Ok(d)
     }
