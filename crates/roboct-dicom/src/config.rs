@@ -1,6 +1,17 @@
 //! PACS and RIS endpoints from a TOML file. Credentials come from the environment or a file
 //! named in it, are held as [`Secret`]s and never printed.
 //!
+//! Rules for the DICOMweb URL, checked when the file is loaded (the error names the field):
+//! * no credentials in it (`https://user:pass@host/...` is refused: a URL is printed in errors
+//!   and kept in the outbox's `last_error`; the user goes in `username`, the password in
+//!   `password_env`/`password_file`, a bearer token in `token_env`/`token_file`);
+//! * `https://`, or `http://` to this machine only (`localhost`, `127.0.0.0/8`, `::1`: a local
+//!   archive or a TLS tunnel's local end). Plain `http://` to any other host would carry the
+//!   images, and any basic or bearer credentials, unencrypted: it needs `insecure = true` in
+//!   that `[pacs.<name>]` section, and the CLI warns each time it is used.
+//!
+//! Any URL in an error message goes through [`redact_url_credentials`] first.
+//!
 //! ```toml
 //! [station]
 //! ae_title = "ROBOCT"          # our AE title
@@ -32,6 +43,7 @@
 //! password_env = "ROBOCT_PACS_PASSWORD"  # or password_file = "/etc/roboct/pacs.pw"
 //! # token_env / token_file for a bearer token instead
 //! ca_file = "/etc/roboct/hospital-ca.pem"
+//! # insecure = true          # only to allow plain http:// to another host
 //! ```
 
 use std::collections::BTreeMap;
@@ -161,6 +173,7 @@ struct RawPacs {
     transfer_syntax: Option<String>,
     timeout_s: Option<f64>,
     batch: Option<usize>,
+    insecure: Option<bool>,
 }
 
 /// How to reach a PACS.
@@ -183,6 +196,8 @@ pub enum PacsEndpoint {
         ca_file: Option<PathBuf>,
         /// Instances per request.
         batch: usize,
+        /// `insecure = true`: plain `http://` to another host was allowed explicitly.
+        insecure: bool,
     },
 }
 
@@ -290,6 +305,66 @@ fn timeout(
     Ok(Duration::from_secs_f64(t))
 }
 
+/// `text` with the user information of every URL in it (`scheme://user:pass@host`) replaced
+/// by `***`, so that an error or a stored message never carries a credential.
+pub fn redact_url_credentials(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find("://") {
+        let (head, tail) = rest.split_at(i + 3);
+        out.push_str(head);
+        let end = tail
+            .find(|c: char| {
+                matches!(c, '/' | '?' | '#' | '"' | '\'' | '`' | ')' | '>' | ']')
+                    || c.is_whitespace()
+            })
+            .unwrap_or(tail.len());
+        let authority = &tail[..end];
+        match authority.rfind('@') {
+            Some(at) => {
+                out.push_str("***");
+                out.push_str(&authority[at..]);
+            }
+            None => out.push_str(authority),
+        }
+        rest = &tail[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Whether a URL host is this machine.
+fn is_loopback_host(url: &reqwest::Url) -> bool {
+    let Some(host) = url.host_str() else {
+        return false;
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// Checks a DICOMweb base URL (see the module docs); the reason names what to do instead and
+/// never repeats a credential.
+pub fn check_dicomweb_url(url: &str, insecure: bool) -> Result<(), String> {
+    let shown = redact_url_credentials(url);
+    let parsed = reqwest::Url::parse(url).map_err(|e| format!("`{shown}` is not a URL ({e})"))?;
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        return Err(format!(
+            "`{shown}` holds credentials (user:password@), which would be printed in errors and kept in the outbox: remove them from the URL; put the user name in `username` and the password in `password_env` or `password_file`, or a bearer token in `token_env` or `token_file`"
+        ));
+    }
+    match parsed.scheme() {
+        "https" => Ok(()),
+        "http" if is_loopback_host(&parsed) || insecure => Ok(()),
+        "http" => Err(format!(
+            "`{shown}` is plain http:// to another host: the images (patient data) and any credentials would cross the network unencrypted; use https://, or set `insecure = true` in this [pacs] section if the network is protected otherwise"
+        )),
+        _ => Err(format!("`{shown}` is not an http:// or https:// URL")),
+    }
+}
+
 impl DicomConfig {
     /// Reads and checks the configuration file.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
@@ -304,7 +379,8 @@ impl DicomConfig {
     pub fn parse(path: &Path, text: &str) -> Result<Self, ConfigError> {
         let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError::Parse {
             path: path.to_path_buf(),
-            why: e.to_string(),
+            // The parser quotes the offending line, which may hold a URL with a password.
+            why: redact_url_credentials(&e.to_string()),
         })?;
         let base = path.parent().unwrap_or(Path::new("."));
         let rel = |p: PathBuf| if p.is_absolute() { p } else { base.join(p) };
@@ -365,6 +441,13 @@ impl DicomConfig {
             });
             let endpoint = match protocol.as_str() {
                 "dimse" => {
+                    if p.insecure.is_some() {
+                        return Err(ConfigError::Field {
+                            path: path.to_path_buf(),
+                            field: field("insecure"),
+                            why: "applies to protocol \"stow\" (plain http://) only".into(),
+                        });
+                    }
                     let (Some(ae), Some(host), Some(port)) = (&p.ae_title, &p.host, p.port) else {
                         return Err(ConfigError::Field {
                             path: path.to_path_buf(),
@@ -402,13 +485,13 @@ impl DicomConfig {
                             why: "protocol \"stow\" needs dicomweb_url".into(),
                         });
                     };
-                    if !(url.starts_with("http://") || url.starts_with("https://")) {
-                        return Err(ConfigError::Field {
+                    check_dicomweb_url(url, p.insecure.unwrap_or(false)).map_err(|why| {
+                        ConfigError::Field {
                             path: path.to_path_buf(),
                             field: field("dicomweb_url"),
-                            why: format!("`{url}` is not an http:// or https:// URL"),
-                        });
-                    }
+                            why,
+                        }
+                    })?;
                     let password = match (&p.password_env, &p.password_file) {
                         (Some(v), None) => Some(CredentialSource::Env(v.clone())),
                         (None, Some(f)) => Some(CredentialSource::File(rel(f.clone()))),
@@ -461,6 +544,7 @@ impl DicomConfig {
                         auth,
                         ca_file: p.ca_file.clone().map(rel),
                         batch,
+                        insecure: p.insecure.unwrap_or(false),
                     }
                 }
                 other => {
@@ -596,6 +680,121 @@ password_env = "ROBOCT_TEST_PW_THAT_IS_NOT_SET"
                 "{field}: {e}"
             );
         }
+    }
+
+    fn stow_error(url: &str, extra: &str) -> String {
+        let text = GOOD.replace("https://pacs/dicom-web/", url) + extra;
+        DicomConfig::parse(Path::new("c.toml"), &text)
+            .unwrap_err()
+            .to_string()
+    }
+
+    #[test]
+    fn credentials_in_a_url_are_refused_and_never_echoed() {
+        for url in [
+            "https://robot:hunter2@pacs/dicom-web",
+            "https://robot:hunter2@pacs:8443",
+            "http://robot:hunter2@127.0.0.1:8042/dicom-web",
+            "https://hunter2@pacs/dicom-web",
+        ] {
+            let e = stow_error(url, "");
+            assert!(e.contains("pacs.web.dicomweb_url"), "{e}");
+            assert!(e.contains("credentials"), "{e}");
+            assert!(e.contains("password_env") && e.contains("token_env"), "{e}");
+            assert!(!e.contains("hunter2"), "echoed a credential: {e}");
+        }
+        // A syntax error on that line: the parser quotes it, the password is masked.
+        let text = GOOD.replace(
+            "\"https://pacs/dicom-web/\"",
+            "\"https://robot:hunter2@pacs/dicom-web",
+        );
+        let e = DicomConfig::parse(Path::new("c.toml"), &text)
+            .unwrap_err()
+            .to_string();
+        assert!(!e.contains("hunter2"), "echoed a credential: {e}");
+        // Not a URL at all: still masked.
+        let e = stow_error("ftp://robot:hunter2@pacs/x", "");
+        assert!(e.contains("dicomweb_url") && !e.contains("hunter2"), "{e}");
+    }
+
+    #[test]
+    fn plain_http_needs_insecure_except_to_this_machine() {
+        // Basic credentials (from GOOD) over plain HTTP to another host: refused, and the
+        // message says what to do.
+        let e = stow_error("http://pacs.example.org/dicom-web", "");
+        assert!(e.contains("pacs.web.dicomweb_url"), "{e}");
+        assert!(
+            e.contains("https://") && e.contains("insecure = true"),
+            "{e}"
+        );
+        // Bearer or no credentials: the images are patient data, refused all the same.
+        let bearer = GOOD
+            .replace("username = \"robot\"\n", "")
+            .replace("password_env", "token_env")
+            .replace("https://pacs/dicom-web/", "http://10.0.0.7/dicom-web");
+        let e = DicomConfig::parse(Path::new("c.toml"), &bearer)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("insecure = true"), "{e}");
+        // Allowed explicitly.
+        let c = DicomConfig::parse(
+            Path::new("c.toml"),
+            &(GOOD.replace(
+                "https://pacs/dicom-web/",
+                "http://pacs.example.org/dicom-web",
+            ) + "insecure = true\n"),
+        )
+        .unwrap();
+        assert!(matches!(
+            c.pacs("web").unwrap().endpoint,
+            PacsEndpoint::Stow { insecure: true, .. }
+        ));
+        // This machine: no flag needed.
+        for url in [
+            "http://127.0.0.1:8042/dicom-web",
+            "http://127.0.0.2:8042/dicom-web",
+            "http://localhost:8042/dicom-web",
+            "http://[::1]:8042/dicom-web",
+        ] {
+            let text = GOOD.replace("https://pacs/dicom-web/", url);
+            let c = DicomConfig::parse(Path::new("c.toml"), &text).unwrap();
+            assert!(matches!(
+                c.pacs("web").unwrap().endpoint,
+                PacsEndpoint::Stow {
+                    insecure: false,
+                    ..
+                }
+            ));
+        }
+        // A name that only looks like loopback is another host.
+        let e = stow_error("http://127.0.0.1.example.org/dicom-web", "");
+        assert!(e.contains("insecure"), "{e}");
+        // `insecure` means nothing for DIMSE: refused rather than ignored.
+        let text = GOOD.replace(
+            "transfer_syntax = \"deflated\"",
+            "transfer_syntax = \"deflated\"\ninsecure = true",
+        );
+        let e = DicomConfig::parse(Path::new("c.toml"), &text)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("pacs.main.insecure"), "{e}");
+    }
+
+    #[test]
+    fn url_credentials_are_masked_in_any_text() {
+        let t = "error sending request for url (https://robot:hunter2@pacs:8443/dicom-web/studies): \
+                 redirect to http://a:b@other/x; see `https://u@h` and https://plain/x";
+        let r = redact_url_credentials(t);
+        assert!(
+            !r.contains("hunter2") && !r.contains("a:b") && !r.contains("u@"),
+            "{r}"
+        );
+        assert!(r.contains("https://***@pacs:8443/dicom-web/studies"), "{r}");
+        assert!(
+            r.contains("http://***@other/x") && r.contains("https://plain/x"),
+            "{r}"
+        );
+        assert_eq!(redact_url_credentials("no url here"), "no url here");
     }
 
     #[test]

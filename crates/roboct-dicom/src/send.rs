@@ -8,7 +8,7 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use crate::config::{HttpAuth, PacsConfig, PacsEndpoint};
+use crate::config::{HttpAuth, PacsConfig, PacsEndpoint, redact_url_credentials};
 use crate::dimse::{Association, AssociationOptions, NetError, Peer, ProposedContext};
 use crate::part10::{
     EXPLICIT_VR_LE, IMPLICIT_VR_LE, NATIVE_SYNTAXES, Part10Info, decode_dataset, encode_dataset,
@@ -274,6 +274,7 @@ pub struct StowSender {
 
 impl StowSender {
     /// A client for `url` (the DICOMweb root), trusting the system roots plus `ca_pem`.
+    /// A URL with credentials in it (`user:pass@`) is refused: they go in `auth`.
     pub fn new(
         url: &str,
         auth: HttpAuth,
@@ -281,6 +282,14 @@ impl StowSender {
         timeout: Duration,
         batch: usize,
     ) -> Result<Self, SendError> {
+        if let Ok(u) = reqwest::Url::parse(url)
+            && (!u.username().is_empty() || u.password().is_some())
+        {
+            return Err(SendError::configuration(format!(
+                "the STOW-RS URL {} holds credentials: pass them as basic or bearer auth instead",
+                redact_url_credentials(url)
+            )));
+        }
         let mut builder = reqwest::blocking::Client::builder()
             .timeout(timeout)
             .connect_timeout(Duration::from_secs(10))
@@ -291,9 +300,9 @@ impl StowSender {
             })?;
             builder = builder.tls_certs_merge(certs);
         }
-        let client = builder.build().map_err(|e| {
-            SendError::configuration(format!("cannot set up HTTPS: {}", crate::error_chain(&e)))
-        })?;
+        let client = builder
+            .build()
+            .map_err(|e| SendError::configuration(format!("cannot set up HTTPS: {}", chain(&e))))?;
         Ok(Self {
             client,
             url: url.trim_end_matches('/').to_string(),
@@ -341,24 +350,22 @@ impl StowSender {
         let resp = req.send().map_err(|e| {
             // Connection refused, reset, timeouts and TLS failures (bad certificate) alike:
             // keep the instances and retry; the message says which it was.
-            SendError::transient(format!(
-                "STOW-RS to {}: {}",
-                self.url,
-                crate::error_chain(&e)
-            ))
+            SendError::transient(format!("STOW-RS to {}: {}", self.url, chain(&e)))
         })?;
         let status = resp.status().as_u16();
         let body = resp
             .bytes()
             .map_err(|e| {
-                SendError::transient(format!(
-                    "STOW-RS response cut short: {}",
-                    crate::error_chain(&e)
-                ))
+                SendError::transient(format!("STOW-RS response cut short: {}", chain(&e)))
             })?
             .to_vec();
         Ok((status, body))
     }
+}
+
+/// An HTTP error and its causes, with any URL credentials masked (reqwest quotes the URL).
+fn chain(e: &reqwest::Error) -> String {
+    redact_url_credentials(&crate::error_chain(e))
 }
 
 /// Per-instance outcome of a STOW-RS request.
@@ -544,6 +551,7 @@ pub fn sender_for(pacs: &PacsConfig, calling_ae: &str) -> Result<Box<dyn Sender>
             auth,
             ca_file,
             batch,
+            insecure: _,
         } => {
             let pem = match ca_file {
                 Some(p) => Some(std::fs::read(p).map_err(|e| {

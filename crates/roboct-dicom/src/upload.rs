@@ -213,6 +213,12 @@ impl Uploader {
         let mut transient = false;
         for (mut rec, result) in self.queue.drain(..n).zip(results) {
             rec.attempts += 1;
+            // Whatever a sender says goes to disk and screens without URL credentials, even
+            // from a sender that forgot to mask them.
+            let result = result.map_err(|mut e| {
+                e.message = crate::config::redact_url_credentials(&e.message);
+                e
+            });
             match result {
                 Ok(()) => {
                     rec.state = ItemState::Sent;

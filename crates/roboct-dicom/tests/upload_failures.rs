@@ -20,8 +20,8 @@ use roboct_dicom::ct::CT_IMAGE_STORAGE;
 use roboct_dicom::dimse::Peer;
 use roboct_dicom::outbox::{ItemState, Outbox};
 use roboct_dicom::part10::EXPLICIT_VR_LE;
-use roboct_dicom::send::{Failure, Outgoing, StowSender, sender_for};
-use roboct_dicom::upload::Uploader;
+use roboct_dicom::send::{Failure, Outgoing, SendError, StowSender, sender_for};
+use roboct_dicom::upload::{UploadPolicy, Uploader};
 
 fn outgoing(i: &roboct_dicom::ct::Instance) -> Outgoing<'_> {
     Outgoing {
@@ -628,4 +628,65 @@ fn stow_answers_duplicates_as_stored_and_never_quotes_a_body() {
     assert_eq!(e.kind, Failure::Transient, "{e}");
     assert!(e.message.contains("503 Service Unavailable"), "{e}");
     assert_eq!(server.join().unwrap().len(), 4);
+}
+
+/// A sender that quotes a URL with credentials in its errors, as a careless one might.
+struct QuotesCredentials(Failure);
+
+impl roboct_dicom::send::Sender for QuotesCredentials {
+    fn send_batch(&mut self, items: &[Outgoing<'_>]) -> Vec<Result<(), SendError>> {
+        items
+            .iter()
+            .map(|_| {
+                Err(SendError {
+                    kind: self.0,
+                    message: "error sending request for url (https://robot:hunter2@pacs.example.org/dicom-web/studies)".into(),
+                })
+            })
+            .collect()
+    }
+}
+
+#[test]
+fn url_credentials_never_reach_an_error_or_the_outbox() {
+    // Refused where they would come in, without being repeated.
+    let refused = StowSender::new(
+        "http://robot:hunter2@127.0.0.1:1/dicom-web",
+        HttpAuth::None,
+        None,
+        Duration::from_secs(1),
+        1,
+    );
+    let Err(e) = refused else {
+        panic!("a URL with credentials was accepted")
+    };
+    assert_eq!(e.kind, Failure::Configuration, "{e}");
+    assert!(
+        e.message.contains("credentials") && !e.message.contains("hunter2"),
+        "{e}"
+    );
+    // Masked on the way to the outbox and the report, whatever a sender says.
+    for kind in [Failure::Transient, Failure::Refused, Failure::Configuration] {
+        let tmp = tempfile::tempdir().unwrap();
+        let outbox = Outbox::open(tmp.path()).unwrap();
+        enqueue_all(&outbox, &series(8, 1));
+        let mut up = Uploader::new(
+            outbox.clone(),
+            "pacs",
+            Box::new(QuotesCredentials(kind)),
+            UploadPolicy::default(),
+        )
+        .unwrap();
+        up.step().unwrap();
+        let report = format!("{:?}", up.finish());
+        drop(up);
+        let rec = &outbox.records("pacs").unwrap()[0];
+        let stored = rec.last_error.clone().unwrap();
+        assert!(
+            stored.contains("https://***@pacs.example.org/dicom-web"),
+            "{kind:?}: {stored}"
+        );
+        assert!(!stored.contains("hunter2"), "{kind:?}: {stored}");
+        assert!(!report.contains("hunter2"), "{kind:?}: {report}");
+    }
 }
