@@ -45,6 +45,11 @@
 //! ```
 //!
 //! Unknown keys are refused, so a misspelt field is an error, not a silent default.
+//!
+//! Sizes are bounded for every kind alike, before anything is allocated: at most 65536
+//! ([`crate::MAX_PIXELS_PER_AXIS`]) detector pixels per axis, 2^22 views, and 2^31
+//! ([`crate::MAX_VALUES`]) samples in the projection stack (views x rows x cols) and voxels in
+//! the `[volume]` grid, 8 GiB each as f32. RTK XML geometries meet the same bound.
 
 use std::path::{Path, PathBuf};
 
@@ -52,8 +57,11 @@ use serde::Deserialize;
 
 use crate::circular::{Beam, CircularScan, even_angles};
 use crate::grid::{GridError, VolumeGrid};
-use crate::scan::{Detector, DetectorShape, GeometryError, ScanGeometry, Source, View, bad};
+use crate::scan::{
+    Detector, DetectorShape, GeometryError, ScanGeometry, Source, View, bad, check_size,
+};
 use crate::vec3::{Vec3, cross, dot, norm, scale};
+use crate::{MAX_PIXELS_PER_AXIS, MAX_VIEWS};
 
 /// Why a geometry file could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -464,14 +472,8 @@ fn build_scan(f: &File) -> Result<(ScanGeometry, Option<CircularScan>), Geometry
         }
         Kind::Vec => unreachable!("handled above"),
     };
-    let samples = (angles.len() as u128) * (f.detector.cols as u128) * (rows as u128);
-    if samples > MAX_SAMPLES {
-        return Err(bad(
-            "angles.count",
-            angles.len(),
-            format!("views x rows x cols at most {MAX_SAMPLES} samples (this scan has {samples})"),
-        ));
-    }
+    // Before the views are made: the same bound as every geometry (`ScanGeometry::new`).
+    check_size(angles.len(), rows, f.detector.cols)?;
     let detector = Detector::centered(f.detector.cols, rows, pixel, offset, shape);
     let circular = CircularScan {
         beam,
@@ -743,16 +745,6 @@ pub fn scan_toml(scan: &CircularScan, isocenter_mm: Vec3, volume: Option<&Volume
     t
 }
 
-/// More views than any real scan takes (a helical scan of a whole body has some 10^5): a
-/// larger count is a mistake in the file, and allocating for it would abort the process.
-const MAX_VIEWS: usize = 1 << 22;
-
-/// The most detector pixels along one axis (the largest flat panels have about 4000).
-const MAX_PIXELS_PER_AXIS: usize = 1 << 16;
-
-/// The most samples in one projection stack (64 Gi, 256 GiB as f32), as for volume grids.
-const MAX_SAMPLES: u128 = 1 << 36;
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -878,7 +870,7 @@ voxel_mm = [0.5, 0.5]
             (CONE.replace("pixel_mm = [1.5, 1.25]", "pixel_mm = [1.5, 1, 2]"), "detector.pixel_mm"),
             (CONE.replace("count = 90", "count = 4294967297"), "angles.count"),
             (CONE.replace("cols = 64", "cols = 100000"), "detector.cols"),
-            (CONE.replace("count = 90", "count = 4000000").replace("cols = 64", "cols = 60000").replace("rows = 48", "rows = 60000"), "views x rows x cols"),
+            (CONE.replace("count = 90", "count = 4000000").replace("cols = 64", "cols = 60000").replace("rows = 48", "rows = 60000"), "views x detector.rows x detector.cols"),
             (CONE.replace("count = 90", "count = 0"), "no views"),
             (CONE.replace("stop_deg = 360", "stop_deg = 0"), "angles.stop_deg"),
             (CONE.replace("size = [32, 32, 24]", "size = [32, 0, 24]"), "size y"),
@@ -896,6 +888,46 @@ voxel_mm = [0.5, 0.5]
             assert!(e.contains(want), "want {want:?} in: {e}");
             assert!(e.starts_with("g.toml"), "{e}");
         }
+    }
+
+    /// Issue 11: `kind = "vec"` skipped the per-axis and total caps, and circular scans allowed
+    /// 2^36 samples (256 GiB as f32). Every kind now meets one bound: at most 2^16 pixels per
+    /// detector axis and 2^31 samples (8 GiB) in the projection stack.
+    #[test]
+    fn one_size_bound_for_every_geometry_kind() {
+        let cone = |count: usize, cols: usize, rows: usize| {
+            CONE.replace("count = 90", &format!("count = {count}"))
+                .replace("cols = 64", &format!("cols = {cols}"))
+                .replace("rows = 48", &format!("rows = {rows}"))
+        };
+        let samples = "views x detector.rows x detector.cols";
+        // 2^11 views of 2^10 x 2^10 is the bound itself; one view more is refused.
+        assert!(parse(&cone(2048, 1024, 1024)).is_ok());
+        let e = parse(&cone(2049, 1024, 1024)).unwrap_err().to_string();
+        assert!(
+            e.contains(samples) && e.contains("at most 2^31 samples"),
+            "{e}"
+        );
+        // 2^36 samples passed the old cap.
+        let e = parse(&cone(1 << 16, 1024, 1024)).unwrap_err().to_string();
+        assert!(e.contains(samples), "{e}");
+
+        let vec = |cols: usize, rows: usize| {
+            format!(
+                "kind = \"vec\"\n[detector]\ncols = {cols}\nrows = {rows}\n[[views]]\nsource_mm = [0, -600, 0]\ndetector_mm = [0, 400, 0]\nu_mm = [1, 0, 0]\nv_mm = [0, 0, 1]\n"
+            )
+        };
+        assert!(parse(&vec(64, 48)).is_ok());
+        // Wider than any detector: accepted before, as cols x rows stayed under 2^32.
+        let e = parse(&vec(100_000, 1)).unwrap_err().to_string();
+        assert!(
+            e.contains("detector.cols is 100000") && e.contains("at most 65536"),
+            "{e}"
+        );
+        // 2^32 samples in one view: accepted before.
+        let e = parse(&vec(65536, 65536)).unwrap_err().to_string();
+        assert!(e.contains(samples), "{e}");
+        assert!(e.starts_with("g.toml"), "{e}");
     }
 
     #[test]

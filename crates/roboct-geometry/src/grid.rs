@@ -32,8 +32,10 @@ pub enum GridError {
     /// The direction matrix was not a rotation.
     #[error("volume direction matrix is not orthonormal with determinant +1 or -1")]
     BadDirection,
-    /// The grid would not fit in memory.
-    #[error("volume of {nx} x {ny} x {nz} voxels is too large ({bytes} bytes as f32)")]
+    /// The grid has more voxels than [`crate::MAX_VALUES`].
+    #[error(
+        "volume of {nx} x {ny} x {nz} voxels is too large ({bytes} bytes as f32); expected at most 2^31 voxels (8 GiB as f32)"
+    )]
     TooLarge {
         /// Voxels along x.
         nx: usize,
@@ -63,10 +65,8 @@ pub struct VolumeGrid {
     direction: [[f64; 3]; 3],
 }
 
-/// The most voxels we accept in one grid (64 Gi voxels, 256 GiB as f32): beyond that the
-/// request is almost surely a mistake in the size, and allocation would abort the process
-/// instead of returning an error.
-const MAX_VOXELS: u128 = 1 << 36;
+/// The most voxels in one grid: [`crate::MAX_VALUES`] (2^31, 8 GiB as f32).
+const MAX_VOXELS: u128 = crate::MAX_VALUES as u128;
 
 impl VolumeGrid {
     /// A grid with identity direction, given by the centre of the first voxel.
@@ -285,6 +285,10 @@ mod tests {
         ));
         let e = VolumeGrid::new([1 << 13, 1 << 13, 1 << 13], [1.0; 3], [0.0; 3]).unwrap_err();
         assert!(matches!(e, GridError::TooLarge { .. }));
+        // The bound is 2^31 voxels exactly.
+        assert!(VolumeGrid::new([1 << 11, 1 << 10, 1 << 10], [1.0; 3], [0.0; 3]).is_ok());
+        let e = VolumeGrid::new([(1 << 11) + 1, 1 << 10, 1 << 10], [1.0; 3], [0.0; 3]);
+        assert!(e.unwrap_err().to_string().contains("at most 2^31 voxels"));
         let skew = [[1.0, 0.5, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]];
         assert_eq!(
             VolumeGrid::with_direction([2; 3], [1.0; 3], [0.0; 3], skew).unwrap_err(),

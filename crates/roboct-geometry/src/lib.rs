@@ -59,3 +59,17 @@ pub use grid::{GridError, VolumeGrid};
 pub use rtk::{RtkError, RtkGeometry, read_rtk_xml, write_rtk_xml};
 pub use scan::{Detector, DetectorShape, GeometryError, Orbit, ScanGeometry, Source, View};
 pub use volume::{ShapeMismatch, Volume, VolumeSlab};
+
+/// The most values one projection stack (views x rows x cols) or volume grid may hold: 2^31,
+/// 8 GiB as f32. A larger number in a file is almost surely a mistake, and allocating for it
+/// would exhaust the machine before any error could be given, so every geometry kind (the
+/// circular TOML kinds, `vec`, RTK XML), every [`VolumeGrid`] and the array file readers
+/// (roboct-io) refuse more, naming the field.
+pub const MAX_VALUES: u64 = 1 << 31;
+
+/// The most detector pixels along one axis (the largest flat panels have about 4000).
+pub const MAX_PIXELS_PER_AXIS: usize = 1 << 16;
+
+/// The most views in one scan: more than any real scan takes (a helical scan of a whole body
+/// has some 10^5); a larger count is a mistake in the file.
+pub const MAX_VIEWS: usize = 1 << 22;

@@ -8,6 +8,7 @@
 //! way; circular scans also keep their orbit ([`Orbit`]), which analytic reconstruction needs.
 
 use crate::vec3::{Vec3, add, cross, dot, norm, scale, sub};
+use crate::{MAX_PIXELS_PER_AXIS, MAX_VALUES, MAX_VIEWS};
 
 /// Why a scan geometry was refused.
 #[derive(Debug, thiserror::Error, Clone, PartialEq)]
@@ -44,6 +45,24 @@ pub enum GeometryError {
         /// What is wrong.
         message: String,
     },
+}
+
+/// Refuses a scan of more than [`MAX_VIEWS`] views or more than [`MAX_VALUES`] samples
+/// (views x rows x cols), the one bound every kind of geometry file meets, checked before the
+/// views or the projections are allocated.
+pub(crate) fn check_size(views: usize, rows: usize, cols: usize) -> Result<(), GeometryError> {
+    if views > MAX_VIEWS {
+        return Err(bad("views", views, format!("at most {MAX_VIEWS} views")));
+    }
+    let samples = (views as u128) * (rows as u128) * (cols as u128);
+    if samples > u128::from(MAX_VALUES) {
+        return Err(bad(
+            "views x detector.rows x detector.cols",
+            samples,
+            "at most 2^31 samples (8 GiB as f32)",
+        ));
+    }
+    Ok(())
 }
 
 pub(crate) fn bad(
@@ -154,12 +173,14 @@ impl Detector {
                 ));
             }
         }
-        if (self.cols as u128) * (self.rows as u128) > 1 << 32 {
-            return Err(bad(
-                "detector.cols x detector.rows",
-                self.cols * self.rows,
-                "at most 2^32 pixels",
-            ));
+        for (field, n) in [("detector.cols", self.cols), ("detector.rows", self.rows)] {
+            if n > MAX_PIXELS_PER_AXIS {
+                return Err(bad(
+                    field,
+                    n,
+                    format!("at most {MAX_PIXELS_PER_AXIS} pixels"),
+                ));
+            }
         }
         Ok(())
     }
@@ -222,6 +243,7 @@ impl ScanGeometry {
         if views.is_empty() {
             return Err(GeometryError::NoViews);
         }
+        check_size(views.len(), detector.rows, detector.cols)?;
         let parallel = matches!(views[0].source, Source::Parallel(_));
         for (i, view) in views.iter().enumerate() {
             let fail = |message: &str| GeometryError::BadView {

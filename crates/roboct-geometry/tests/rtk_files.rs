@@ -104,3 +104,18 @@ fn rtk_frame_maps_to_ours_by_a_proper_rotation() {
         + m[0][2] * (m[1][0] * m[2][1] - m[1][1] * m[2][0]);
     assert_eq!(det, 1.0);
 }
+
+/// Issue 11: an RTK geometry meets the same size bound as every other kind (at most 2^16
+/// pixels per detector axis, 2^31 samples), whatever the projection images announce.
+#[test]
+fn rtk_scans_meet_the_size_bound() {
+    let g = read_rtk_xml(&data("rtk_shortscan.xml")).unwrap();
+    assert_eq!(g.projections.len(), 12);
+    let e = g.scan(1 << 17, 1, [1.0, 1.0], [0.0, 0.0]).unwrap_err();
+    assert!(e.to_string().contains("detector.cols"), "{e}");
+    // 12 views of 2^14 x 2^14 pixels: 3 x 2^30 samples.
+    let e = g
+        .scan(1 << 14, 1 << 14, [1.0, 1.0], [0.0, 0.0])
+        .unwrap_err();
+    assert!(e.to_string().contains("at most 2^31 samples"), "{e}");
+}
