@@ -318,6 +318,42 @@ pub fn read_array3(path: &Path) -> Result<Array3<f32>, IoError> {
     }
 }
 
+/// Refuses a header announcing more than [`roboct_geometry::MAX_VALUES`] values (2^31, 8 GiB as
+/// float32), or more memory than the machine has available, before anything is allocated for
+/// it. Reading needs the raw data (`element_bytes` per value) and the float32 array.
+pub(crate) fn check_announced(
+    path: &Path,
+    field: &str,
+    shape: &str,
+    values: u128,
+    element_bytes: usize,
+) -> Result<(), IoError> {
+    if values > u128::from(roboct_geometry::MAX_VALUES) {
+        return Err(IoError::header(
+            path,
+            field,
+            format!("{shape} is {values} values; expected at most 2^31 (8 GiB as float32)"),
+        ));
+    }
+    let needed = values * (element_bytes as u128 + 4);
+    if let Some(available) = roboct_core::memory::available_bytes()
+        && needed > u128::from(available)
+    {
+        return Err(IoError::header(
+            path,
+            field,
+            format!(
+                "{shape} needs {:.1} GiB to read; only {:.1} GiB of memory is available",
+                needed as f64 / GIB,
+                available as f64 / GIB
+            ),
+        ));
+    }
+    Ok(())
+}
+
+const GIB: f64 = (1u64 << 30) as f64;
+
 fn check_finite(path: &Path, data: &Array3<f32>) -> Result<(), IoError> {
     let mut count = 0;
     let mut first = usize::MAX;

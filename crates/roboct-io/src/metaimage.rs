@@ -209,7 +209,11 @@ pub(crate) fn read(path: &Path) -> Result<Image, IoError> {
         ));
     }
 
-    let n = dims.iter().product::<usize>();
+    // Checked before anything is allocated: a damaged DimSize must give an error naming it, not
+    // an overflow or an allocation that aborts the process.
+    let count = dims.iter().map(|&d| d as u128).product::<u128>();
+    crate::check_announced(path, "DimSize", &format!("{dims:?}"), count, element.size())?;
+    let n = count as usize;
     let want = (n * element.size()) as u64;
     let raw = if data_file == "LOCAL" {
         read_payload(
@@ -239,7 +243,8 @@ pub(crate) fn read(path: &Path) -> Result<Image, IoError> {
         .chunks_exact(es)
         .map(|b| element.decode(b, msb))
         .collect();
-    let data = Array3::from_shape_vec((dims[2], dims[1], dims[0]), values).expect("size checked");
+    let data = Array3::from_shape_vec((dims[2], dims[1], dims[0]), values)
+        .map_err(|e| IoError::corrupt(path, "MetaImage", e))?;
     Ok(Image {
         data,
         spacing,

@@ -6,6 +6,7 @@
 //! (code 1, scanner) and qform (code 1) so every reader finds the same grid, and read sform
 //! first, then qform, as the NIfTI-1 standard ranks them.
 
+use std::io::Read;
 use std::path::Path;
 
 use nifti::writer::WriterOptions;
@@ -14,32 +15,29 @@ use roboct_geometry::{Volume, VolumeGrid};
 
 use crate::IoError;
 
-pub(crate) fn read(path: &Path) -> Result<Volume, IoError> {
-    let format = "NIfTI";
-    let raw = std::fs::read(path).map_err(|e| IoError::os(path, e))?;
-    // Decide compression by content, not by name: `scan.NII.GZ` and a gzip file named `.nii`
-    // both happen in the wild, and the crate's own reader goes by a lower-case `.gz` suffix.
-    let bytes = if raw.starts_with(&[0x1f, 0x8b]) {
-        let mut out = Vec::new();
-        std::io::Read::read_to_end(&mut flate2::read::MultiGzDecoder::new(&raw[..]), &mut out)
-            .map_err(|e| IoError::corrupt(path, format, format!("gzip data: {e}")))?;
-        out
-    } else {
-        raw
-    };
-    let decode = |e: nifti::NiftiError| match e {
+const FORMAT: &str = "NIfTI";
+
+/// Size of the NIfTI-1 header; the voxels start at `vox_offset`, at least this far in.
+const HEADER_BYTES: usize = 348;
+
+fn decode_error(path: &Path, e: nifti::NiftiError) -> IoError {
+    match e {
         nifti::NiftiError::Io(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
             IoError::corrupt(
                 path,
-                format,
+                FORMAT,
                 "the file ends before the data its header announces",
             )
         }
-        other => IoError::corrupt(path, format, other),
-    };
-    let header = NiftiHeader::from_reader(&bytes[..]).map_err(decode)?;
-    let offset = header.vox_offset as usize;
-    if !(header.vox_offset >= 348.0 && offset <= bytes.len()) {
+        other => IoError::corrupt(path, FORMAT, other),
+    }
+}
+
+/// Where the voxels start and how many bytes of them the header announces, checked against
+/// the size bound ([`crate::check_announced`]) before anything is allocated for them.
+fn announced(path: &Path, header: &NiftiHeader) -> Result<(usize, usize), IoError> {
+    // Extensions sit between the header and the voxels; a gigabyte of them is no NIfTI file.
+    if !(header.vox_offset >= HEADER_BYTES as f32 && header.vox_offset <= (1u32 << 30) as f32) {
         return Err(IoError::header(
             path,
             "vox_offset",
@@ -48,6 +46,88 @@ pub(crate) fn read(path: &Path) -> Result<Volume, IoError> {
                 header.vox_offset
             ),
         ));
+    }
+    let dims = header.dim().map_err(|e| decode_error(path, e))?;
+    let datatype = header
+        .data_type()
+        .map_err(|e| IoError::header(path, "datatype", e.to_string()))?;
+    let element = datatype.size_of();
+    // The crate reads `bitpix / 8` bytes per voxel and converts by `datatype`: they must agree.
+    if i64::from(header.bitpix) != 8 * element as i64 {
+        return Err(IoError::header(
+            path,
+            "bitpix",
+            format!(
+                "{}; expected {} for datatype {datatype:?}",
+                header.bitpix,
+                8 * element
+            ),
+        ));
+    }
+    let values = dims.iter().map(|&d| u128::from(d)).product::<u128>();
+    crate::check_announced(path, "dim", &format!("{dims:?}"), values, element)?;
+    Ok((header.vox_offset as usize, values as usize * element))
+}
+
+/// Decompresses a `.nii.gz` no further than its header announces (header, extensions and
+/// voxels): a small file must not expand to fill the memory.
+fn gunzip(path: &Path, raw: &[u8]) -> Result<Vec<u8>, IoError> {
+    let gzip_error = |e: std::io::Error| IoError::corrupt(path, FORMAT, format!("gzip data: {e}"));
+    let mut decoder = flate2::read::MultiGzDecoder::new(raw);
+    let mut out = Vec::with_capacity(HEADER_BYTES);
+    (&mut decoder)
+        .take(HEADER_BYTES as u64)
+        .read_to_end(&mut out)
+        .map_err(gzip_error)?;
+    let header = NiftiHeader::from_reader(&out[..]).map_err(|e| decode_error(path, e))?;
+    let (offset, data) = announced(path, &header)?;
+    let total = (offset + data) as u64;
+    (&mut decoder)
+        .take(total + 1 - out.len() as u64)
+        .read_to_end(&mut out)
+        .map_err(gzip_error)?;
+    if out.len() as u64 > total {
+        return Err(IoError::corrupt(
+            path,
+            FORMAT,
+            format!(
+                "the gzip data expands beyond the {total} bytes its header announces (vox_offset {offset} + {data} bytes of voxels); the header's dim or datatype is wrong"
+            ),
+        ));
+    }
+    Ok(out)
+}
+
+pub(crate) fn read(path: &Path) -> Result<Volume, IoError> {
+    let format = FORMAT;
+    let raw = std::fs::read(path).map_err(|e| IoError::os(path, e))?;
+    // Decide compression by content, not by name: `scan.NII.GZ` and a gzip file named `.nii`
+    // both happen in the wild, and the crate's own reader goes by a lower-case `.gz` suffix.
+    let bytes = if raw.starts_with(&[0x1f, 0x8b]) {
+        gunzip(path, &raw)?
+    } else {
+        raw
+    };
+    let decode = |e: nifti::NiftiError| decode_error(path, e);
+    let header = NiftiHeader::from_reader(&bytes[..]).map_err(decode)?;
+    let (offset, data) = announced(path, &header)?;
+    if offset > bytes.len() {
+        return Err(IoError::header(
+            path,
+            "vox_offset",
+            format!(
+                "{}; expected 348 or more, inside the file",
+                header.vox_offset
+            ),
+        ));
+    }
+    // Before the crate allocates what the header announces.
+    if bytes.len() - offset < data {
+        return Err(IoError::Truncated {
+            path: path.to_path_buf(),
+            expected: data as u64,
+            found: (bytes.len() - offset) as u64,
+        });
     }
     let volume = InMemNiftiVolume::from_reader(&bytes[offset..], &header).map_err(decode)?;
     let dims: Vec<usize> = volume.dim().iter().map(|&d| d as usize).collect();

@@ -359,3 +359,123 @@ fn wrong_shapes_and_values_are_refused() {
         }
     ));
 }
+
+// ---- announced sizes (issue 11: no file makes the reader allocate beyond what it announces) ----
+
+/// A valid little-endian NIfTI-1 file of 2 x 2 x 2 float32 voxels, to patch.
+fn small_nifti(dir: &Path) -> Vec<u8> {
+    let grid = VolumeGrid::new([2, 2, 2], [1.0; 3], [0.0; 3]).unwrap();
+    let volume = Volume::from_array(grid, Array3::from_elem((2, 2, 2), 1.0)).unwrap();
+    let p = dir.join("small.nii");
+    write_volume(&p, &volume).unwrap();
+    std::fs::read(&p).unwrap()
+}
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut e, bytes).unwrap();
+    e.finish().unwrap()
+}
+
+/// NIfTI-1 `dim[i]` is an i16 at byte 40 + 2 i.
+fn set_dim(bytes: &mut [u8], i: usize, value: i16) {
+    bytes[40 + 2 * i..42 + 2 * i].copy_from_slice(&value.to_le_bytes());
+}
+
+#[test]
+fn gzipped_nifti_is_not_decompressed_beyond_its_header() {
+    let dir = tempfile::tempdir().unwrap();
+    let small = small_nifti(dir.path());
+    // As written, it reads back.
+    let p = write(dir.path(), "ok.nii.gz", &gzip(&small));
+    assert_eq!(read_volume(&p).unwrap().data().len(), 8);
+    // 32 bytes of voxels announced, 16 MiB of zeros behind them: a gzip bomb, refused after
+    // at most the announced bytes (the reader used to inflate all of it).
+    let mut bomb = small.clone();
+    bomb.resize(small.len() + (16 << 20), 0);
+    let p = write(dir.path(), "bomb.nii.gz", &gzip(&bomb));
+    let t = err_text(read_volume(&p).unwrap_err());
+    assert!(
+        t.contains("bomb.nii.gz") && t.contains("expands beyond") && t.contains("announces"),
+        "{t}"
+    );
+}
+
+#[test]
+fn nifti_announcing_more_than_it_holds_is_refused_before_allocating() {
+    let dir = tempfile::tempdir().unwrap();
+    let small = small_nifti(dir.path());
+    // 30000^3 float32 voxels (100 GiB) in a file of 384 bytes: the size bound, by field.
+    let mut huge = small.clone();
+    for i in 1..=3 {
+        set_dim(&mut huge, i, 30000);
+    }
+    for name in ["huge.nii", "huge.nii.gz"] {
+        let bytes = if name.ends_with(".gz") {
+            gzip(&huge)
+        } else {
+            huge.clone()
+        };
+        let t = err_text(read_volume(&write(dir.path(), name, &bytes)).unwrap_err());
+        assert!(
+            t.contains(name) && t.contains("header field dim") && t.contains("2^31"),
+            "{t}"
+        );
+    }
+    // 200^3 voxels (32 MB) announced, 32 bytes present: truncated, found before allocating.
+    let mut short = small.clone();
+    for i in 1..=3 {
+        set_dim(&mut short, i, 200);
+    }
+    let e = read_volume(&write(dir.path(), "short.nii", &short)).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            IoError::Truncated {
+                expected: 32_000_000,
+                found: 32,
+                ..
+            }
+        ),
+        "{e}"
+    );
+    // bitpix disagreeing with datatype (float32) would make the crate read the wrong amount.
+    let mut bitpix = small.clone();
+    bitpix[72..74].copy_from_slice(&8i16.to_le_bytes());
+    let t = err_text(read_volume(&write(dir.path(), "bitpix.nii", &bitpix)).unwrap_err());
+    assert!(t.contains("header field bitpix"), "{t}");
+}
+
+/// Issue 11: `DimSize = 4294967296 4294967296 1` overflowed the size product (a panic in debug
+/// builds, a wrapped size and a failed `expect` in release).
+#[test]
+fn metaimage_dim_size_overflow_names_the_field() {
+    let dir = tempfile::tempdir().unwrap();
+    for (i, dims) in [
+        "4294967296 4294967296 1",
+        "65536 65536 65536",
+        "100000 100000 1",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let mut bytes = format!(
+            "ObjectType = Image\nNDims = 3\nDimSize = {dims}\nElementType = MET_FLOAT\nElementDataFile = LOCAL\n"
+        )
+        .into_bytes();
+        bytes.extend_from_slice(&[0u8; 64]);
+        let p = write(dir.path(), &format!("dims{i}.mha"), &bytes);
+        for e in [
+            read_volume(&p).unwrap_err(),
+            read_projections(&p).unwrap_err(),
+        ] {
+            let t = err_text(e);
+            assert!(
+                t.contains(&format!("dims{i}.mha"))
+                    && t.contains("header field DimSize")
+                    && t.contains("at most 2^31"),
+                "{t}"
+            );
+        }
+    }
+}
