@@ -4,9 +4,11 @@
 //! Input rules (`read_wav`, `decode_wav`):
 //! * a RIFF/WAVE file with integer PCM (8, 16, 24 or 32 bit) or 32-bit float samples;
 //! * any channel count: channels are averaged into one;
-//! * 16 kHz is used as is; any other rate from 8 kHz up is resampled to 16 kHz with a
+//! * 16 kHz is used as is; any other rate from 8 kHz to 384 kHz is resampled to 16 kHz with a
 //!   band-limited FFT resampler (`rubato`); below 8 kHz is refused, since telephone-band
-//!   speech is the least a speech model can work with;
+//!   speech is the least a speech model can work with, and above 384 kHz (the highest rate
+//!   audio equipment records) the header is damaged: the resampler's buffers grow with the
+//!   rate, and a header claiming 4 GHz would ask for tens of gigabytes;
 //! * at most [`MAX_DURATION_S`] seconds: a spoken command is short, and a long file is more
 //!   likely the wrong file than a command (checked from the header, before reading samples);
 //! * silence and clipping are not errors: [`Audio::level`] measures them and the recognizer
@@ -26,6 +28,9 @@ use rubato::{Fft, FixedSync, Resampler};
 pub const SAMPLE_RATE_HZ: u32 = 16_000;
 /// The lowest input rate accepted (and resampled up to 16 kHz).
 pub const MIN_INPUT_RATE_HZ: u32 = 8_000;
+/// The highest input rate accepted (and resampled down to 16 kHz): the highest rate audio
+/// interfaces record.
+pub const MAX_INPUT_RATE_HZ: u32 = 384_000;
 /// The longest input accepted, in seconds.
 pub const MAX_DURATION_S: f64 = 30.0;
 /// A recording whose loudest 20 ms frame is quieter than this (dB relative to full scale)
@@ -71,6 +76,17 @@ pub enum AudioError {
         "{origin}: sample rate {rate_hz} Hz is below {MIN_INPUT_RATE_HZ} Hz, too low for speech; record at 16000 Hz"
     )]
     RateTooLow {
+        /// The file or stream.
+        origin: String,
+        /// The rate found.
+        rate_hz: u32,
+    },
+    /// The header's sample rate is higher than any audio equipment records: the header is
+    /// damaged, or the file is not audio.
+    #[error(
+        "{origin}: header field sample rate is {rate_hz} Hz; expected at most {MAX_INPUT_RATE_HZ} Hz (the header is damaged or this is not a recording); record at 16000 Hz"
+    )]
+    RateTooHigh {
         /// The file or stream.
         origin: String,
         /// The rate found.
@@ -357,6 +373,12 @@ fn decode<R: Read + Seek>(reader: R, origin: &str) -> Result<(Audio, Conversion)
             rate_hz: spec.sample_rate,
         });
     }
+    if spec.sample_rate > MAX_INPUT_RATE_HZ {
+        return Err(AudioError::RateTooHigh {
+            origin,
+            rate_hz: spec.sample_rate,
+        });
+    }
     if spec.channels == 0 {
         return Err(AudioError::Unsupported {
             origin,
@@ -414,7 +436,9 @@ fn read_samples<R: Read>(
         samples,
         detail: e.to_string(),
     };
-    let mut out = Vec::with_capacity(reader.len() as usize);
+    // The header's count is a claim: reserve at most 2^20 samples (4 MiB) up front and grow as
+    // samples really arrive, so a damaged data chunk size cannot reserve gigabytes.
+    let mut out = Vec::with_capacity((reader.len() as usize).min(1 << 20));
     match (spec.sample_format, spec.bits_per_sample) {
         (hound::SampleFormat::Float, 32) => {
             for s in reader.samples::<f32>() {
@@ -600,6 +624,29 @@ mod tests {
         assert!(
             matches!(e, AudioError::RateTooLow { rate_hz: 4000, .. }),
             "{e}"
+        );
+
+        // Issue 11: a header claiming about 4.29 GHz made the resampler ask for tens of GB.
+        for rate in [384_001u32, 4_294_000_000] {
+            // hound's writer cannot write such a header: patch the rate and byte rate fields
+            // of an 8-bit mono file (one byte per frame, so the byte rate is the rate).
+            let mut fast = wav_bytes(spec(16_000, 1, 8, false), &[0.1; 400]);
+            fast[24..28].copy_from_slice(&rate.to_le_bytes());
+            fast[28..32].copy_from_slice(&rate.to_le_bytes());
+            let e = decode_wav(&fast, "fast.wav").unwrap_err();
+            assert!(
+                matches!(e, AudioError::RateTooHigh { rate_hz, .. } if rate_hz == rate),
+                "{e}"
+            );
+            let t = e.to_string();
+            assert!(t.contains("fast.wav") && t.contains("sample rate"), "{t}");
+        }
+        assert!(
+            decode_wav(
+                &wav_bytes(spec(384_000, 1, 16, false), &[0.1; 400]),
+                "ok.wav"
+            )
+            .is_ok()
         );
 
         let e = decode_wav(&wav_bytes(spec(16_000, 1, 16, false), &[]), "empty.wav").unwrap_err();
