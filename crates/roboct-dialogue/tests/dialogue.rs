@@ -417,33 +417,75 @@ fn phrase_pool() -> Vec<&'static str> {
         "",
         "confirm please",
         "don't confirm",
+        "stop",
+        "stop the scan",
+        "emergency stop",
     ]
 }
 
 proptest! {
     #![proptest_config(ProptestConfig { cases: 300, .. ProptestConfig::default() })]
 
-    /// Whatever is said, in whatever order: voice never turns the beam on, and a scan is
-    /// armed only by "confirm" right after a readback.
+    /// Whatever is said, in whatever order, with the operator pressing and releasing the
+    /// exposure switch at random: voice never turns the beam on, a scan is armed only by
+    /// "confirm" right after a readback, the beam is on only while the switch is held on an
+    /// armed scan of a verified patient with the base at rest, and "stop" cuts it at once.
     #[test]
     fn voice_alone_never_exposes_and_only_confirm_arms(
-        steps in proptest::collection::vec((proptest::sample::select(phrase_pool()), 0.0f64..40.0, any::<bool>()), 0..30)
+        steps in proptest::collection::vec(
+            (
+                // The scan's own words more often, so that many sequences arm a scan and the
+                // switch then meets an armed machine.
+                prop_oneof![
+                    3 => proptest::sample::select(vec!["scan the chest", "patient number four seven one one", "confirm"]),
+                    2 => proptest::sample::select(phrase_pool()),
+                ],
+                0.0f64..40.0,
+                any::<bool>(),
+                0u8..4,
+            ),
+            0..30,
+        )
     ) {
         let mut s = Session::bedside();
-        for (phrase, wait, arrive) in steps {
+        for (phrase, wait, arrive, switch) in steps {
             if arrive {
                 s.machine.arrive();
             }
             s.wait(wait);
+            // The operator's hand: 0 presses, 1 releases, otherwise leaves the switch be.
+            let beam_before = s.machine.world.interlocks.beam_on;
+            match switch {
+                0 => {
+                    let on = s.machine.hold_exposure_switch(true);
+                    let i = s.machine.world.interlocks;
+                    if on {
+                        prop_assert!(s.machine.armed.is_some() && i.patient_verified && i.confirmed);
+                        prop_assert!(!i.base_moving && !i.stop_latched);
+                    }
+                }
+                1 => {
+                    prop_assert!(!s.machine.hold_exposure_switch(false), "releasing the switch stops the beam");
+                }
+                _ => {}
+            }
+            let i = s.machine.world.interlocks;
+            prop_assert!(!i.beam_on || i.exposure_switch_held, "beam on without the switch: {i:?}");
+            prop_assert!(!i.beam_on || beam_before || switch == 0, "beam came on without a press");
+            let was_on = s.machine.world.interlocks.beam_on;
             let before = s.dialogue.state();
             let t = s.say(phrase);
-            prop_assert!(!s.machine.world.interlocks.beam_on);
+            let i = s.machine.world.interlocks;
+            prop_assert!(!i.beam_on || was_on, "voice turned the beam on: {phrase:?}");
+            if t.actions.iter().any(|a| matches!(a, Action::EmergencyStop)) {
+                prop_assert!(!i.beam_on && !i.base_moving && i.stop_latched, "{phrase:?}: {i:?}");
+            }
             if t.actions.iter().any(|a| matches!(a, Action::Arm(_))) {
                 prop_assert_eq!(before, "confirming");
                 prop_assert!(matches!(t.heard, Heard::Command(roboct_dialogue::command::Command::Confirm)));
-                prop_assert!(s.machine.world.interlocks.patient_verified);
+                prop_assert!(i.patient_verified);
             }
-            prop_assert!(s.machine.world.interlocks.is_safe());
+            prop_assert!(i.is_safe());
         }
     }
 }

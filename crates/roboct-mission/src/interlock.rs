@@ -149,6 +149,25 @@ impl Interlocks {
         Ok(())
     }
 
+    /// Starts the base on `route` to `goal` only when the rules grant a drive now (R5: beam
+    /// off, gantry parked, no stop latched...): the one way a drive starts, so no motion
+    /// command of the route driver bypasses the rules. The watchdog ([`Interlocks::tick`])
+    /// then halts the base the moment a rule fails on the way.
+    pub fn start_drive(
+        &mut self,
+        hw: &mut dyn Hardware,
+        origin: Origin,
+        route: &roboct_nav::plan::Route,
+        goal: &roboct_nav::plan::Target,
+    ) -> Result<(), Denied> {
+        self.request(hw, origin, Request::Drive, None)?;
+        hw.base()
+            .start_route(route, goal)
+            .map_err(Denied::Hardware)?;
+        self.tick(hw);
+        Ok(())
+    }
+
     /// A stop from any source: beam off, base and gantry halted in this tick, latched.
     pub fn stop(&mut self, hw: &mut dyn Hardware, origin: Origin) {
         // Stop is granted in every state (R3): act first, then record.

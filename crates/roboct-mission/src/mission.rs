@@ -461,9 +461,8 @@ impl Mission<'_> {
             (route, target)
         };
         self.interlocks
-            .request(self.hw, Origin::Operator, Request::Drive, None)
-            .map_err(|d| MissionError::Stopped(d.to_string()))?;
-        self.hw.base().start_route(&route, &target)?;
+            .start_drive(self.hw, Origin::Operator, &route, &target)
+            .map_err(denied)?;
         loop {
             self.tick()?;
             match self.hw.base().progress() {

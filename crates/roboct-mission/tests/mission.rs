@@ -561,3 +561,51 @@ fn a_patient_the_gantry_cannot_reach_is_not_scanned_and_the_operator_is_told_wha
     );
     assert_safe(&r);
 }
+
+/// A drive starts only through the rules: with a stop latched, or the gantry away from its
+/// park, the base is not commanded at all; once the rules allow it, it moves.
+#[test]
+fn a_drive_starts_only_when_the_rules_allow_it() {
+    use roboct_mission::interlock::{Denied, Interlocks};
+    use roboct_safety::{Origin, Refusal, Request};
+    let order = Order::demo();
+    let (mut world, _) = demo_world(&order, 3, Vec::new()).unwrap();
+    let (route, goal) = {
+        let nav = world.navigator();
+        (
+            nav.route("dock", &order.place).unwrap(),
+            nav.resolve(&order.place, "goal").unwrap(),
+        )
+    };
+    let mut locks = Interlocks::new(2.0);
+    locks.stop(&mut world, Origin::Voice);
+    match locks.start_drive(&mut world, Origin::Operator, &route, &goal) {
+        Err(Denied::Refused(r)) => assert_eq!(r.first(), Refusal::StopLatched, "{r}"),
+        other => panic!("a drive started with a stop latched: {other:?}"),
+    }
+    assert!(!world.base().is_moving());
+    locks
+        .request(&mut world, Origin::Operator, Request::Reset, None)
+        .unwrap();
+    // The gantry off its park (moved by hand at the console, say).
+    let mut away = world.gantry().limits().parked;
+    away.travel_mm += 100.0;
+    world.gantry().move_to(away).unwrap();
+    match locks.start_drive(&mut world, Origin::Operator, &route, &goal) {
+        Err(Denied::Refused(_)) => {}
+        other => panic!("a drive started with the gantry out: {other:?}"),
+    }
+    assert!(!world.base().is_moving());
+    let parked = world.gantry().limits().parked;
+    world.gantry().move_to(parked).unwrap();
+    for _ in 0..100 {
+        world.advance(0.1);
+        if world.gantry().is_parked() {
+            break;
+        }
+    }
+    locks
+        .start_drive(&mut world, Origin::Operator, &route, &goal)
+        .unwrap();
+    assert!(world.base().is_moving());
+}

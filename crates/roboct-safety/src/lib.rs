@@ -833,12 +833,14 @@ mod tests {
         ]
     }
 
+    /// One event as a component handles it: a request goes through [`apply`] alone (the rules
+    /// must keep a safe state safe by themselves, so no [`enforce`] follows it); a sensor
+    /// change is followed by the watchdog, as on the machine (the world changes on its own).
     fn step(s: State, e: Event) -> State {
-        let n = match e {
+        match e {
             Event::Ask(o, r) => apply(&s, o, r).unwrap_or(s),
-            Event::Sense(x) => sense(&s, x),
-        };
-        enforce(&n)
+            Event::Sense(x) => enforce(&sense(&s, x)),
+        }
     }
 
     proptest! {
@@ -849,6 +851,12 @@ mod tests {
                 let before = s;
                 s = step(s, e);
                 prop_assert!(s.is_safe(), "{before:?} {e:?} -> {s:?}");
+                if let Event::Sense(x) = e {
+                    // The watchdog only ever turns things off.
+                    let raw = sense(&before, x);
+                    prop_assert!(!s.beam_on || raw.beam_on);
+                    prop_assert!(!s.base_moving || raw.base_moving);
+                }
                 if s.beam_on && !before.beam_on {
                     prop_assert!(matches!(e, Event::Ask(Origin::Operator, Request::Expose)));
                 }
@@ -868,8 +876,10 @@ mod tests {
         ) {
             let mut s = enforce(&State { beam_on: false, ..start });
             for r in requests {
-                s = enforce(&apply(&s, Origin::Voice, r).unwrap_or(s));
+                let before = s;
+                s = apply(&s, Origin::Voice, r).unwrap_or(s);
                 prop_assert!(!s.beam_on);
+                prop_assert!(!before.is_safe() || s.is_safe(), "{before:?} {r:?} -> {s:?}");
             }
         }
     }
