@@ -4,7 +4,9 @@
 //! Rules for the DICOMweb URL, checked when the file is loaded (the error names the field):
 //! * no credentials in it (`https://user:pass@host/...` is refused: a URL is printed in errors
 //!   and kept in the outbox's `last_error`; the user goes in `username`, the password in
-//!   `password_env`/`password_file`, a bearer token in `token_env`/`token_file`);
+//!   `password_env`/`password_file`, a bearer token in `token_env`/`token_file`), and no
+//!   query string or fragment (`/studies` is appended to it; a `?access_token=` would be
+//!   printed like the rest);
 //! * `https://`, or `http://` to this machine only (`localhost`, `127.0.0.0/8`, `::1`: a local
 //!   archive or a TLS tunnel's local end). Plain `http://` to any other host would carry the
 //!   images, and any basic or bearer credentials, unencrypted: it needs `insecure = true` in
@@ -353,6 +355,14 @@ pub fn check_dicomweb_url(url: &str, insecure: bool) -> Result<(), String> {
     if !parsed.username().is_empty() || parsed.password().is_some() {
         return Err(format!(
             "`{shown}` holds credentials (user:password@), which would be printed in errors and kept in the outbox: remove them from the URL; put the user name in `username` and the password in `password_env` or `password_file`, or a bearer token in `token_env` or `token_file`"
+        ));
+    }
+    if parsed.query().is_some() || parsed.fragment().is_some() {
+        // `/studies` is appended to the base URL; a query string there is either a mistake
+        // or a token that would be printed like the rest of the URL.
+        return Err(format!(
+            "`{}` has a query string or fragment: give the DICOMweb base URL alone (`https://host/dicom-web`), and a token in `token_env` or `token_file`",
+            redact_url_credentials(url.split(['?', '#']).next().unwrap_or(""))
         ));
     }
     match parsed.scheme() {
@@ -711,6 +721,10 @@ password_env = "ROBOCT_TEST_PW_THAT_IS_NOT_SET"
         let e = DicomConfig::parse(Path::new("c.toml"), &text)
             .unwrap_err()
             .to_string();
+        assert!(!e.contains("hunter2"), "echoed a credential: {e}");
+        // A token in the query string: refused, and the query not repeated.
+        let e = stow_error("https://pacs/dicom-web?access_token=hunter2", "");
+        assert!(e.contains("query string") && e.contains("token_env"), "{e}");
         assert!(!e.contains("hunter2"), "echoed a credential: {e}");
         // Not a URL at all: still masked.
         let e = stow_error("ftp://robot:hunter2@pacs/x", "");
