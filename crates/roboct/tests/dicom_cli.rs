@@ -256,16 +256,52 @@ fn worklist_prints_the_orders_and_bad_configs_are_named() {
         format!("[station]\nae_title = \"ROBOCT\"\n\n[worklist]\nae_title = \"WLM\"\nhost = \"127.0.0.1\"\nport = {port}\n"),
     )
     .unwrap();
+    // Patient identifiers are masked unless asked for: in the table and in the JSON.
+    let in_clear = ["ROE", "RICHARD", "PID-77", "19700101", "ACC77", "HOUSE"];
     let o = roboct(&["worklist", "--date", "20261129"], Some(&cfg));
     let t = text(&o);
     assert!(o.status.success(), "{t}");
     assert!(
-        t.contains("ROE^RICHARD") && t.contains("SPS77") && t.contains("WARD 5 BED 2"),
+        t.contains("R^R")
+            && t.contains("***#")
+            && t.contains("SPS77")
+            && t.contains("WARD 5 BED 2"),
         "{t}"
     );
+    for phi in in_clear {
+        assert!(!t.contains(phi), "{phi} printed without --show-phi: {t}");
+    }
     let o = roboct(&["worklist", "--date", "20261129", "--json"], Some(&cfg));
+    let t = text(&o);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v[0]["patient"]["name"], "R^R", "{v}");
+    assert!(
+        v[0]["patient"]["id"].as_str().unwrap().starts_with("***#"),
+        "{v}"
+    );
+    assert_eq!(v[0]["patient"]["birth_date"], "***", "{v}");
+    assert_eq!(v[0]["patient"]["sex"], "M", "{v}");
+    assert_eq!(v[0]["study_instance_uid"], "1.2.3.77", "{v}");
+    for phi in in_clear {
+        assert!(!t.contains(phi), "{phi} printed without --show-phi: {t}");
+    }
+    let o = roboct(
+        &["worklist", "--date", "20261129", "--json", "--show-phi"],
+        Some(&cfg),
+    );
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v[0]["patient"]["id"], "PID-77");
+    assert_eq!(v[0]["patient"]["name"], "ROE^RICHARD");
+    assert_eq!(v[0]["order"]["accession_number"], "ACC77");
+    let o = roboct(
+        &["worklist", "--date", "20261129", "--show-phi"],
+        Some(&cfg),
+    );
+    assert!(
+        text(&o).contains("ROE^RICHARD") && text(&o).contains("PID-77"),
+        "{}",
+        text(&o)
+    );
     // Another day: no orders, not an error.
     let o = roboct(&["worklist", "--date", "20200101"], Some(&cfg));
     assert!(
@@ -317,6 +353,46 @@ fn worklist_prints_the_orders_and_bad_configs_are_named() {
         "{}",
         text(&o)
     );
+}
+
+#[test]
+fn pacs_urls_with_credentials_or_plain_http_are_refused_when_loaded() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = tmp.path().join("pacs.toml");
+    let stow = |url: &str, extra: &str| {
+        std::fs::write(
+            &cfg,
+            format!("[station]\nae_title = \"ROBOCT\"\noutbox = \"box\"\n[pacs.web]\ndicomweb_url = \"{url}\"\n{extra}"),
+        )
+        .unwrap();
+        roboct(&["outbox", "status"], Some(&cfg))
+    };
+    // Credentials in the URL: refused, the field named, the way out said, nothing echoed.
+    let o = stow("https://robot:hunter2@pacs.example.org/dicom-web", "");
+    let t = text(&o);
+    assert!(!o.status.success(), "{t}");
+    assert!(
+        t.contains("pacs.web.dicomweb_url") && t.contains("password_env"),
+        "{t}"
+    );
+    assert!(!t.contains("hunter2"), "a credential was echoed: {t}");
+    // Basic credentials over plain HTTP to another host: refused until `insecure = true`.
+    let basic = "username = \"robot\"\npassword_env = \"ROBOCT_TEST_PW\"\n";
+    let o = stow("http://pacs.example.org/dicom-web", basic);
+    let t = text(&o);
+    assert!(!o.status.success(), "{t}");
+    assert!(
+        t.contains("pacs.web.dicomweb_url") && t.contains("insecure = true"),
+        "{t}"
+    );
+    let o = stow(
+        "http://pacs.example.org/dicom-web",
+        &format!("{basic}insecure = true\n"),
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    // This machine over plain HTTP (a local archive, a tunnel's end): accepted as is.
+    let o = stow("http://127.0.0.1:8042/dicom-web", basic);
+    assert!(o.status.success(), "{}", text(&o));
 }
 
 #[test]

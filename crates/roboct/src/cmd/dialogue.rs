@@ -18,6 +18,7 @@ use roboct_speech::{EspeakNg, RecognizerOptions, SphinxRecognizer};
 use serde_json::json;
 
 use super::Context;
+use super::dicom::PhiMask;
 use crate::progress::Bar;
 
 /// `roboct listen`.
@@ -30,6 +31,10 @@ pub struct ListenArgs {
     /// `"command": null` with a `"reason"` when nothing in the language was said.
     #[arg(long)]
     json: bool,
+    /// Show a recognised patient ID in clear (default: the `patient_id` slot as `***#` and a
+    /// hint, and the spoken digits of an ID as `***` in `words`).
+    #[arg(long)]
+    show_phi: bool,
 }
 
 /// Where the simulated robot of `roboct say` starts.
@@ -109,8 +114,11 @@ pub fn listen(args: ListenArgs, _ctx: &Context) -> Result<()> {
     let rec = recognizer
         .recognize_recording(&audio)
         .context("speech recognition failed")?;
+    let mut v = rec.to_json();
+    if !args.show_phi {
+        mask_recognition(&mut v, &PhiMask::new(false));
+    }
     if args.json {
-        let mut v = rec.to_json();
         v["input"] = json!({
             "file": args.wav.display().to_string(),
             "rate_hz": conversion.input_rate_hz,
@@ -119,10 +127,97 @@ pub fn listen(args: ListenArgs, _ctx: &Context) -> Result<()> {
             "duration_s": (audio.duration_s() * 1000.0).round() / 1000.0,
         });
         println!("{}", serde_json::to_string(&v)?);
-    } else {
+    } else if args.show_phi {
         println!("{}", rec.summary());
+    } else {
+        // `Recognition::summary`'s line, from the masked slots.
+        match v["command"].as_str() {
+            Some(c) => println!(
+                "{c} {} (confidence {:.2})",
+                v["slots"],
+                v["confidence"].as_f64().unwrap_or(0.0)
+            ),
+            None => println!(
+                "nothing understood: {}",
+                v["reason"].as_str().unwrap_or_default()
+            ),
+        }
     }
     Ok(())
+}
+
+/// Number words as the recognizer writes them, and digits as typed.
+fn is_number_word(w: &str) -> bool {
+    const WORDS: [&str; 29] = [
+        "zero",
+        "oh",
+        "one",
+        "two",
+        "three",
+        "four",
+        "five",
+        "six",
+        "seven",
+        "eight",
+        "nine",
+        "ten",
+        "eleven",
+        "twelve",
+        "thirteen",
+        "fourteen",
+        "fifteen",
+        "sixteen",
+        "seventeen",
+        "eighteen",
+        "nineteen",
+        "twenty",
+        "thirty",
+        "forty",
+        "fifty",
+        "sixty",
+        "seventy",
+        "eighty",
+        "ninety",
+    ];
+    (!w.is_empty() && w.bytes().all(|b| b.is_ascii_digit())) || w == "hundred" || WORDS.contains(&w)
+}
+
+/// The recognised words with every number that may be a patient ID replaced by `***`: a run
+/// of number words after `patient`, `hospital`, `number`, `id` or `mrn`, or any run of three
+/// or more (IDs are read digit by digit; a ward or bed is one or two words).
+fn mask_spoken_ids(words: &str) -> String {
+    const ID_WORDS: [&str; 5] = ["patient", "hospital", "number", "id", "mrn"];
+    let tokens: Vec<String> = words.split_whitespace().map(str::to_lowercase).collect();
+    let mut out: Vec<&str> = Vec::new();
+    let mut i = 0;
+    while i < tokens.len() {
+        if !is_number_word(&tokens[i]) {
+            out.push(&tokens[i]);
+            i += 1;
+            continue;
+        }
+        let end = (i..tokens.len())
+            .find(|&j| !is_number_word(&tokens[j]))
+            .unwrap_or(tokens.len());
+        let after_id_word = i > 0 && ID_WORDS.contains(&tokens[i - 1].as_str());
+        if after_id_word || end - i >= 3 {
+            out.push("***");
+        } else {
+            out.extend(tokens[i..end].iter().map(String::as_str));
+        }
+        i = end;
+    }
+    out.join(" ")
+}
+
+/// Masks the patient ID in a recognition's JSON (`Recognition::to_json`).
+fn mask_recognition(v: &mut serde_json::Value, mask: &PhiMask) {
+    if let Some(id) = v["slots"]["patient_id"].as_str() {
+        v["slots"]["patient_id"] = json!(mask.id(id));
+    }
+    if let Some(words) = v["words"].as_str() {
+        v["words"] = json!(mask_spoken_ids(words));
+    }
 }
 
 pub fn say(args: SayArgs, _ctx: &Context) -> Result<()> {
@@ -335,4 +430,34 @@ pub fn bench_voice(args: BenchVoiceArgs, ctx: &Context) -> Result<()> {
             .with_context(|| format!("cannot write the figures to {}", path.display()))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spoken_ids_are_masked_and_wards_kept() {
+        assert_eq!(
+            mask_spoken_ids("patient number four seven one one"),
+            "patient number ***"
+        );
+        assert_eq!(mask_spoken_ids("id 4711"), "id ***");
+        assert_eq!(mask_spoken_ids("four seven one one"), "***");
+        assert_eq!(
+            mask_spoken_ids("go to ward three bed twelve"),
+            "go to ward three bed twelve"
+        );
+        let mut v = json!({"command": "verify", "slots": {"patient_id": "4711"},
+                           "words": "hospital number four seven one one"});
+        mask_recognition(&mut v, &PhiMask::new(false));
+        let text = v.to_string();
+        assert!(!text.contains("4711") && !text.contains("seven"), "{text}");
+        assert!(
+            v["slots"]["patient_id"]
+                .as_str()
+                .unwrap()
+                .starts_with("***#")
+        );
+    }
 }

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result, bail};
 use clap::{Args, Subcommand};
-use roboct_dicom::config::DicomConfig;
+use roboct_dicom::config::{DicomConfig, PacsEndpoint};
 use roboct_dicom::ct::{CtSeriesInfo, CtSeriesWriter, PatientPosition, VolumeFrame, VoxelUnits};
 use roboct_dicom::outbox::{Enqueued, ItemState, Outbox, OutboxError};
 use roboct_dicom::part10::{DEFLATED_EXPLICIT_VR_LE, EXPLICIT_VR_LE};
@@ -73,9 +73,125 @@ pub struct WorklistArgs {
     /// Modality.
     #[arg(long, default_value = "CT")]
     modality: String,
-    /// Print JSON (with patient data) instead of a table.
+    /// Print JSON instead of a table (patient data masked as in the table unless
+    /// --show-phi).
     #[arg(long)]
     json: bool,
+    /// Show patient names, IDs, birth dates and accession numbers in clear (default: names as
+    /// initials, the others as `***` with a hint; see `PhiMask`).
+    #[arg(long)]
+    show_phi: bool,
+}
+
+/// Masks patient identifiers in what `roboct worklist` and `roboct listen` print, unless the
+/// operator asks for them with `--show-phi` (output is copied into tickets, chats and logs).
+///
+/// * names (DICOM PN, `FAMILY^GIVEN^...`): the initials, `DOE^JANE` -> `D^J`;
+/// * IDs and accession numbers: `***#` and 4 hex digits, a hash keyed with a random key that
+///   lives only as long as the process: the same value gives the same hint within one run, so
+///   rows can be told apart, but the hint cannot be reversed, not even by hashing every
+///   possible ID (the key is unknown), nor linked across runs;
+/// * birth dates: `***`.
+///
+/// Empty values stay empty (nothing to hide, and "no birth date" is worth seeing).
+pub(crate) struct PhiMask {
+    show: bool,
+    key: std::hash::RandomState,
+}
+
+impl PhiMask {
+    /// Masks unless `show`.
+    pub(crate) fn new(show: bool) -> Self {
+        Self {
+            show,
+            key: std::hash::RandomState::new(),
+        }
+    }
+
+    /// A person's name.
+    pub(crate) fn name(&self, pn: &str) -> String {
+        if self.show || pn.trim().is_empty() {
+            return pn.to_string();
+        }
+        // The alphabetic group only (PN may carry `=`-separated ideographic groups).
+        let alphabetic = pn.split('=').next().unwrap_or("");
+        let initials: Vec<String> = alphabetic
+            .split('^')
+            .take(2)
+            .map(|part| {
+                part.trim()
+                    .chars()
+                    .next()
+                    .map(|c| c.to_uppercase().collect())
+                    .unwrap_or_default()
+            })
+            .collect();
+        let masked = initials.join("^").trim_end_matches('^').to_string();
+        if masked.is_empty() {
+            "***".into()
+        } else {
+            masked
+        }
+    }
+
+    /// An identifier (patient ID, accession number).
+    pub(crate) fn id(&self, id: &str) -> String {
+        use std::hash::BuildHasher;
+        if self.show || id.trim().is_empty() {
+            return id.to_string();
+        }
+        format!("***#{:04x}", self.key.hash_one(id.trim()) >> 48)
+    }
+
+    /// A date (birth date).
+    pub(crate) fn date(&self, d: &str) -> String {
+        if self.show || d.trim().is_empty() {
+            d.to_string()
+        } else {
+            "***".into()
+        }
+    }
+
+    /// A worklist item as JSON, masked.
+    fn worklist_item(
+        &self,
+        item: &roboct_dicom::worklist::WorklistItem,
+    ) -> Result<serde_json::Value> {
+        let mut v = serde_json::to_value(item)?;
+        let set = |v: &mut serde_json::Value, path: &[&str], masked: String| {
+            let mut cur = v;
+            for p in path {
+                cur = &mut cur[*p];
+            }
+            *cur = serde_json::Value::String(masked);
+        };
+        set(
+            &mut v,
+            &["patient", "name"],
+            self.name(item.patient.name.expose()),
+        );
+        set(
+            &mut v,
+            &["patient", "id"],
+            self.id(item.patient.id.expose()),
+        );
+        set(
+            &mut v,
+            &["patient", "birth_date"],
+            self.date(item.patient.birth_date.expose()),
+        );
+        set(
+            &mut v,
+            &["order", "accession_number"],
+            self.id(item.order.accession_number.expose()),
+        );
+        set(
+            &mut v,
+            &["referring_physician_name"],
+            self.name(item.referring_physician_name.expose()),
+        );
+        Ok(v)
+    }
 }
 
 /// `roboct export-dicom`.
@@ -239,13 +355,20 @@ pub fn worklist(args: WorklistArgs, _ctx: &Context) -> Result<()> {
             r.reason
         );
     }
+    let mask = PhiMask::new(args.show_phi);
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report.items)?);
+        let items = report
+            .items
+            .iter()
+            .map(|i| mask.worklist_item(i))
+            .collect::<Result<Vec<_>>>()?;
+        println!("{}", serde_json::to_string_pretty(&items)?);
     } else if report.items.is_empty() {
         println!("no scheduled {} orders match", query.modality);
     } else {
         // The operator's console shows the orders, as any modality's worklist screen does;
-        // this is a display for the user, never a log.
+        // this is a display for the user, never a log, and identifiers are masked unless
+        // asked for.
         println!(
             "{:<10} {:<6} {:<12} {:<24} {:<14} {:<26} location",
             "date", "time", "step", "patient", "patient ID", "procedure"
@@ -256,8 +379,8 @@ pub fn worklist(args: WorklistArgs, _ctx: &Context) -> Result<()> {
                 i.step.start_date,
                 i.step.start_time.get(..4).unwrap_or(&i.step.start_time),
                 i.step.id,
-                i.patient.name.expose(),
-                i.patient.id.expose(),
+                mask.name(i.patient.name.expose()),
+                mask.id(i.patient.id.expose()),
                 i.order.requested_procedure_description,
                 i.current_patient_location
             );
@@ -412,6 +535,17 @@ pub fn import(args: ImportArgs, _ctx: &Context) -> Result<()> {
 /// unreadable) stops here, before anything is queued or sent.
 fn sender(config: &DicomConfig, to: &str) -> Result<Box<dyn Sender>> {
     let pacs = config.pacs(to)?;
+    if let PacsEndpoint::Stow {
+        url,
+        insecure: true,
+        ..
+    } = &pacs.endpoint
+        && url.starts_with("http://")
+    {
+        eprintln!(
+            "warning: PACS {to}: plain http:// allowed by `insecure = true`: the images and any credentials cross the network unencrypted"
+        );
+    }
     roboct_dicom::send::sender_for(pacs, &config.ae_title)
         .map_err(|e| anyhow::anyhow!("PACS {to}: {e}"))
 }
@@ -725,4 +859,32 @@ pub fn bench_upload(args: BenchUploadArgs, ctx: &Context) -> Result<()> {
         args.slices as f64 / e_best
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::PhiMask;
+
+    #[test]
+    fn patient_identifiers_are_masked_unless_shown() {
+        let m = PhiMask::new(false);
+        assert_eq!(m.name("DOE^JANE"), "D^J");
+        assert_eq!(m.name("roe^richard^x^dr"), "R^R");
+        assert_eq!(m.name("DOE"), "D");
+        assert_eq!(m.name("Yamada^Tarou=山田^太郎"), "Y^T");
+        assert_eq!(m.name(""), "");
+        let id = m.id("PID-77");
+        assert!(id.starts_with("***#") && id.len() == 8, "{id}");
+        assert_eq!(
+            m.id("PID-77"),
+            id,
+            "the same value, the same hint within a run"
+        );
+        assert_eq!(m.date("19700101"), "***");
+        assert_eq!(m.date(""), "");
+        let shown = PhiMask::new(true);
+        assert_eq!(shown.name("DOE^JANE"), "DOE^JANE");
+        assert_eq!(shown.id("PID-77"), "PID-77");
+        assert_eq!(shown.date("19700101"), "19700101");
+    }
 }
