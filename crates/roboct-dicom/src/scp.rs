@@ -803,7 +803,7 @@ impl Shared {
             return Outcome::fail(0xC000, "cannot build a file meta group");
         };
         let duplicate = path.exists();
-        let written = std::fs::create_dir_all(&folder)
+        let written = crate::outbox::create_dir_durably(&folder)
             .map_err(|e| e.to_string())
             .and_then(|_| crate::outbox::write_durably(&path, &file).map_err(|e| e.to_string()));
         if let Err(e) = written {
@@ -846,7 +846,7 @@ impl Shared {
         let written = encode_part10(&obj, EXPLICIT_VR_LE)
             .map_err(|e| e.to_string())
             .and_then(|bytes| {
-                std::fs::create_dir_all(self.dir.join("mpps"))
+                crate::outbox::create_dir_durably(&self.dir.join("mpps"))
                     .map_err(|e| e.to_string())
                     .and_then(|_| {
                         crate::outbox::write_durably(&path, &bytes).map_err(|e| e.to_string())

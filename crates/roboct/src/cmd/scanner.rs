@@ -333,6 +333,11 @@ pub fn simulate(args: SimulateScanArgs, ctx: &Context) -> Result<()> {
         (None, Some(v)) => v,
         (None, None) => unreachable!("one patient is made"),
     };
+    // Before the simulation, so a folder that cannot be made costs no scan.
+    if let Some(dir) = args.out.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("--out: cannot create the folder {}", dir.display()))?;
+    }
     let scan = simulate_scan(&spec, &protocol, model, &bar, &CancelToken::new())?;
     let name = made
         .as_ref()
