@@ -2,7 +2,7 @@
 //! iterative methods are chosen here, never on the held-out seeds.
 //!
 //! Run with: `cargo run --release -p roboct-bench --example dose_dev -- [FRACTIONS] [METHODS]`
-//! e.g. `-- 1,0.25 fdk,fista-tv:4e-5,pwls@20:0.02` (methods as `roboct bench dose --methods`
+//! e.g. `-- 1,0.25 fdk,fista-tv:2e-5,pwls@20:0.1` (methods as `roboct bench dose --methods`
 //! takes them). `SEEDS=11,12` chooses the patients (development seeds only).
 
 use roboct_bench::dose::{
