@@ -42,7 +42,7 @@ pub(crate) fn read_array3(path: &Path) -> Result<Array3<f32>, IoError> {
 /// the process on allocation instead of giving an error. Headers we cannot read here are left
 /// to `ndarray-npy`, which names what is wrong with them.
 fn check_announced_size(path: &Path, bytes: &[u8]) -> Result<(), IoError> {
-    let Some((header, data_len)) = split_header(bytes) else {
+    let Some((header, data_len)) = split_header(path, bytes)? else {
         return Ok(());
     };
     // The element size is the number that ends the descr ('<f4', '<f8', '|u1'); where that
@@ -81,10 +81,12 @@ fn check_announced_size(path: &Path, bytes: &[u8]) -> Result<(), IoError> {
     Ok(())
 }
 
-/// The header text and the number of bytes after it, for format versions 1 to 3.
-fn split_header(bytes: &[u8]) -> Option<(&str, usize)> {
+/// The header text and the number of bytes after it, for format versions 1 to 3. A header
+/// length running past the end of the file is an error here: `ndarray-npy` would allocate it
+/// before reading (a version 2 header may announce 4 GiB).
+fn split_header<'a>(path: &Path, bytes: &'a [u8]) -> Result<Option<(&'a str, usize)>, IoError> {
     if bytes.len() < 10 || &bytes[..6] != b"\x93NUMPY" {
-        return None;
+        return Ok(None);
     }
     let (len, start): (usize, usize) = match bytes[6] {
         1 => (u16::from_le_bytes([bytes[8], bytes[9]]) as usize, 10),
@@ -92,11 +94,22 @@ fn split_header(bytes: &[u8]) -> Option<(&str, usize)> {
             u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize,
             12,
         ),
-        _ => return None,
+        _ => return Ok(None),
     };
-    let end = start.checked_add(len).filter(|&e| e <= bytes.len())?;
-    let header = std::str::from_utf8(&bytes[start..end]).ok()?;
-    Some((header, bytes.len() - end))
+    let Some(end) = start.checked_add(len).filter(|&e| e <= bytes.len()) else {
+        return Err(IoError::header(
+            path,
+            "HEADER_LEN",
+            format!(
+                "{len} bytes, past the end of the file ({} bytes)",
+                bytes.len()
+            ),
+        ));
+    };
+    let Ok(header) = std::str::from_utf8(&bytes[start..end]) else {
+        return Ok(None);
+    };
+    Ok(Some((header, bytes.len() - end)))
 }
 
 fn describe(path: &Path, e: ReadNpyError) -> IoError {

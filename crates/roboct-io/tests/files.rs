@@ -479,3 +479,32 @@ fn metaimage_dim_size_overflow_names_the_field() {
         }
     }
 }
+
+/// Issue 11 (found by the `npy` fuzz target): a version 2 header whose HEADER_LEN field claims
+/// 1.3 GB made `ndarray-npy` allocate it before reading (a 100-byte file).
+#[test]
+fn npy_header_length_past_the_end_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    for (version, len_field) in [
+        (2u8, &b"NNNN"[..]),
+        (3, &[0xff, 0xff, 0xff, 0xff][..]),
+        (1, &[0xff, 0xff][..]),
+    ] {
+        let mut bytes = b"\x93NUMPY".to_vec();
+        bytes.extend_from_slice(&[version, 0]);
+        bytes.extend_from_slice(len_field);
+        bytes
+            .extend_from_slice(b"{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3, 4), }\n");
+        let p = write(dir.path(), &format!("v{version}.npy"), &bytes);
+        for e in [
+            read_projections(&p).unwrap_err(),
+            read_array3(&p).unwrap_err(),
+        ] {
+            let t = err_text(e);
+            assert!(
+                t.contains(&format!("v{version}.npy")) && t.contains("header field HEADER_LEN"),
+                "{t}"
+            );
+        }
+    }
+}
