@@ -12,6 +12,8 @@ use dicom_transfer_syntax_registry::TransferSyntaxRegistry;
 
 use crate::uid::{IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME};
 
+pub(crate) mod lengths;
+
 /// Explicit VR Little Endian, the default transfer syntax we write and send.
 pub const EXPLICIT_VR_LE: &str = "1.2.840.10008.1.2.1";
 /// Implicit VR Little Endian, the DICOM default every peer accepts.
@@ -348,11 +350,28 @@ fn rewrite_items(
 }
 
 /// Decodes a data set (no meta group) in transfer syntax `ts_uid`.
+///
+/// Element, item and fragment lengths are checked against the bytes first
+/// ([`lengths`]): a damaged length gives an error naming the element instead of an allocation
+/// of what it announces. A deflated data set is inflated once here (no further than the memory
+/// available) and read as the explicit VR little endian it holds.
 pub fn decode_dataset(bytes: &[u8], ts_uid: &str) -> Result<InMemDicomObject, String> {
     let ts = TransferSyntaxRegistry
         .get(ts_uid)
         .ok_or_else(|| format!("transfer syntax {ts_uid} is not supported"))?;
+    let encoding = lengths::Encoding::of(ts_uid);
+    if encoding == lengths::Encoding::Deflated {
+        let inflated = lengths::inflate(bytes, memory_available())?;
+        return decode_dataset(&inflated, EXPLICIT_VR_LE);
+    }
+    lengths::check(std::io::Cursor::new(bytes), bytes.len() as u64, encoding)?;
     InMemDicomObject::read_dataset_with_ts(bytes, ts).map_err(|e| e.to_string())
+}
+
+/// The most a data set may inflate to: what the machine has available (`MemAvailable`), or
+/// 4 GiB where that is unknown.
+pub(crate) fn memory_available() -> u64 {
+    roboct_core::memory::available_bytes().unwrap_or(4 << 30)
 }
 
 /// Encodes `obj` as a complete Part 10 file in `ts_uid`, with our implementation UID.

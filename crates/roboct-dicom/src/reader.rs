@@ -393,6 +393,7 @@ pub fn scan_folder(dir: &Path) -> Result<FolderScan, ReadError> {
             scan.not_dicom.push(p);
             continue;
         }
+        check_lengths(&p)?;
         let o = OpenFileOptions::new()
             .read_until(tags::PIXEL_DATA)
             .open_file(&p)
@@ -424,6 +425,189 @@ pub fn scan_folder(dir: &Path) -> Result<FolderScan, ReadError> {
         scan.images.push(h);
     }
     Ok(scan)
+}
+
+/// Checks the element lengths of a Part 10 file against the file before dicom-rs reads it
+/// ([`crate::part10::lengths`]): dicom-rs reserves what a length announces, so a damaged length
+/// in a small file would make it allocate gigabytes. Headers only; values are stepped over.
+fn check_lengths(path: &Path) -> Result<(), ReadError> {
+    let corrupt = |why: String| ReadError::Corrupt {
+        path: path.to_path_buf(),
+        why,
+    };
+    let file = std::fs::File::open(path).map_err(|e| corrupt(e.to_string()))?;
+    let len = file.metadata().map_err(|e| corrupt(e.to_string()))?.len();
+    crate::part10::lengths::check_file(
+        std::io::BufReader::new(file),
+        len,
+        crate::part10::memory_available(),
+    )
+    .map_err(corrupt)
+}
+
+/// RLE Lossless Transfer Syntax.
+const RLE_LOSSLESS: &str = "1.2.840.10008.1.2.5";
+
+/// Checks what dicom-pixeldata 0.10 would trip on before it decodes: Bits Stored outside 1 to
+/// Bits Allocated (its rescale table asserts `1 <= bits_stored <= 32` and has
+/// `2^bits_stored` entries), and RLE Lossless fragments (PS3.5 Annex G), whose header and
+/// decoded segments it indexes without bounds checks (a short fragment or a segment that
+/// decodes to fewer than Rows x Columns bytes panicked). The error says which and what was
+/// expected.
+fn check_pixel_attributes(obj: &DefaultDicomObject) -> Result<(), String> {
+    // The accessor dicom-pixeldata uses, so that both read the same values.
+    let uint = |tag| {
+        obj.element_opt(tag)
+            .ok()
+            .flatten()
+            .and_then(|e| e.uint16().ok())
+    };
+    let (Some(rows), Some(cols), Some(bits)) = (
+        uint(tags::ROWS),
+        uint(tags::COLUMNS),
+        uint(tags::BITS_ALLOCATED),
+    ) else {
+        return Ok(()); // dicom-pixeldata names the missing attribute
+    };
+    if let Some(stored) = uint(tags::BITS_STORED)
+        && !(1..=bits).contains(&stored)
+    {
+        return Err(format!(
+            "Bits Stored (0028,0101) is {stored}; expected 1 to Bits Allocated (0028,0100) ({bits})"
+        ));
+    }
+    let ts = obj.meta().transfer_syntax().trim_end_matches('\0');
+    let samples = uint(tags::SAMPLES_PER_PIXEL).unwrap_or(1);
+    let Some(fragments) = obj
+        .element_opt(tags::PIXEL_DATA)
+        .ok()
+        .flatten()
+        .and_then(|e| e.value().fragments())
+    else {
+        return Ok(());
+    };
+    if JPEG_SYNTAXES.contains(&ts) {
+        return check_jpeg(fragments, rows, cols, samples, bits);
+    }
+    if ts != RLE_LOSSLESS {
+        return Ok(());
+    }
+    let pixels = usize::from(rows) * usize::from(cols);
+    let segments_needed = usize::from(samples) * usize::from(bits / 8);
+    for (f, fragment) in fragments.iter().enumerate() {
+        if fragment.len() < 64 {
+            return Err(format!(
+                "RLE fragment {f} has {} bytes; expected at least its 64-byte header",
+                fragment.len()
+            ));
+        }
+        let word = |i: usize| {
+            u32::from_le_bytes([
+                fragment[4 * i],
+                fragment[4 * i + 1],
+                fragment[4 * i + 2],
+                fragment[4 * i + 3],
+            ]) as usize
+        };
+        let count = word(0);
+        if !(segments_needed..=15).contains(&count) {
+            return Err(format!(
+                "RLE fragment {f} has {count} segments; expected {segments_needed} (Samples per Pixel x Bits Allocated / 8), at most 15"
+            ));
+        }
+        for s in 0..segments_needed {
+            let start = word(s + 1);
+            let end = if s + 1 < count {
+                word(s + 2)
+            } else {
+                fragment.len()
+            };
+            let Some(segment) = fragment.get(start..end) else {
+                return Err(format!(
+                    "RLE fragment {f}, segment {s}: offsets {start}..{end} lie outside its {} bytes",
+                    fragment.len()
+                ));
+            };
+            let decoded = packbits_len(segment, pixels);
+            if decoded < pixels {
+                return Err(format!(
+                    "RLE fragment {f}, segment {s} decodes to {decoded} bytes; expected Rows x Columns = {pixels}"
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The JPEG transfer syntaxes dicom-pixeldata decodes (baseline, extended, lossless, lossless
+/// first-order prediction).
+const JPEG_SYNTAXES: [&str; 4] = [
+    "1.2.840.10008.1.2.4.50",
+    "1.2.840.10008.1.2.4.51",
+    "1.2.840.10008.1.2.4.57",
+    "1.2.840.10008.1.2.4.70",
+];
+
+/// dicom-pixeldata 0.10 copies each decoded JPEG frame into a buffer sized from Rows, Columns,
+/// Samples per Pixel and Bits Allocated without comparing the sizes, so a JPEG stream whose
+/// frame header (SOF) announces a larger image panicked. Every SOF marker in the fragments
+/// (a byte scan: it finds at least the ones the decoder reads) must fit one DICOM frame.
+fn check_jpeg(
+    fragments: &[Vec<u8>],
+    rows: u16,
+    cols: u16,
+    samples: u16,
+    bits: u16,
+) -> Result<(), String> {
+    let frame_bytes =
+        usize::from(rows) * usize::from(cols) * usize::from(samples) * usize::from(bits / 8);
+    // The decoder reads the fragments as one stream.
+    let data = fragments.concat();
+    for i in 0..data.len().saturating_sub(9) {
+        // SOF0..SOF15 but DHT (C4), JPG (C8) and DAC (CC).
+        let is_sof = data[i] == 0xFF
+            && matches!(data[i + 1], 0xC0..=0xCF)
+            && !matches!(data[i + 1], 0xC4 | 0xC8 | 0xCC);
+        if !is_sof {
+            continue;
+        }
+        let precision = data[i + 4];
+        let height = u16::from_be_bytes([data[i + 5], data[i + 6]]);
+        let width = u16::from_be_bytes([data[i + 7], data[i + 8]]);
+        let components = data[i + 9];
+        let decoded = usize::from(width)
+            * usize::from(height)
+            * usize::from(components)
+            * if precision > 8 { 2 } else { 1 };
+        if height == 0 || decoded > frame_bytes {
+            return Err(format!(
+                "the JPEG data holds a {width} x {height} image of {components} components at {precision} bits; expected at most Rows x Columns x Samples per Pixel = {rows} x {cols} x {samples} at {bits} bits allocated"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// How many bytes a PackBits segment decodes to (counting stops at `enough`), as
+/// dicom-pixeldata decodes it: a run cut short by the end of the segment yields what is there.
+fn packbits_len(segment: &[u8], enough: usize) -> usize {
+    let (mut i, mut out) = (0, 0);
+    while i < segment.len() && out < enough {
+        let h = segment[i] as i8;
+        i += 1;
+        if h >= 0 {
+            let n = h as usize + 1;
+            out += n.min(segment.len() - i);
+            i += n;
+        } else if h > -128 {
+            if i >= segment.len() {
+                break;
+            }
+            out += (1 - h as isize) as usize;
+            i += 1;
+        }
+    }
+    out
 }
 
 /// The DICOM files of a folder, for upload: listed by their `DICM` marker, not read yet, so
@@ -702,14 +886,43 @@ impl FolderScan {
                 .unwrap_or(1.0)
         };
         let (ny, nx) = (rows as usize, cols as usize);
+        // The grid first: it bounds the volume (2^31 voxels), and the machine must hold it,
+        // before anything is allocated for what the headers announce.
+        // Pixel Spacing is (between rows, between columns): x spacing is the second value.
+        let direction = [[r[0], c[0], n[0]], [r[1], c[1], n[1]], [r[2], c[2], n[2]]];
+        let grid = VolumeGrid::with_direction(
+            [nx, ny, slices.len()],
+            [ps[1], ps[0], dz],
+            slices[0].position,
+            direction,
+        )
+        .map_err(|e| irregular(e.to_string()))?;
+        // The volume as f32, and one slice decoded at a time (at most 8 bytes a pixel).
+        let needed = (grid.len() * 4 + nx * ny * 8) as u64;
+        let available = crate::part10::memory_available();
+        if needed > available {
+            return Err(irregular(format!(
+                "{} x {} x {} voxels (Rows x Columns x slices) need {:.1} GiB to read; only {:.1} GiB of memory is available",
+                nx,
+                ny,
+                slices.len(),
+                needed as f64 / (1u64 << 30) as f64,
+                available as f64 / (1u64 << 30) as f64
+            )));
+        }
         let mut data = Array3::<f32>::zeros((slices.len(), ny, nx));
         let options = ConvertOptions::new().with_modality_lut(ModalityLutOption::Default);
         for (k, s) in slices.iter().enumerate() {
             let path = &s.header.path;
             // One whole file at a time: it is dropped before the next is opened.
+            check_lengths(path)?;
             let obj = dicom_object::open_file(path).map_err(|e| ReadError::Corrupt {
                 path: path.clone(),
                 why: e.to_string(),
+            })?;
+            check_pixel_attributes(&obj).map_err(|why| ReadError::Pixels {
+                path: path.clone(),
+                why,
             })?;
             let pixels = obj
                 .decode_pixel_data()
@@ -729,15 +942,6 @@ impl FolderScan {
                 .expect("standard layout")
                 .copy_from_slice(&pixels);
         }
-        // Pixel Spacing is (between rows, between columns): x spacing is the second value.
-        let direction = [[r[0], c[0], n[0]], [r[1], c[1], n[1]], [r[2], c[2], n[2]]];
-        let grid = VolumeGrid::with_direction(
-            [nx, ny, slices.len()],
-            [ps[1], ps[0], dz],
-            slices[0].position,
-            direction,
-        )
-        .map_err(|e| irregular(e.to_string()))?;
         let volume = Volume::from_array(grid, data).expect("array made for this grid");
         Ok((volume, summary))
     }

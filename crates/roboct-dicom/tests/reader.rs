@@ -261,3 +261,220 @@ fn every_patient_position_puts_the_volume_where_the_patient_lies() {
     let ffs = PatientPosition::Ffs.patient_from_scanner();
     assert_eq!(mat_vec(ffs, [1.0, 2.0, 3.0]), [-1.0, 2.0, -3.0]);
 }
+
+/// Where the header of `element` (tag and explicit VR, little endian) starts in `bytes`.
+fn find_header(bytes: &[u8], group: u16, element: u16, vr: &[u8; 2]) -> usize {
+    let mut needle = Vec::new();
+    needle.extend_from_slice(&group.to_le_bytes());
+    needle.extend_from_slice(&element.to_le_bytes());
+    needle.extend_from_slice(vr);
+    bytes
+        .windows(needle.len())
+        .position(|w| w == needle)
+        .expect("element present")
+}
+
+/// Issue 11 (found by the `dicom_file` and `dicom_folder` fuzz targets): a long-form element
+/// length claiming gigabytes in a small file made dicom-rs reserve and zero that much before
+/// reading (1.1 to 4.3 GB for files of 1 to 3 KB). The lengths are now checked against the
+/// file first, and the error names the element.
+#[test]
+fn element_lengths_past_the_end_of_the_file_are_refused_before_reading() {
+    use dicom_core::{DataElement, PrimitiveValue, Tag, VR};
+    let dir = tempfile::tempdir().unwrap();
+    let inst = write_series(dir.path(), &volume(3, 0.0), "s");
+    let long_length = |bytes: &mut Vec<u8>, at: usize| {
+        bytes[at + 8..at + 12].copy_from_slice(&3_400_000_000u32.to_le_bytes());
+    };
+
+    // The pixel data's length: read_part10_file (upload) and read_series (import-dicom).
+    let mut pixels = inst[1].bytes.clone();
+    let at = find_header(&pixels, 0x7FE0, 0x0010, b"OW");
+    long_length(&mut pixels, at);
+    let p = dir.path().join("s098.dcm");
+    std::fs::write(&p, &pixels).unwrap();
+    let e = roboct_dicom::reader::read_part10_file(&p).unwrap_err();
+    let t = e.to_string();
+    assert!(matches!(e, ReadError::Corrupt { .. }), "{t}");
+    assert!(
+        t.contains("s098.dcm") && t.contains("(7FE0,0010) announces 3400000000 bytes"),
+        "{t}"
+    );
+    let e = read_series(dir.path(), None).unwrap_err();
+    assert!(e.to_string().contains("announces 3400000000 bytes"), "{e}");
+
+    // A private OB element before the pixel data: scan_folder (headers only) refuses it too.
+    let (_, mut obj) = roboct_dicom::part10::decode_part10(&inst[1].bytes).unwrap();
+    obj.put(DataElement::new(
+        Tag(0x0009, 0x1010),
+        VR::OB,
+        PrimitiveValue::from(vec![1u8, 2, 3, 4]),
+    ));
+    let mut private =
+        roboct_dicom::part10::encode_part10(&obj, roboct_dicom::part10::EXPLICIT_VR_LE).unwrap();
+    let at = find_header(&private, 0x0009, 0x1010, b"OB");
+    long_length(&mut private, at);
+    std::fs::write(&p, &private).unwrap();
+    let e = scan_folder(dir.path()).unwrap_err();
+    assert!(
+        e.to_string().contains("s098.dcm")
+            && e.to_string()
+                .contains("(0009,1010) announces 3400000000 bytes"),
+        "{e}"
+    );
+
+    // As written, the series reads.
+    std::fs::write(&p, &inst[1].bytes).unwrap();
+    read_series(dir.path(), None).unwrap();
+}
+
+/// Issue 11 (found by the `dicom_folder` fuzz target): dicom-pixeldata 0.10's RLE decoder
+/// indexes the RLE header and the decoded segments without bounds checks, so a short fragment
+/// or a short segment panicked (`rle_lossless.rs:237`). Such fragments are now refused first,
+/// by file and with what was expected.
+#[test]
+fn rle_fragments_that_would_trip_the_decoder_are_named() {
+    use dicom_core::value::PixelFragmentSequence;
+    use dicom_core::{DataElement, DicomValue, VR};
+    use roboct_dicom::part10::{EXPLICIT_VR_LE, decode_part10, encode_dataset, wrap_dataset};
+    const RLE: &str = "1.2.840.10008.1.2.5";
+    let dir = tempfile::tempdir().unwrap();
+    // 12 x 10 pixels of 16 bits: two segments of 120 bytes each.
+    let inst = write_series(dir.path(), &volume(2, 0.0), "s");
+    let as_rle = |fragment: Vec<u8>| -> Vec<u8> {
+        let (info, mut obj) = decode_part10(&inst[0].bytes).unwrap();
+        let value = DicomValue::<dicom_object::InMemDicomObject, Vec<u8>>::PixelSequence(
+            PixelFragmentSequence::new(Vec::<u32>::new(), vec![fragment]),
+        );
+        obj.put(DataElement::new(
+            dicom_dictionary_std::tags::PIXEL_DATA,
+            VR::OB,
+            value,
+        ));
+        let dataset = encode_dataset(&obj, EXPLICIT_VR_LE).unwrap();
+        wrap_dataset(
+            &info.sop_class_uid,
+            &info.sop_instance_uid,
+            RLE,
+            None,
+            &dataset,
+        )
+        .unwrap()
+    };
+    let header = |count: u32, offsets: &[u32]| {
+        let mut h = vec![0u8; 64];
+        h[..4].copy_from_slice(&count.to_le_bytes());
+        for (i, o) in offsets.iter().enumerate() {
+            h[4 + 4 * i..8 + 4 * i].copy_from_slice(&o.to_le_bytes());
+        }
+        h
+    };
+    // Two literal runs of 120 bytes: a valid fragment, which decodes.
+    let mut valid = header(2, &[64, 64 + 1 + 120]);
+    for _ in 0..2 {
+        valid.push(119);
+        valid.extend_from_slice(&[7u8; 120]);
+    }
+    let short_segment = {
+        let mut f = header(2, &[64, 66]);
+        f.extend_from_slice(&[0x00, 0xAA, 0x00, 0xBB]);
+        f
+    };
+    let cases: [(Vec<u8>, &str); 3] = [
+        (
+            vec![2, 0, 0, 0, 1, 2, 3, 4, 5, 6],
+            "RLE fragment 0 has 10 bytes; expected at least its 64-byte header",
+        ),
+        (
+            short_segment,
+            "RLE fragment 0, segment 0 decodes to 1 bytes; expected Rows x Columns = 120",
+        ),
+        (header(40, &[64]), "RLE fragment 0 has 40 segments"),
+    ];
+    let first = dir.path().join("s099.dcm");
+    for (fragment, expected) in cases {
+        std::fs::write(&first, as_rle(fragment)).unwrap();
+        let e = read_series(dir.path(), None).unwrap_err();
+        let t = e.to_string();
+        assert!(matches!(e, ReadError::Pixels { .. }), "{t}");
+        assert!(t.contains("s099.dcm") && t.contains(expected), "{t}");
+    }
+    std::fs::write(&first, as_rle(valid)).unwrap();
+    let (v, _) = read_series(dir.path(), None).unwrap();
+    assert_eq!(v.data().dim(), (2, 10, 12));
+}
+
+/// Issue 11 (found by the `dicom_folder` fuzz target): Bits Stored 0 (or above 32) made
+/// dicom-pixeldata 0.10's rescale table assert (`lut.rs:113`), and Bits Stored 32 with 16 bits
+/// allocated would have made it a table of 2^32 entries. Bits Stored must lie in 1 to Bits
+/// Allocated.
+#[test]
+fn bits_stored_outside_bits_allocated_is_named() {
+    use dicom_core::{DataElement, PrimitiveValue, VR};
+    use roboct_dicom::part10::{EXPLICIT_VR_LE, decode_part10, encode_part10};
+    let dir = tempfile::tempdir().unwrap();
+    let inst = write_series(dir.path(), &volume(2, 0.0), "s");
+    let first = dir.path().join("s099.dcm");
+    for stored in [0u16, 17, 32, 40] {
+        let (_, mut obj) = decode_part10(&inst[0].bytes).unwrap();
+        obj.put(DataElement::new(
+            dicom_dictionary_std::tags::BITS_STORED,
+            VR::US,
+            PrimitiveValue::from(stored),
+        ));
+        std::fs::write(&first, encode_part10(&obj, EXPLICIT_VR_LE).unwrap()).unwrap();
+        let e = read_series(dir.path(), None).unwrap_err();
+        let t = e.to_string();
+        assert!(matches!(e, ReadError::Pixels { .. }), "{t}");
+        assert!(
+            t.contains("s099.dcm")
+                && t.contains(&format!("Bits Stored (0028,0101) is {stored}; expected 1 to Bits Allocated (0028,0100) (16)")),
+            "{t}"
+        );
+    }
+}
+
+/// Issue 11 (found by the `dicom_folder` fuzz target): dicom-pixeldata 0.10 copied a decoded
+/// JPEG frame into a buffer sized from Rows x Columns without comparing, so a JPEG larger than
+/// the header says panicked (`jpeg.rs:81`). Here the JPEG is 4 x 3 and Rows says 2.
+#[test]
+fn jpeg_frames_larger_than_rows_and_columns_are_named() {
+    use dicom_core::{DataElement, PrimitiveValue, VR};
+    use roboct_dicom::part10::{EXPLICIT_VR_LE, decode_part10, encode_dataset, wrap_dataset};
+    let jpeg = std::fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/ct_jpeg_lossless.dcm"),
+    )
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("ct.dcm");
+    // As made by dcmcjpeg, it reads.
+    std::fs::write(&p, &jpeg).unwrap();
+    let (v, _) = read_series(dir.path(), None).unwrap();
+    assert_eq!(v.data().dim(), (1, 3, 4));
+    // Rows 2: the decoded 4 x 3 image no longer fits.
+    let (info, mut obj) = decode_part10(&jpeg).unwrap();
+    obj.put(DataElement::new(
+        dicom_dictionary_std::tags::ROWS,
+        VR::US,
+        PrimitiveValue::from(2u16),
+    ));
+    let dataset = encode_dataset(&obj, EXPLICIT_VR_LE).unwrap();
+    let bytes = wrap_dataset(
+        &info.sop_class_uid,
+        &info.sop_instance_uid,
+        &info.transfer_syntax_uid,
+        None,
+        &dataset,
+    )
+    .unwrap();
+    std::fs::write(&p, bytes).unwrap();
+    let e = read_series(dir.path(), None).unwrap_err();
+    let t = e.to_string();
+    assert!(matches!(e, ReadError::Pixels { .. }), "{t}");
+    assert!(
+        t.contains("ct.dcm")
+            && t.contains("the JPEG data holds a 4 x 3 image of 1 components at 16 bits")
+            && t.contains("Rows x Columns x Samples per Pixel = 2 x 4 x 1"),
+        "{t}"
+    );
+}
