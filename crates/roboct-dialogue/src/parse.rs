@@ -449,10 +449,17 @@ fn word_match_cost(pattern: &str, input: &str) -> Option<f64> {
         return None;
     }
     let len = pattern.chars().count();
-    if len < 4 || input.chars().count() < 3 || !input.chars().all(char::is_alphabetic) {
+    if len < 4 {
         return None;
     }
     let max = if len >= 8 { 2 } else { 1 };
+    // The difference in length bounds the distance from below, so a word longer than the
+    // pattern's by more than `max` is no typo of it: count no further, and build no table of
+    // its length per pattern word (a 60000-letter "word" took minutes to parse).
+    let input_len = input.chars().take(len + max + 1).count();
+    if input_len < 3 || len.abs_diff(input_len) > max || !input.chars().all(char::is_alphabetic) {
+        return None;
+    }
     (edit_distance(pattern, input) <= max).then_some(0.4)
 }
 
@@ -1038,6 +1045,20 @@ mod tests {
         assert!(r.contains("too long"), "{r}");
         let (r, _) = not_understood("patient number 12");
         assert!(r.contains("3 to 10 digits"), "{r}");
+    }
+
+    /// Issue 11 (found with the `dialogue_text` fuzz target): one very long word cost an edit
+    /// distance table of its length for every pattern word, so 60000 letters took 2 minutes
+    /// in the fuzzer's build, and these inputs some 20 s in the test build.
+    #[test]
+    fn one_very_long_word_is_refused_quickly() {
+        let start = std::time::Instant::now();
+        assert!(parse(&"a".repeat(400_000)).command().is_none());
+        // The long word is no word of the language: the command around it stands.
+        let scan = parse(&format!("scan the {}", "head".repeat(100_000)));
+        assert!(matches!(scan.command(), Some(Command::Scan { .. })));
+        // Milliseconds now.
+        assert!(start.elapsed().as_secs_f64() < 5.0, "{:?}", start.elapsed());
     }
 
     #[test]
