@@ -45,6 +45,7 @@ fn check_announced_size(path: &Path, bytes: &[u8]) -> Result<(), IoError> {
     let Some((header, data_len)) = split_header(path, bytes)? else {
         return Ok(());
     };
+    check_nesting(path, header)?;
     // The element size is the number that ends the descr ('<f4', '<f8', '|u1'); where that
     // cannot be read, one byte keeps the check a lower bound.
     let item: u64 = header
@@ -77,6 +78,40 @@ fn check_announced_size(path: &Path, bytes: &[u8]) -> Result<(), IoError> {
             expected: u64::try_from(expected).unwrap_or(u64::MAX),
             found: data_len as u64,
         });
+    }
+    Ok(())
+}
+
+/// The deepest bracket nesting in an array header: a dict holding a shape tuple. Anything
+/// deeper is no header of a float array, and `ndarray-npy`'s Python-literal parser takes time
+/// exponential in the depth (found by the `npy` fuzz target: a 152-byte file with 18 `{` took
+/// a minute).
+const MAX_HEADER_NESTING: usize = 2;
+
+fn check_nesting(path: &Path, header: &str) -> Result<(), IoError> {
+    let (mut depth, mut deepest) = (0usize, 0usize);
+    let mut quote: Option<char> = None;
+    for c in header.chars() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, '\'' | '"') => quote = Some(c),
+            (None, '{' | '(' | '[') => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            (None, '}' | ')' | ']') => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    if deepest > MAX_HEADER_NESTING {
+        return Err(IoError::header(
+            path,
+            "header",
+            format!(
+                "brackets nested {deepest} deep; expected a dict with a shape tuple (at most {MAX_HEADER_NESTING})"
+            ),
+        ));
     }
     Ok(())
 }

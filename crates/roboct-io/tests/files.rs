@@ -508,3 +508,34 @@ fn npy_header_length_past_the_end_is_refused() {
         }
     }
 }
+
+/// Issue 11 (found by the `npy` fuzz target): `ndarray-npy` parses the header as a Python
+/// literal in time exponential in its bracket nesting; 18 `{` in a 152-byte file took a minute.
+#[test]
+fn npy_headers_nested_deeply_are_refused_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let header = format!(
+        "{{'descr': '<f4', 'fortran_order': False, 'shape': ({}2, 3, 4), }}",
+        "{".repeat(40)
+    );
+    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+    let padded = format!("{header:<127}\n");
+    bytes.extend_from_slice(&(padded.len() as u16).to_le_bytes());
+    bytes.extend_from_slice(padded.as_bytes());
+    bytes.extend_from_slice(&[0u8; 96]);
+    let p = write(dir.path(), "nested.npy", &bytes);
+    let start = std::time::Instant::now();
+    let t = err_text(read_projections(&p).unwrap_err());
+    assert!(
+        t.contains("nested.npy") && t.contains("header field header: brackets nested 42 deep"),
+        "{t}"
+    );
+    assert!(start.elapsed().as_secs_f64() < 1.0, "{:?}", start.elapsed());
+    // A plain header still reads.
+    let ok = write(
+        dir.path(),
+        "ok.npy",
+        &std::fs::read(data("f64_fortran.npy")).unwrap(),
+    );
+    read_projections(&ok).unwrap();
+}
