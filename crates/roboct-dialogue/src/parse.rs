@@ -128,7 +128,9 @@ fn tens_value(w: &str) -> Option<u64> {
         .map(|p| 20 + 10 * p as u64)
 }
 
-fn is_number_word(w: &str) -> bool {
+/// Whether `w` (lower case) is a number word the parser reads: zero to nineteen, the tens,
+/// `hundred`, and `oh` (zero inside a run of numbers).
+pub fn is_number_word(w: &str) -> bool {
     unit_value(w).is_some() || tens_value(w).is_some() || w == "hundred" || w == "oh"
 }
 

@@ -146,40 +146,10 @@ pub fn listen(args: ListenArgs, _ctx: &Context) -> Result<()> {
     Ok(())
 }
 
-/// Number words as the recognizer writes them, and digits as typed.
+/// Number words as the recognizer writes them (the parser's own), and digits as typed.
 fn is_number_word(w: &str) -> bool {
-    const WORDS: [&str; 29] = [
-        "zero",
-        "oh",
-        "one",
-        "two",
-        "three",
-        "four",
-        "five",
-        "six",
-        "seven",
-        "eight",
-        "nine",
-        "ten",
-        "eleven",
-        "twelve",
-        "thirteen",
-        "fourteen",
-        "fifteen",
-        "sixteen",
-        "seventeen",
-        "eighteen",
-        "nineteen",
-        "twenty",
-        "thirty",
-        "forty",
-        "fifty",
-        "sixty",
-        "seventy",
-        "eighty",
-        "ninety",
-    ];
-    (!w.is_empty() && w.bytes().all(|b| b.is_ascii_digit())) || w == "hundred" || WORDS.contains(&w)
+    (!w.is_empty() && w.bytes().all(|b| b.is_ascii_digit()))
+        || roboct_dialogue::parse::is_number_word(w)
 }
 
 /// The recognised words with every number that may be a patient ID replaced by `***`: a run
