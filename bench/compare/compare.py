@@ -5,7 +5,7 @@ gradient), same data.
    the truth on the reconstruction grid, our TOML geometry and the same scan as an RTK XML),
    reconstructs them in-process and prints its own figures (best of --repeat runs).
 2. scikit-image's `iradon` reconstructs the very P2 sinogram (P2 is laid out the way
-   scikit-image lays out sinograms, so no resampling: see crates/roboct-recon/src/bench.rs).
+   scikit-image lays out sinograms, so no resampling: see crates/roboct-bench/src/recon.rs).
 3. RTK's CPU FDK (the pipeline of `rtkfdk`: displaced-detector and Parker filters, then
    `FDKConeBeamReconstructionFilter`, ram-lak, no padding) reconstructs the very P3 projections
    from the RTK geometry, on RTK's grid (RTK's frame: its (x, y, z) is our (x, z, -y)).

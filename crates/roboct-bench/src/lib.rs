@@ -1,12 +1,20 @@
 //! roboct's benchmarks and evaluations, kept out of the libraries they measure: the
 //! dose/quality curve ([`dose`]), image-quality metrics ([`metrics`]) and PNG plots
-//! ([`plot`]). The `roboct bench ...` commands call these.
+//! ([`plot`]); the reconstruction reference problems and machine limits ([`recon`]), the
+//! route planner's figures ([`route`]), the DICOM upload against a local Orthanc and dcmtk
+//! ([`upload`]) with the loopback peers it and the tests start ([`loopback`]), and peak-memory
+//! resets ([`memory`]). The `roboct bench ...` commands call these.
 
 pub mod diagnosis;
 pub mod dose;
+pub mod loopback;
+pub mod memory;
 pub mod metrics;
 pub mod plot;
 pub mod positioning;
+pub mod recon;
+pub mod route;
+pub mod upload;
 
 /// Why a benchmark could not run.
 #[derive(Debug, thiserror::Error)]
@@ -24,6 +32,22 @@ pub enum BenchError {
     /// A grid was invalid.
     #[error(transparent)]
     Grid(#[from] roboct_geometry::GridError),
+    /// A map of the route benchmark could not be built, or is too large for memory.
+    #[error(transparent)]
+    Map(#[from] roboct_nav::error::MapError),
+    /// A reference route could not be planned (a bug).
+    #[error(transparent)]
+    Plan(#[from] roboct_nav::error::PlanError),
+    /// A peer program (Orthanc, dcmtk's storescu) is missing or failed.
+    #[error("{0}")]
+    Peer(String),
+    /// A temporary file or folder could not be written.
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    /// A case of a benchmark could not be run or gave a wrong result (the message says which
+    /// and why).
+    #[error("{0}")]
+    Case(String),
     /// A setting of the bench was out of range.
     #[error("{field} {value}: expected {expected}")]
     Invalid {

@@ -1,7 +1,10 @@
-//! Memory figures from Linux's `/proc`: this process's (for benchmarks) and the machine's
-//! available memory (for readers that refuse a file announcing more data than fits).
+//! Memory figures read from Linux's `/proc`: this process's resident size and peak (reports
+//! and benchmarks) and the machine's available memory (for readers that refuse a file
+//! announcing more data than fits). Only reads: resetting the peak, which writes to
+//! `/proc/self/clear_refs`, is the benchmarks' business (`roboct_bench::memory`).
 
-/// Peak resident set size of this process in bytes (`VmHWM`), if the system reports it.
+/// Peak resident set size of this process in bytes (`VmHWM`), if the system reports it: the
+/// peak since the process started, or since a benchmark last reset it.
 pub fn peak_rss_bytes() -> Option<u64> {
     status_kib("VmHWM:").map(|k| k * 1024)
 }
@@ -9,12 +12,6 @@ pub fn peak_rss_bytes() -> Option<u64> {
 /// Current resident set size of this process in bytes (`VmRSS`).
 pub fn rss_bytes() -> Option<u64> {
     status_kib("VmRSS:").map(|k| k * 1024)
-}
-
-/// Resets the peak to the current resident size (Linux >= 4.0, `echo 5 > clear_refs`), so that
-/// the next [`peak_rss_bytes`] measures what happened since. Returns whether it worked.
-pub fn reset_peak_rss() -> bool {
-    std::fs::write("/proc/self/clear_refs", "5").is_ok()
 }
 
 /// Memory the machine can give without swapping (`MemAvailable` in `/proc/meminfo`), in bytes,
@@ -44,18 +41,6 @@ fn kib_field(text: &str, key: &str) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn peak_follows_a_large_allocation() {
-        let Some(before) = rss_bytes() else {
-            return; // not Linux
-        };
-        reset_peak_rss();
-        let block = vec![1u8; 64 << 20];
-        std::hint::black_box(&block);
-        let peak = peak_rss_bytes().unwrap();
-        assert!(peak >= before + (60 << 20), "peak {peak} before {before}");
-    }
 
     #[test]
     fn available_memory_is_read_from_meminfo() {

@@ -23,8 +23,9 @@
 //!   that files what it receives under a folder: the embedded PACS of `roboct demo` and the
 //!   tests' receiving peer, not a production PACS.
 //! * [`config`]: PACS/RIS endpoints from TOML, credentials from the environment or files.
-//! * [`bench`]: the `roboct bench upload` measurements; [`loopback`]: the local peers it and
-//!   the tests start (free ports, child processes stopped on drop).
+//!
+//! The upload benchmark (`roboct bench upload`) and the loopback peers the tests start
+//! (Orthanc, dcmtk) live in `roboct-bench`: this crate starts no programs.
 //!
 //! dicom-rs types stay inside this crate: callers see volumes, instances (Part 10 bytes),
 //! UIDs and plain structs.
@@ -37,11 +38,9 @@
 //! [`reader`] are in the patient frame of the files. A grid's origin is the centre of voxel
 //! (0, 0, 0), which DICOM calls Image Position (Patient) of the first slice.
 
-pub mod bench;
 pub mod config;
 pub mod ct;
 pub mod dimse;
-pub mod loopback;
 pub mod mpps;
 pub mod outbox;
 pub mod part10;

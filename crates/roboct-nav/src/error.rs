@@ -84,7 +84,9 @@ pub enum MapError {
 }
 
 impl MapError {
-    pub(crate) fn too_large(file: &str, width: usize, height: usize, max_cells: u64) -> Self {
+    /// [`MapError::TooLarge`] for a `width` x `height` grid (named `file`) over `max_cells`,
+    /// with the memory it would need.
+    pub fn too_large(file: &str, width: usize, height: usize, max_cells: u64) -> Self {
         let cells = width as u128 * height as u128;
         Self::TooLarge {
             file: file.to_string(),

@@ -10,7 +10,10 @@
 //!   heading-aware search through tight passages, routes across floors with time and energy.
 //! * [`drive`]: a simulated regulated-pure-pursuit controller with dynamic obstacles, doors,
 //!   elevators, waiting and replanning.
-//! * [`render`]: pictures of routes; [`bench`]: the figures of `roboct bench route`.
+//! * [`render`]: pictures of routes.
+//!
+//! The figures of `roboct bench route` are measured by `roboct_bench::route`, outside this
+//! crate, on its public API.
 //!
 //! ```no_run
 //! use roboct_nav::{hospital, plan::{Navigator, PlannerOptions}, robot::RobotModel};
@@ -21,7 +24,6 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-pub mod bench;
 pub mod costmap;
 pub mod drive;
 pub mod elevator;

@@ -2,7 +2,7 @@
 //! landmark ("ALT") heuristics, and the Dijkstra that builds the landmark tables.
 //!
 //! Edge costs are integers so that the search is exact and comparable with the `pathfinding`
-//! crate's A* on the same graph (`roboct bench route` does that). Each cell carries the cost
+//! crate's A* on the same graph (`roboct bench route`, in `roboct-bench`, does that). Each cell carries the cost
 //! of half a straight step through it (`u32::MAX`: blocked); a straight move costs the sum of
 //! both cells' halves, a diagonal `181/128` of that (sqrt 2 to 1e-4), and crossing into or out
 //! of a door's area adds half that door's expected delay. Diagonals may not cut the corner of a
@@ -258,7 +258,8 @@ impl SearchGrid {
         (s * (hi - lo) + d * lo).min(u64::from(u32::MAX - 1)) as u32
     }
 
-    /// All allowed moves out of `a` with their costs (used by the `pathfinding` comparison).
+    /// All allowed moves out of `a` with their costs (used by the `pathfinding` comparison in
+    /// `roboct bench route`).
     pub fn successors(&self, a: usize) -> impl Iterator<Item = (usize, u32)> + '_ {
         self.offsets().into_iter().filter_map(move |(o, _)| {
             let b = (a as isize + o) as usize;

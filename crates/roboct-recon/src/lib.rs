@@ -103,7 +103,6 @@
 
 mod analytic;
 mod backproject;
-pub mod bench;
 mod filter;
 mod iterative;
 mod joseph;

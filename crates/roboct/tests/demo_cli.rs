@@ -240,7 +240,7 @@ fn a_site_file_sets_the_dose_notification_and_is_validated() {
 
 #[test]
 fn the_order_can_come_from_a_real_worklist() {
-    use roboct_dicom::loopback::{ChildGuard, free_port, wait_port};
+    use roboct_bench::loopback::{ChildGuard, free_port, wait_port};
     let tmp = tempfile::tempdir().unwrap();
     let ae = tmp.path().join("WLM");
     std::fs::create_dir(&ae).unwrap();

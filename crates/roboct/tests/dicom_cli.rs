@@ -9,7 +9,7 @@ use std::time::Duration;
 mod common;
 
 use ndarray::Array3;
-use roboct_dicom::loopback::ChildGuard;
+use roboct_bench::loopback::ChildGuard;
 use roboct_geometry::{Volume, VolumeGrid};
 
 fn roboct(args: &[&str], config: Option<&Path>) -> Output {
@@ -29,7 +29,7 @@ fn text(o: &Output) -> String {
 }
 
 fn free_port() -> u16 {
-    roboct_dicom::loopback::free_port().unwrap()
+    roboct_bench::loopback::free_port().unwrap()
 }
 
 /// A dcmtk peer, stopped when dropped (also when the test panics).
@@ -40,7 +40,7 @@ fn start(cmd: &mut Command, port: u16) -> ChildGuard {
     )
     .unwrap_or_else(|e| panic!("{e}"));
     assert!(
-        roboct_dicom::loopback::wait_port(port, Duration::from_secs(10)),
+        roboct_bench::loopback::wait_port(port, Duration::from_secs(10)),
         "peer did not start"
     );
     peer

@@ -8,12 +8,12 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
+pub use roboct_bench::loopback::ChildGuard as Proc;
 use roboct_dicom::dimse::{AssociationOptions, Peer};
-pub use roboct_dicom::loopback::ChildGuard as Proc;
 
 /// A free TCP port on 127.0.0.1 (bound then released; the race is acceptable in tests).
 pub fn free_port() -> u16 {
-    roboct_dicom::loopback::free_port().unwrap()
+    roboct_bench::loopback::free_port().unwrap()
 }
 
 /// The workspace root.
@@ -46,7 +46,7 @@ pub fn spawn(name: &str, cmd: &mut Command) -> Proc {
 /// Waits until `port` accepts TCP connections.
 pub fn wait_port(port: u16, what: &str) {
     assert!(
-        roboct_dicom::loopback::wait_port(port, Duration::from_secs(20)),
+        roboct_bench::loopback::wait_port(port, Duration::from_secs(20)),
         "{what} did not listen on port {port}"
     );
 }

@@ -4,11 +4,11 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{Context as _, Result, bail};
+use roboct_bench::recon::{Problem, rmse};
 use roboct_core::{CancelToken, NoProgress};
 use roboct_geometry::{GeometryFile, ScanGeometry, Volume, VolumeGrid, default_volume};
 use roboct_io::{DetectorSampling, ProjectionStack, Window as Display};
 use roboct_phantom::{Phantom, SheppLogan3d};
-use roboct_recon::bench::{Problem, rmse};
 use roboct_recon::{AnalyticOptions, Filter, ReconReport, Window};
 
 use super::Context;
@@ -894,7 +894,7 @@ pub fn bench_recon(args: BenchReconArgs, ctx: &Context) -> Result<()> {
             args.iterations
         );
     }
-    let limits = roboct_recon::bench::measure_machine_limits();
+    let limits = roboct_bench::recon::measure_machine_limits();
     println!(
         "machine: {} threads, AVX-512 {}; measured FP32 FMA peak {:.0} GFLOP/s, parallel copy {:.1} GB/s",
         limits.threads,
@@ -922,7 +922,7 @@ pub fn bench_recon(args: BenchReconArgs, ctx: &Context) -> Result<()> {
         for _ in 0..args.repeat.max(1) {
             let input = projections.clone();
             let baseline = roboct_core::memory::rss_bytes();
-            roboct_core::memory::reset_peak_rss();
+            roboct_bench::memory::reset_peak_rss();
             let t = Instant::now();
             let (volume, report) = roboct_recon::fdk_volume(
                 &p.geometry,
@@ -966,11 +966,11 @@ pub fn bench_recon(args: BenchReconArgs, ctx: &Context) -> Result<()> {
             "  filter {:.3} s, back-project {:.3} s",
             report.filter_s, report.backproject_s
         );
-        let bp_flops = updates / report.backproject_s * roboct_recon::bench::FLOPS_PER_VOXEL_UPDATE;
+        let bp_flops = updates / report.backproject_s * roboct_bench::recon::FLOPS_PER_VOXEL_UPDATE;
         println!(
             "  back-projection runs at {:.1} GFLOP/s of useful arithmetic ({} flops per voxel update): {:.1}% of the measured FMA peak",
             bp_flops / 1e9,
-            roboct_recon::bench::FLOPS_PER_VOXEL_UPDATE,
+            roboct_bench::recon::FLOPS_PER_VOXEL_UPDATE,
             100.0 * bp_flops / limits.flops_per_s
         );
         println!(
@@ -1012,7 +1012,7 @@ pub fn bench_recon(args: BenchReconArgs, ctx: &Context) -> Result<()> {
 /// FISTA-TV from zero; the Joseph pair's rates against the machine's limits.
 fn bench_iterative(
     args: &BenchReconArgs,
-    limits: &roboct_recon::bench::MachineLimits,
+    limits: &roboct_bench::recon::MachineLimits,
     ctx: &Context,
 ) -> Result<Vec<serde_json::Value>> {
     use roboct_recon::{IterativeMethod, IterativeOptions, JosephProjector, Projector, ReconPlan};
@@ -1059,7 +1059,7 @@ fn bench_iterative(
         adj = adj.min(t.elapsed().as_secs_f64());
     }
     drop((y, x, scratch));
-    let flops = |secs: f64| steps / secs * roboct_recon::bench::FLOPS_PER_VOXEL_UPDATE;
+    let flops = |secs: f64| steps / secs * roboct_bench::recon::FLOPS_PER_VOXEL_UPDATE;
     let volume_bytes = (p.grid.len() * 4) as f64;
     println!(
         "  Joseph pair ({:?} path), {:.3e} ray steps (bilinear samples) per pass, best of {}:",
@@ -1086,7 +1086,7 @@ fn bench_iterative(
             .iterations(iterations)
             .subsets(10);
         let baseline = roboct_core::memory::rss_bytes();
-        roboct_core::memory::reset_peak_rss();
+        roboct_bench::memory::reset_peak_rss();
         let t = Instant::now();
         let (volume, report) = roboct_recon::reconstruct_iterative(
             &plan,

@@ -786,7 +786,7 @@ fn rate(n: usize, bytes: u64, s: f64) -> (f64, f64) {
 
 pub fn bench_upload(args: BenchUploadArgs, ctx: &Context) -> Result<()> {
     for p in ["Orthanc", "storescu"] {
-        if !roboct_dicom::bench::have_program(p) {
+        if !roboct_bench::upload::have_program(p) {
             bail!(
                 "`{p}` is not installed: run ./scripts/deps (it installs orthanc, orthanc-dicomweb and dcmtk)"
             );
@@ -795,7 +795,7 @@ pub fn bench_upload(args: BenchUploadArgs, ctx: &Context) -> Result<()> {
     if args.slices == 0 || args.size == 0 || args.size > 4096 || args.repeats == 0 {
         bail!("--slices and --repeats must be > 0 and --size between 1 and 4096");
     }
-    let options = roboct_dicom::bench::BenchOptions {
+    let options = roboct_bench::upload::BenchOptions {
         slices: args.slices,
         size: args.size,
         repeats: args.repeats,
@@ -803,7 +803,7 @@ pub fn bench_upload(args: BenchUploadArgs, ctx: &Context) -> Result<()> {
         ..Default::default()
     };
     let bar = Bar::new(ctx.quiet);
-    let r = roboct_dicom::bench::run(&options, &bar)?;
+    let r = roboct_bench::upload::run(&options, &bar)?;
     let mb = r.methods[0].bytes as f64 / 1e6;
     println!(
         "upload: {} CT slices of {} x {} ({mb:.1} MB) to Orthanc over loopback, {} runs each (best; worst)",

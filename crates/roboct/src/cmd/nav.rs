@@ -12,7 +12,7 @@ use roboct_nav::plan::{Leg, Navigator, PlannerOptions};
 use roboct_nav::robot::RobotModel;
 use roboct_nav::search::Objective;
 use roboct_nav::site::Site;
-use roboct_nav::{bench, hospital, render};
+use roboct_nav::{hospital, render};
 
 use super::Context;
 
@@ -351,8 +351,8 @@ pub fn map(which: MapCommand, _ctx: &Context) -> Result<()> {
 
 pub fn bench_route(args: BenchRouteArgs, ctx: &Context) -> Result<()> {
     let bar = crate::progress::Bar::new(ctx.quiet);
-    let report = bench::run(
-        bench::BenchOptions {
+    let report = roboct_bench::route::run(
+        roboct_bench::route::BenchOptions {
             width_cells: args.width,
             height_cells: args.height,
             runs: args.runs.max(1),

@@ -1,12 +1,12 @@
 //! Times the Joseph pair and an iterative method on a reference problem.
 //!
-//! Run with: `cargo run --release -p roboct-recon --example iterative_timing -- 2 os-sart 2`
+//! Run with: `cargo run --release -p roboct-bench --example recon_iterative_timing -- 2 os-sart 2`
 //! (P3 shrunk by 2, OS-SART, 2 iterations).
 
 use std::time::Instant;
 
+use roboct_bench::recon::{Problem, rmse};
 use roboct_core::{CancelToken, NoProgress};
-use roboct_recon::bench::{Problem, rmse};
 use roboct_recon::{
     IterativeMethod, IterativeOptions, JosephProjector, Projector, ReconPlan, reconstruct_iterative,
 };

@@ -1,6 +1,8 @@
-//! Local peers on the loopback interface, for `roboct bench upload` and the tests: a free
-//! port, waiting until a port listens, and a child process that is stopped and reaped when
-//! dropped (also when a test panics), so no peer outlives its user.
+//! Local peers on the loopback interface, for `roboct bench upload` and the tests that start
+//! real peers (roboct-dicom's and the command line's, as a dev-dependency): a free port,
+//! waiting until a port listens, and a child process that is stopped and reaped when dropped
+//! (also when a test panics), so no peer outlives its user. Moved here from `roboct-dicom`,
+//! which no longer ships code that starts programs or runs `kill`.
 
 use std::io;
 use std::net::{TcpListener, TcpStream};

@@ -1,13 +1,13 @@
 //! Times FDK on a reference problem, reusing cached projections between runs.
 //!
-//! Run with: `cargo run --release -p roboct-recon --example timing -- p3 1 /tmp/roboct-cache`
+//! Run with: `cargo run --release -p roboct-bench --example recon_timing -- p3 1 /tmp/roboct-cache`
 
 use std::path::PathBuf;
 use std::time::Instant;
 
+use roboct_bench::recon::{Problem, rmse};
 use roboct_core::{CancelToken, NoProgress};
 use roboct_io::{ProjectionStack, read_projections, write_projections};
-use roboct_recon::bench::{Problem, rmse};
 use roboct_recon::{AnalyticOptions, fdk_volume};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

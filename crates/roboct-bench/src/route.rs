@@ -3,19 +3,21 @@
 //! through an elevator; with the `pathfinding` crate's A* on the same grid for comparison.
 //!
 //! Everything timed here runs on one thread (the costmap and landmark builds, which are
-//! preprocessing, use rayon and are reported apart).
+//! preprocessing, use rayon and are reported apart). Moved here from `roboct-nav`, which no
+//! longer ships it (nor depends on `pathfinding` and `libc` for it).
 
 use std::time::Instant;
 
 use roboct_core::Progress;
+use roboct_nav::error::MapError;
+use roboct_nav::geom::{Point, Polygon, Pose};
+use roboct_nav::hospital;
+use roboct_nav::map::MapLimits;
+use roboct_nav::plan::{Navigator, PlannerOptions, Target};
+use roboct_nav::robot::RobotModel;
+use roboct_nav::search::SearchState;
 
-use crate::error::{MapError, PlanError};
-use crate::geom::{Point, Polygon, Pose};
-use crate::hospital;
-use crate::map::MapLimits;
-use crate::plan::{Navigator, PlannerOptions, Target};
-use crate::robot::RobotModel;
-use crate::search::SearchState;
+use crate::BenchError;
 
 /// Sizes and repetitions.
 #[derive(Clone, Copy, Debug)]
@@ -180,24 +182,12 @@ fn time_runs<T>(runs: usize, mut f: impl FnMut() -> T) -> ((Timing, Timing), T) 
     )
 }
 
-/// Errors of the benchmark.
-#[derive(Debug, thiserror::Error)]
-pub enum BenchError {
-    /// A map could not be built.
-    #[error(transparent)]
-    Map(#[from] MapError),
-    /// A reference route could not be planned (a bug).
-    #[error(transparent)]
-    Plan(#[from] PlanError),
-    /// Something else went wrong in a case.
-    #[error("{0}")]
-    Case(String),
-}
-
 /// Runs every case and returns the figures.
 ///
 /// # Errors
-/// [`BenchError`] if a reference map or route cannot be built (which would be a bug).
+/// [`BenchError`] if the options are out of range ([`BenchOptions::validate`]) or a reference
+/// map or route cannot be built (which would be a bug): [`BenchError::Map`],
+/// [`BenchError::Plan`] or [`BenchError::Case`].
 pub fn run(options: BenchOptions, progress: &dyn Progress) -> Result<BenchReport, BenchError> {
     options.validate()?;
     let mut report = BenchReport {

@@ -1,4 +1,6 @@
-//! Reference problems for `roboct bench recon` and the comparison scripts.
+//! Reference problems for `roboct bench recon` and the comparison scripts (`bench/compare/`),
+//! and the machine limits the measured rates are compared with. Moved here from `roboct-recon`,
+//! which no longer ships them (nor depends on `roboct-phantom` for them).
 //!
 //! * **P2**: 2D parallel beam, 512 x 512 pixels of 1 mm, 720 views over 180 degrees, 768 bins of
 //!   1 mm, FBP; the modified 2D Shepp-Logan phantom filling the image (half-size 256 mm). It is
@@ -276,6 +278,11 @@ fn fma_burst(iterations: u64) -> f64 {
     iterations as f64 * 8.0 * 16.0 * 2.0
 }
 
+/// [`fma_burst`] on AVX-512 registers: 8 independent chains of 16-lane FMAs.
+///
+/// # Safety
+/// The CPU must support AVX-512F (`is_x86_feature_detected!("avx512f")`); the function is
+/// compiled for it and would fault with an illegal instruction otherwise.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
 unsafe fn fma_burst_avx512(iterations: u64) -> f64 {

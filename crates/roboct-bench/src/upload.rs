@@ -1,6 +1,7 @@
 //! `roboct bench upload`: a 256-slice 512 x 512 CT series to a local Orthanc over loopback,
 //! by C-STORE and STOW-RS through the outbox, next to dcmtk `storescu` sending the same files
 //! in the same run, and the latency from a slab being ready to its first slice being stored.
+//! Moved here from `roboct-dicom`, which no longer ships it (nor starts Orthanc or storescu).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -9,18 +10,19 @@ use std::time::{Duration, Instant};
 
 use ndarray::Array3;
 use roboct_core::Progress;
+use roboct_dicom::config::{CredentialSource, HttpAuth, Secret};
+use roboct_dicom::ct::{CtSeriesInfo, CtSeriesWriter, Instance, VoxelUnits};
+use roboct_dicom::dimse::{AssociationOptions, Peer};
+use roboct_dicom::outbox::Outbox;
+use roboct_dicom::part10::EXPLICIT_VR_LE;
+use roboct_dicom::send::{DimseSender, Sender, StowSender};
+use roboct_dicom::study::StudyContext;
+use roboct_dicom::uid::UidGenerator;
+use roboct_dicom::upload::{StreamTarget, UploadPolicy, Uploader, stream_series};
 use roboct_geometry::{VolumeGrid, VolumeSlab};
 
-use crate::config::{CredentialSource, HttpAuth, Secret};
-use crate::ct::{CtSeriesInfo, CtSeriesWriter, Instance, VoxelUnits};
-use crate::dimse::{AssociationOptions, Peer};
+use crate::BenchError;
 use crate::loopback::{ChildGuard, free_port};
-use crate::outbox::Outbox;
-use crate::part10::EXPLICIT_VR_LE;
-use crate::send::{DimseSender, StowSender};
-use crate::study::StudyContext;
-use crate::uid::UidGenerator;
-use crate::upload::{StreamTarget, UploadPolicy, Uploader, stream_series};
 
 /// What to measure.
 #[derive(Clone, Debug)]
@@ -98,20 +100,6 @@ pub struct BenchReport {
     pub latency: LatencyResult,
     /// Time to write and fsync the series into the outbox, per run, in s.
     pub enqueue_s: Vec<f64>,
-}
-
-/// Why the benchmark could not run.
-#[derive(Debug, thiserror::Error)]
-pub enum BenchError {
-    /// A peer program is missing or failed.
-    #[error("{0}")]
-    Peer(String),
-    /// I/O.
-    #[error("{0}")]
-    Io(#[from] std::io::Error),
-    /// Something in the pipeline failed.
-    #[error("{0}")]
-    Pipeline(String),
 }
 
 const USER: &str = "bench";
@@ -230,7 +218,7 @@ fn make_series(o: &BenchOptions, uids: &UidGenerator) -> Result<Vec<Instance>, B
     let data = phantom_slab(o.size, 0, o.slices, 7);
     let v = roboct_geometry::Volume::from_array(g, data).expect("shape from grid");
     w.volume(&v, VoxelUnits::Hu)
-        .map_err(|e| BenchError::Pipeline(e.to_string()))
+        .map_err(|e| BenchError::Case(e.to_string()))
 }
 
 const AE: &str = "ROBOCT";
@@ -250,7 +238,7 @@ fn policy() -> UploadPolicy {
 fn check_count(orthanc: &LocalOrthanc, want: usize, method: &str) -> Result<(), BenchError> {
     let got = orthanc.count()?;
     if got != want {
-        return Err(BenchError::Pipeline(format!(
+        return Err(BenchError::Case(format!(
             "{method}: Orthanc holds {got} instances, expected {want}"
         )));
     }
@@ -258,6 +246,11 @@ fn check_count(orthanc: &LocalOrthanc, want: usize, method: &str) -> Result<(), 
 }
 
 /// Runs the benchmark. Needs `Orthanc` (with the DICOMweb plugin) and dcmtk's `storescu`.
+///
+/// # Errors
+/// [`BenchError::Peer`] when a peer is missing or fails, [`BenchError::Io`] for temporary
+/// files, [`BenchError::Case`] when a step of the upload fails or Orthanc holds the wrong
+/// number of instances.
 pub fn run(o: &BenchOptions, progress: &dyn Progress) -> Result<BenchReport, BenchError> {
     let uids = UidGenerator::default();
     progress.start("making series", 1);
@@ -335,17 +328,17 @@ pub fn run(o: &BenchOptions, progress: &dyn Progress) -> Result<BenchReport, Ben
             let orthanc = LocalOrthanc::start(AE)?;
             let box_dir = tempfile::tempdir()?;
             let outbox =
-                Outbox::open(box_dir.path()).map_err(|e| BenchError::Pipeline(e.to_string()))?;
+                Outbox::open(box_dir.path()).map_err(|e| BenchError::Case(e.to_string()))?;
             let t = Instant::now();
             for inst in &series {
                 outbox
                     .enqueue("pacs", &inst.bytes)
-                    .map_err(|e| BenchError::Pipeline(e.to_string()))?;
+                    .map_err(|e| BenchError::Case(e.to_string()))?;
             }
             if !stow {
                 enqueue_s.push(t.elapsed().as_secs_f64());
             }
-            let sender: Box<dyn crate::send::Sender> = if stow {
+            let sender: Box<dyn Sender> = if stow {
                 Box::new(
                     StowSender::new(
                         &format!("http://127.0.0.1:{}/dicom-web", orthanc.http_port),
@@ -357,20 +350,20 @@ pub fn run(o: &BenchOptions, progress: &dyn Progress) -> Result<BenchReport, Ben
                         Duration::from_secs(120),
                         o.stow_batch,
                     )
-                    .map_err(|e| BenchError::Pipeline(e.to_string()))?,
+                    .map_err(|e| BenchError::Case(e.to_string()))?,
                 )
             } else {
                 Box::new(DimseSender::new(orthanc.peer(), options(), EXPLICIT_VR_LE))
             };
             let mut up = Uploader::new(outbox, "pacs", sender, policy())
-                .map_err(|e| BenchError::Pipeline(e.to_string()))?;
+                .map_err(|e| BenchError::Case(e.to_string()))?;
             let t = Instant::now();
             let r = up
                 .run(None, &roboct_core::NoProgress)
-                .map_err(|e| BenchError::Pipeline(e.to_string()))?;
+                .map_err(|e| BenchError::Case(e.to_string()))?;
             let s = t.elapsed().as_secs_f64();
             if r.sent != series.len() {
-                return Err(BenchError::Pipeline(format!(
+                return Err(BenchError::Case(format!(
                     "{}: sent {} of {}: {:?}",
                     methods[m].name,
                     r.sent,
@@ -387,7 +380,7 @@ pub fn run(o: &BenchOptions, progress: &dyn Progress) -> Result<BenchReport, Ben
             let orthanc = LocalOrthanc::start(AE)?;
             let box_dir = tempfile::tempdir()?;
             let outbox =
-                Outbox::open(box_dir.path()).map_err(|e| BenchError::Pipeline(e.to_string()))?;
+                Outbox::open(box_dir.path()).map_err(|e| BenchError::Case(e.to_string()))?;
             let g = grid(o);
             let (tx, rx) = channel();
             let (slab, interval, slices, size) = (o.slab.max(1), o.slab_interval, o.slices, o.size);
@@ -427,10 +420,10 @@ pub fn run(o: &BenchOptions, progress: &dyn Progress) -> Result<BenchReport, Ben
                     drain_timeout: Duration::from_secs(120),
                 },
             )
-            .map_err(|e| BenchError::Pipeline(e.to_string()))?;
+            .map_err(|e| BenchError::Case(e.to_string()))?;
             let _ = producer.join();
             if r.upload.sent != slices {
-                return Err(BenchError::Pipeline(format!(
+                return Err(BenchError::Case(format!(
                     "streaming sent {} of {slices}",
                     r.upload.sent
                 )));
