@@ -5,6 +5,8 @@
 //! ([`upload`]) with the loopback peers it and the tests start ([`loopback`]), and peak-memory
 //! resets ([`memory`]). The `roboct bench ...` commands call these.
 
+#![warn(clippy::undocumented_unsafe_blocks)]
+
 pub mod diagnosis;
 pub mod dose;
 pub mod loopback;

@@ -9,6 +9,8 @@
 //! * [`recovery`]: what to do about a failure ([`Recovery`]: retry, replan, wait for the
 //!   operator, abort), the class every crate's errors answer.
 
+#![forbid(unsafe_code)]
+
 pub mod memory;
 pub mod phi;
 pub mod progress;

@@ -4,6 +4,8 @@
 //! (pocketsphinx, espeak-ng) and the voice evaluation are in the `roboct-speech` crate, so this
 //! one needs no system library.
 
+#![forbid(unsafe_code)]
+
 pub mod audio;
 pub mod command;
 pub mod dialogue;

@@ -38,6 +38,8 @@
 //! [`reader`] are in the patient frame of the files. A grid's origin is the centre of voxel
 //! (0, 0, 0), which DICOM calls Image Position (Patient) of the first slice.
 
+#![forbid(unsafe_code)]
+
 pub mod config;
 pub mod ct;
 pub mod dimse;

@@ -39,6 +39,8 @@
 //! # Ok::<(), roboct_geometry::ConfigError>(())
 //! ```
 
+#![forbid(unsafe_code)]
+
 pub mod circular;
 pub mod config;
 pub mod conventions;

@@ -1,6 +1,6 @@
 //! Volumes (a grid and its voxel values) and slabs of them.
 
-use ndarray::{Array3, ArrayView3, s};
+use ndarray::{Array3, ArrayView3, Axis, Slice};
 
 use crate::grid::{GridError, VolumeGrid};
 
@@ -74,7 +74,8 @@ impl Volume {
             });
         }
         self.data
-            .slice_mut(s![slab.z_start..slab.z_start + nz, .., ..])
+            // Not `s![..]`: its expansion allows `unsafe_code`, which this crate forbids.
+            .slice_axis_mut(Axis(0), Slice::from(slab.z_start..slab.z_start + nz))
             .assign(&slab.data);
         Ok(())
     }

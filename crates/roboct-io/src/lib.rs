@@ -13,6 +13,8 @@
 //!
 //! Every error names the file and, where there is one, the field and what was expected.
 
+#![forbid(unsafe_code)]
+
 use std::path::{Path, PathBuf};
 
 use ndarray::Array3;

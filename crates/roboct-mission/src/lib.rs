@@ -12,6 +12,8 @@
 //! * [`store`]: missions and their event log in SQLite; [`phase`]: phases, failures and their
 //!   recovery classes.
 
+#![forbid(unsafe_code)]
+
 pub mod ct;
 pub mod demo;
 pub mod hardware;

@@ -17,6 +17,8 @@
 //! head with haemorrhages of every type and distractors, random from a seed), [`chest`], and
 //! [`truth`] (`truth.json`).
 
+#![forbid(unsafe_code)]
+
 use std::path::Path;
 
 use ndarray::{Array3, Axis};

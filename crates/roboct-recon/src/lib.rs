@@ -101,6 +101,8 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+#![warn(clippy::undocumented_unsafe_blocks)]
+
 mod analytic;
 mod backproject;
 mod filter;

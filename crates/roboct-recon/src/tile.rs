@@ -183,6 +183,10 @@ thread_local! {
 /// columns and rows its four corner lines reach, one line beyond), while the current view is
 /// being accumulated: a tile's footprint in one view is a few dozen short column segments that
 /// the hardware prefetchers, seeing one segment at a time, would fetch late.
+///
+/// # Safety
+/// The CPU must support AVX-512F and AVX-512DQ; `v` is a view of `store` and `coef`. Nothing is
+/// read or written (a prefetch never faults), and the addresses stay inside the store's buffer.
 #[target_feature(enable = "avx512f,avx512dq")]
 #[allow(clippy::too_many_arguments)]
 unsafe fn prefetch_footprint(
@@ -325,6 +329,11 @@ const IOTA: [f32; 16] = [
 ];
 
 /// The window loop of [`line`]; `CLAMP` when some positions fall outside `[lo, hi]`.
+///
+/// # Safety
+/// As for [`line`], through `j`: the CPU supports AVX-512F and AVX-512DQ, `j.acc` holds `j.n`
+/// values, `j.a` and `j.b` are readable from 0 to `ceil(j.hi) + 32` and `j.lo >= 1`; `back` is
+/// at least how far below lane 0's position the lowest of 16 lanes' positions falls.
 #[target_feature(enable = "avx512f,avx512dq")]
 #[inline]
 unsafe fn windows<const CLAMP: bool>(j: &Job, back: i32) {
@@ -402,6 +411,10 @@ unsafe fn windows<const CLAMP: bool>(j: &Job, back: i32) {
 }
 
 /// The gather loop of [`line`], for steps of 1.9 rows or more.
+///
+/// # Safety
+/// As for [`line`], through `j`: the CPU supports AVX-512F and AVX-512DQ, `j.acc` holds `j.n`
+/// values, `j.a` and `j.b` are readable from 0 to `ceil(j.hi) + 32` and `j.lo >= 1`.
 #[target_feature(enable = "avx512f,avx512dq")]
 #[inline(never)]
 unsafe fn gathers(j: &Job) {

@@ -31,6 +31,8 @@
 //!
 //! A granted request never produces an unsafe state: `tests::granted_requests_keep_safe_states_safe`.
 
+#![forbid(unsafe_code)]
+
 use std::fmt;
 
 use serde::{Deserialize, Serialize};

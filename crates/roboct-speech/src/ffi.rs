@@ -182,15 +182,13 @@ fn load() -> Result<Api, LoadFailure> {
             // SAFETY: the field's type is the C declaration of this symbol (see the field's
             // doc, checked against the headers); the library outlives the pointer (both are
             // kept in `Api`).
-            let f =
-                unsafe { $lib.get(concat!(stringify!($name), "\0").as_bytes()) }.map_err(|e| {
-                    LoadFailure {
-                        library: $libname.to_string(),
-                        package: $package,
-                        env_var: $env,
-                        detail: format!("no function {}: {e}", stringify!($name)),
-                    }
-                })?;
+            let f = unsafe { $lib.get(concat!(stringify!($name), "\0").as_bytes()) };
+            let f = f.map_err(|e| LoadFailure {
+                library: $libname.to_string(),
+                package: $package,
+                env_var: $env,
+                detail: format!("no function {}: {e}", stringify!($name)),
+            })?;
             *f
         }};
     }

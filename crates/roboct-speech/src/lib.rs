@@ -12,6 +12,8 @@
 //! [`Recognizer`]: roboct_dialogue::speech::Recognizer
 //! [`Synthesizer`]: roboct_dialogue::tts::Synthesizer
 
+#![warn(clippy::undocumented_unsafe_blocks)]
+
 pub mod espeak;
 pub mod eval;
 pub mod ffi;

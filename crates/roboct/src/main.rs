@@ -3,6 +3,8 @@
 //! This crate only parses arguments and wires the libraries together; every subcommand lives
 //! in its own module under `cmd/` and calls into the `roboct-*` crates.
 
+#![warn(clippy::undocumented_unsafe_blocks)]
+
 use std::process::ExitCode;
 
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
