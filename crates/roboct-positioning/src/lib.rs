@@ -26,6 +26,8 @@
 //!
 //! Numeric and synchronous (rayon).
 
+#![forbid(unsafe_code)]
+
 pub mod docking;
 pub mod gantry;
 pub mod localize;

@@ -108,8 +108,8 @@ impl PlanOptions {
     pub fn for_target(target: Target) -> Self {
         Self {
             margin_mm: match target {
-                Target::Head => [18.0, 2.0],
-                Target::Chest => [10.0, 8.0],
+                Target::Head => [10.0, 4.0],
+                Target::Chest => [12.0, 7.0],
             },
             technique: None,
         }

@@ -79,12 +79,13 @@ pub struct ScoutTechnique {
 }
 
 impl ScoutTechnique {
-    /// 120 kV, 0.5 mAs per mm of sweep (50 mA at 100 mm/s), a 2 mm slit: about 1% of a
-    /// standard head scan's DLP for the AP and lateral passes over 40 cm.
+    /// 120 kV, 0.45 mAs per mm of sweep (45 mA at 100 mm/s), a 2 mm slit: about 1% of a
+    /// standard head scan's DLP for the AP and lateral passes over 40 cm, and under 5% of
+    /// a chest scan planned to the lungs.
     pub fn standard() -> Self {
         Self {
             kvp: 120.0,
-            mas_per_mm: 0.5,
+            mas_per_mm: 0.45,
             step_mm: 2.0,
             speed_mm_s: 100.0,
             supersample: 2,
