@@ -33,6 +33,8 @@
 //! head with its distractors, midline shift, bad inputs, frames), `tests/onnx.rs` (the ONNX
 //! runner with a model the test builds).
 
+#![forbid(unsafe_code)]
+
 pub mod detector;
 pub mod findings;
 pub mod keyimage;
