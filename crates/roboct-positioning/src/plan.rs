@@ -103,13 +103,15 @@ pub struct PlanOptions {
 }
 
 impl PlanOptions {
-    /// The margins for a target, from the development seeds: what the localisation's worst
-    /// shortfall at each end needed there (the head's skull base is the least certain).
+    /// The margins for a target, from the development seeds: the localisation's largest
+    /// shortfall at each end there (100 heads, 100 chests), rounded up; the lung bases are
+    /// the least certain. Coverage comes first: an organ cut short
+    /// is a second scan.
     pub fn for_target(target: Target) -> Self {
         Self {
             margin_mm: match target {
-                Target::Head => [10.0, 4.0],
-                Target::Chest => [12.0, 7.0],
+                Target::Head => [6.0, 6.0],
+                Target::Chest => [15.0, 8.0],
             },
             technique: None,
         }
