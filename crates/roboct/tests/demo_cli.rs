@@ -5,6 +5,8 @@
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+mod common;
+
 fn roboct() -> Command {
     Command::new(env!("CARGO_BIN_EXE_roboct"))
 }
@@ -242,23 +244,8 @@ fn a_site_file_sets_the_dose_notification_and_is_validated() {
 fn the_order_can_come_from_a_real_worklist() {
     use roboct_bench::loopback::{ChildGuard, free_port, wait_port};
     let tmp = tempfile::tempdir().unwrap();
-    let ae = tmp.path().join("WLM");
-    std::fs::create_dir(&ae).unwrap();
-    std::fs::write(ae.join("lockfile"), b"").unwrap();
     // A head CT for patient PID-77 in ward 3, bed 12, scheduled for our station.
-    let dump = "(0008,0005) CS [ISO_IR 100]\n(0008,0050) SH [ACC77]\n(0008,0090) PN [HOUSE^GREGORY]\n(0010,0010) PN [ROE^RICHARD]\n(0010,0020) LO [PID-77]\n\
-(0010,0030) DA [19700101]\n(0010,0040) CS [M]\n(0020,000d) UI [1.2.3.77]\n(0032,1060) LO [CT HEAD]\n\
-(0038,0300) LO [WARD 3 BED 12]\n(0040,1001) SH [RP77]\n(0040,0100) SQ (Sequence with explicit length #=1)\n\
-(fffe,e000) na (Item with explicit length #=6)\n(0008,0060) CS [CT]\n(0040,0001) AE [ROBOCT]\n\
-(0040,0002) DA [20261129]\n(0040,0003) TM [101500]\n(0040,0007) LO [CT HEAD]\n(0040,0009) SH [SPS77]\n\
-(fffe,e00d) na (ItemDelimitationItem for re-encoding)\n(fffe,e0dd) na (SequenceDelimitationItem for re-encoding)\n";
-    std::fs::write(tmp.path().join("o.dump"), dump).unwrap();
-    let st = Command::new("dump2dcm")
-        .arg(tmp.path().join("o.dump"))
-        .arg(ae.join("o.wl"))
-        .status()
-        .unwrap();
-    assert!(st.success());
+    common::write_worklist(tmp.path(), "CT HEAD", "WARD 3 BED 12");
     let port = free_port().unwrap();
     let _wl = ChildGuard::spawn(
         "wlmscpfs",

@@ -226,22 +226,7 @@ fn upload_survives_an_absent_pacs_and_status_tells() {
 #[test]
 fn worklist_prints_the_orders_and_bad_configs_are_named() {
     let tmp = tempfile::tempdir().unwrap();
-    let ae = tmp.path().join("WLM");
-    std::fs::create_dir(&ae).unwrap();
-    std::fs::write(ae.join("lockfile"), b"").unwrap();
-    let dump = "(0008,0005) CS [ISO_IR 100]\n(0008,0050) SH [ACC77]\n(0008,0090) PN [HOUSE^GREGORY]\n(0010,0010) PN [ROE^RICHARD]\n(0010,0020) LO [PID-77]\n\
-(0010,0030) DA [19700101]\n(0010,0040) CS [M]\n(0020,000d) UI [1.2.3.77]\n(0032,1060) LO [CT CHEST]\n\
-(0038,0300) LO [WARD 5 BED 2]\n(0040,1001) SH [RP77]\n(0040,0100) SQ (Sequence with explicit length #=1)\n\
-(fffe,e000) na (Item with explicit length #=6)\n(0008,0060) CS [CT]\n(0040,0001) AE [ROBOCT]\n\
-(0040,0002) DA [20261129]\n(0040,0003) TM [101500]\n(0040,0007) LO [CT CHEST]\n(0040,0009) SH [SPS77]\n\
-(fffe,e00d) na (ItemDelimitationItem for re-encoding)\n(fffe,e0dd) na (SequenceDelimitationItem for re-encoding)\n";
-    std::fs::write(tmp.path().join("o.dump"), dump).unwrap();
-    let st = Command::new("dump2dcm")
-        .arg(tmp.path().join("o.dump"))
-        .arg(ae.join("o.wl"))
-        .status()
-        .unwrap();
-    assert!(st.success());
+    common::write_worklist(tmp.path(), "CT CHEST", "WARD 5 BED 2");
     let port = free_port();
     let _wl = start(
         Command::new("wlmscpfs")
