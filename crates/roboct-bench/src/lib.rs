@@ -69,3 +69,21 @@ pub enum BenchError {
         source: image::ImageError,
     },
 }
+
+impl roboct_core::Recover for BenchError {
+    fn recovery(&self) -> roboct_core::Recovery {
+        match self {
+            BenchError::Phantom(e) => e.recovery(),
+            BenchError::Scanner(e) => e.recovery(),
+            BenchError::Recon(e) => e.recovery(),
+            BenchError::Grid(e) => e.recovery(),
+            BenchError::Map(e) => e.recovery(),
+            BenchError::Plan(e) => e.recovery(),
+            // A peer that did not start, a file system that failed: may work again.
+            BenchError::Peer(_) | BenchError::Io(_) | BenchError::Plot { .. } => {
+                roboct_core::Recovery::Retry
+            }
+            BenchError::Case(_) | BenchError::Invalid { .. } => roboct_core::Recovery::Abort,
+        }
+    }
+}

@@ -62,6 +62,18 @@ pub enum PositioningBenchError {
     Invalid(String),
 }
 
+impl roboct_core::Recover for PositioningBenchError {
+    fn recovery(&self) -> roboct_core::Recovery {
+        match self {
+            PositioningBenchError::Phantom(e) => roboct_core::Recover::recovery(e),
+            PositioningBenchError::Positioning { source, .. } => {
+                roboct_core::Recover::recovery(source)
+            }
+            PositioningBenchError::Invalid(_) => roboct_core::Recovery::Abort,
+        }
+    }
+}
+
 /// One randomized patient.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct Case {

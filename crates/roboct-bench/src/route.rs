@@ -316,7 +316,7 @@ pub fn run(options: BenchOptions, progress: &dyn Progress) -> Result<BenchReport
         ("10 cm search grid (default for this size), ALT", &mut fast),
     ] {
         let ((timing, cpu), r) = time_runs(options.runs, || nav.plan_floor(&start, &goal));
-        let r = r.map_err(BenchError::Case)?;
+        let r = r.map_err(|e| BenchError::Case(e.to_string()))?;
         report.cases.push(Case {
             name: format!("single floor: full plan ({name}; search, smoothing, footprint checks)"),
             timing,
@@ -330,7 +330,7 @@ pub fn run(options: BenchOptions, progress: &dyn Progress) -> Result<BenchReport
     for w in [1.1, 1.25] {
         fast.set_heuristic_weight(w);
         let ((timing, cpu), r) = time_runs(options.runs, || fast.plan_floor(&start, &goal));
-        let r = r.map_err(BenchError::Case)?;
+        let r = r.map_err(|e| BenchError::Case(e.to_string()))?;
         report.cases.push(Case {
             name: format!("single floor: full plan (10 cm search grid, ALT, heuristic weight {w})"),
             timing,
@@ -345,7 +345,9 @@ pub fn run(options: BenchOptions, progress: &dyn Progress) -> Result<BenchReport
     let mut alt = fast;
 
     // Replanning after a corridor is blocked ahead of the robot.
-    let base = alt.plan_floor(&start, &goal).map_err(BenchError::Case)?;
+    let base = alt
+        .plan_floor(&start, &goal)
+        .map_err(|e| BenchError::Case(e.to_string()))?;
     let (robot_at, block) = corridor_block(&alt, &base.points)
         .ok_or_else(|| BenchError::Case("no straight corridor stretch on the route".into()))?;
     let from = Target {

@@ -13,6 +13,7 @@ use crate::morph::{Dims, grow};
 
 /// Why a detector could not run.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum DetectorError {
     /// The model file could not be read or is not a valid ONNX model.
     #[error("model {path}: {message}")]
@@ -300,5 +301,15 @@ impl Detector for OnnxDetector {
             }
         }
         Ok(out)
+    }
+}
+
+impl roboct_core::Recover for DetectorError {
+    fn recovery(&self) -> roboct_core::Recovery {
+        match self {
+            DetectorError::Model { .. }
+            | DetectorError::Output { .. }
+            | DetectorError::Run { .. } => roboct_core::Recovery::Abort,
+        }
     }
 }

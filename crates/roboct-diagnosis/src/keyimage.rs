@@ -8,6 +8,7 @@ use crate::findings::Diagnosis;
 
 /// Why key images could not be written.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum KeyImageError {
     /// The diagnosis holds no segmentation (not assessable, or read without masks).
     #[error(
@@ -96,4 +97,13 @@ pub fn write_key_images(dx: &Diagnosis, dir: &Path) -> Result<Vec<PathBuf>, KeyI
         out.push(path);
     }
     Ok(out)
+}
+
+impl roboct_core::Recover for KeyImageError {
+    fn recovery(&self) -> roboct_core::Recovery {
+        match self {
+            KeyImageError::NoMasks => roboct_core::Recovery::Abort,
+            KeyImageError::Write { .. } => roboct_core::Recovery::Retry,
+        }
+    }
 }

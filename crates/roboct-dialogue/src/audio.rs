@@ -42,6 +42,7 @@ pub const CLIPPED_FRACTION_LIMIT: f64 = 0.01;
 /// Why an input could not be used as audio. Each message names the input and says what was
 /// expected.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum AudioError {
     /// The file could not be read.
     #[error("cannot read {origin}: {source}")]
@@ -505,6 +506,22 @@ pub fn fix_streamed_wav_sizes(mut bytes: Vec<u8>) -> Vec<u8> {
         pos += 8 + size + (size & 1);
     }
     bytes
+}
+
+impl roboct_core::Recover for AudioError {
+    fn recovery(&self) -> roboct_core::Recovery {
+        match self {
+            AudioError::Io { .. } => roboct_core::Recovery::Retry,
+            AudioError::NotWav { .. }
+            | AudioError::Unsupported { .. }
+            | AudioError::RateTooLow { .. }
+            | AudioError::RateTooHigh { .. }
+            | AudioError::Empty { .. }
+            | AudioError::TooLong { .. }
+            | AudioError::Corrupt { .. } => roboct_core::Recovery::WaitForOperator,
+            AudioError::Write { .. } => roboct_core::Recovery::Retry,
+        }
+    }
 }
 
 #[cfg(test)]

@@ -561,6 +561,13 @@ pub struct PatternError {
     pub detail: String,
 }
 
+impl roboct_core::Recover for PatternError {
+    fn recovery(&self) -> roboct_core::Recovery {
+        // The language data is built in: a bad pattern is a bug, not something to retry.
+        roboct_core::Recovery::Abort
+    }
+}
+
 /// Parses a pattern (see the module docs for the syntax).
 pub fn parse_pattern(text: &str) -> Result<Pattern, PatternError> {
     let err = |detail: String| PatternError {

@@ -12,6 +12,7 @@ use crate::command::Command;
 
 /// Why the speech engine could not run.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum SpeechError {
     /// A model file is missing.
     #[error(
@@ -163,5 +164,17 @@ pub trait Recognizer {
             self.push(chunk)?;
         }
         self.finish()
+    }
+}
+
+impl roboct_core::Recover for SpeechError {
+    fn recovery(&self) -> roboct_core::Recovery {
+        match self {
+            SpeechError::ModelMissing { .. } | SpeechError::LibraryMissing { .. } => {
+                roboct_core::Recovery::Abort
+            }
+            SpeechError::Io { .. } | SpeechError::Engine { .. } => roboct_core::Recovery::Retry,
+            SpeechError::NoPronunciation { .. } => roboct_core::Recovery::WaitForOperator,
+        }
     }
 }

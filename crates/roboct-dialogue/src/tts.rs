@@ -5,6 +5,7 @@ use crate::audio::{Audio, AudioError};
 
 /// Why speech could not be synthesized.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum TtsError {
     /// The program could not be run.
     #[error("cannot run {program}: {source}; install espeak-ng (./scripts/deps)")]
@@ -69,4 +70,17 @@ impl Default for Voice {
 pub trait Synthesizer {
     /// Speaks `text` with `voice` into 16 kHz mono audio.
     fn synthesize(&self, text: &str, voice: &Voice) -> Result<Audio, TtsError>;
+}
+
+impl roboct_core::Recover for TtsError {
+    fn recovery(&self) -> roboct_core::Recovery {
+        match self {
+            TtsError::Spawn { .. } => roboct_core::Recovery::Abort,
+            TtsError::Failed { .. } => roboct_core::Recovery::Retry,
+            TtsError::Audio(e) => roboct_core::Recover::recovery(e),
+            TtsError::EmptyText | TtsError::UnknownVoice { .. } => {
+                roboct_core::Recovery::WaitForOperator
+            }
+        }
+    }
 }

@@ -52,6 +52,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use roboct_core::{Recover, Recovery};
+
 use crate::dimse::{AssociationOptions, Peer};
 use crate::part10::{DEFLATED_EXPLICIT_VR_LE, EXPLICIT_VR_LE};
 use crate::uid::{UidError, UidGenerator};
@@ -85,6 +87,7 @@ impl std::fmt::Display for Secret {
 
 /// Why the configuration was refused.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ConfigError {
     /// The file could not be read.
     #[error("cannot read PACS configuration {path}: {source}")]
@@ -347,31 +350,95 @@ fn is_loopback_host(url: &reqwest::Url) -> bool {
             .is_ok_and(|ip| ip.is_loopback())
 }
 
+/// A DICOMweb base URL that cannot be used. `shown` is the URL with any credential
+/// redacted; each message names what to do instead.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum UrlError {
+    /// Not a URL at all.
+    #[error("`{shown}` is not a URL ({reason})")]
+    NotUrl {
+        /// The URL, redacted.
+        shown: String,
+        /// The parser's reason.
+        reason: String,
+    },
+    /// The URL holds `user:password@`.
+    #[error(
+        "`{shown}` holds credentials (user:password@), which would be printed in errors and kept in the outbox: remove them from the URL; put the user name in `username` and the password in `password_env` or `password_file`, or a bearer token in `token_env` or `token_file`"
+    )]
+    Credentials {
+        /// The URL, redacted.
+        shown: String,
+    },
+    /// The URL has a query string or a fragment.
+    #[error(
+        "`{shown}` has a query string or fragment: give the DICOMweb base URL alone (`https://host/dicom-web`), and a token in `token_env` or `token_file`"
+    )]
+    Query {
+        /// The URL up to its query or fragment, redacted.
+        shown: String,
+    },
+    /// Plain http:// to a host that is not this machine.
+    #[error(
+        "`{shown}` is plain http:// to another host: the images (patient data) and any credentials would cross the network unencrypted; use https://, or set `insecure = true` in this [pacs] section if the network is protected otherwise"
+    )]
+    PlainHttp {
+        /// The URL, redacted.
+        shown: String,
+    },
+    /// Another scheme.
+    #[error("`{shown}` is not an http:// or https:// URL")]
+    Scheme {
+        /// The URL, redacted.
+        shown: String,
+    },
+}
+
+impl Recover for UrlError {
+    fn recovery(&self) -> Recovery {
+        match self {
+            // The configuration must be fixed by a person.
+            UrlError::NotUrl { .. }
+            | UrlError::Credentials { .. }
+            | UrlError::Query { .. }
+            | UrlError::PlainHttp { .. }
+            | UrlError::Scheme { .. } => Recovery::Abort,
+        }
+    }
+}
+
 /// Checks a DICOMweb base URL (see the module docs); the reason names what to do instead and
 /// never repeats a credential.
-pub fn check_dicomweb_url(url: &str, insecure: bool) -> Result<(), String> {
+///
+/// # Errors
+/// [`UrlError`] saying what is wrong and what to do instead.
+pub fn check_dicomweb_url(url: &str, insecure: bool) -> Result<(), UrlError> {
     let shown = redact_url_credentials(url);
-    let parsed = reqwest::Url::parse(url).map_err(|e| format!("`{shown}` is not a URL ({e})"))?;
+    let parsed = match reqwest::Url::parse(url) {
+        Ok(p) => p,
+        Err(e) => {
+            return Err(UrlError::NotUrl {
+                shown,
+                reason: e.to_string(),
+            });
+        }
+    };
     if !parsed.username().is_empty() || parsed.password().is_some() {
-        return Err(format!(
-            "`{shown}` holds credentials (user:password@), which would be printed in errors and kept in the outbox: remove them from the URL; put the user name in `username` and the password in `password_env` or `password_file`, or a bearer token in `token_env` or `token_file`"
-        ));
+        return Err(UrlError::Credentials { shown });
     }
     if parsed.query().is_some() || parsed.fragment().is_some() {
         // `/studies` is appended to the base URL; a query string there is either a mistake
         // or a token that would be printed like the rest of the URL.
-        return Err(format!(
-            "`{}` has a query string or fragment: give the DICOMweb base URL alone (`https://host/dicom-web`), and a token in `token_env` or `token_file`",
-            redact_url_credentials(url.split(['?', '#']).next().unwrap_or(""))
-        ));
+        return Err(UrlError::Query {
+            shown: redact_url_credentials(url.split(['?', '#']).next().unwrap_or("")),
+        });
     }
     match parsed.scheme() {
         "https" => Ok(()),
         "http" if is_loopback_host(&parsed) || insecure => Ok(()),
-        "http" => Err(format!(
-            "`{shown}` is plain http:// to another host: the images (patient data) and any credentials would cross the network unencrypted; use https://, or set `insecure = true` in this [pacs] section if the network is protected otherwise"
-        )),
-        _ => Err(format!("`{shown}` is not an http:// or https:// URL")),
+        "http" => Err(UrlError::PlainHttp { shown }),
+        _ => Err(UrlError::Scheme { shown }),
     }
 }
 
@@ -495,11 +562,11 @@ impl DicomConfig {
                             why: "protocol \"stow\" needs dicomweb_url".into(),
                         });
                     };
-                    check_dicomweb_url(url, p.insecure.unwrap_or(false)).map_err(|why| {
+                    check_dicomweb_url(url, p.insecure.unwrap_or(false)).map_err(|e| {
                         ConfigError::Field {
                             path: path.to_path_buf(),
                             field: field("dicomweb_url"),
-                            why,
+                            why: e.to_string(),
                         }
                     })?;
                     let password = match (&p.password_env, &p.password_file) {

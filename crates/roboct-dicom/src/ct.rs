@@ -285,6 +285,7 @@ pub struct Instance {
 
 /// Why a CT instance could not be made.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum CtError {
     /// A voxel value was NaN or infinite.
     #[error(

@@ -175,6 +175,7 @@ impl std::fmt::Display for Status {
 
 /// Why a DIMSE exchange failed.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum NetError {
     /// The TCP connection could not be made.
     #[error("cannot connect to {peer}: {source}")]

@@ -47,6 +47,7 @@ pub mod mpps;
 pub mod outbox;
 pub mod part10;
 pub mod reader;
+mod recovery;
 pub mod scp;
 pub mod send;
 pub mod sr;

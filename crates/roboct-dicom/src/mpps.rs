@@ -55,6 +55,7 @@ pub struct StepResult {
 
 /// Why an MPPS operation failed.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum MppsError {
     /// Network or DIMSE failure.
     #[error("MPPS {operation} to {peer} failed: {source}")]

@@ -95,6 +95,7 @@ impl Enqueued {
 
 /// Why an outbox operation failed.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum OutboxError {
     /// File system error.
     #[error("outbox {path}: {source}")]

@@ -30,6 +30,7 @@ pub const NATIVE_SYNTAXES: [&str; 3] = [EXPLICIT_VR_LE, IMPLICIT_VR_LE, DEFLATED
 
 /// A file or byte buffer that is not a usable Part 10 object.
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Part10Error {
     /// No `DICM` magic after the 128-byte preamble.
     #[error("not a DICOM Part 10 file: no `DICM` marker after the 128-byte preamble")]
@@ -50,6 +51,24 @@ pub enum Part10Error {
         /// Its tag, as `(gggg,eeee)`.
         tag: &'static str,
     },
+}
+
+/// A data set (or a Part 10 buffer) that cannot be decoded.
+#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DecodeError {
+    /// The file meta group is not usable.
+    #[error(transparent)]
+    Meta(#[from] Part10Error),
+    /// The transfer syntax is not one dicom-rs reads.
+    #[error("transfer syntax {0} is not supported")]
+    UnknownTransferSyntax(String),
+    /// A length or structure that does not fit the bytes, with the element named.
+    #[error("{0}")]
+    Malformed(String),
+    /// dicom-rs could not parse the data set.
+    #[error("{0}")]
+    Parse(String),
 }
 
 /// What the file meta group says about a Part 10 object.
@@ -146,6 +165,7 @@ pub fn read_part10_info(bytes: &[u8]) -> Result<Part10Info, Part10Error> {
 
 /// An object could not be encoded.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum EncodeError {
     /// The transfer syntax is not one we write ([`NATIVE_SYNTAXES`]).
     #[error(
@@ -178,12 +198,11 @@ pub fn encode_dataset(obj: &InMemDicomObject, ts_uid: &str) -> Result<Vec<u8>, E
         Ok(out)
     };
     match ts_uid {
-        EXPLICIT_VR_LE => {
-            to_explicit_lengths(&encode_with(EXPLICIT_VR_LE)?).map_err(EncodeError::Encode)
-        }
+        EXPLICIT_VR_LE => to_explicit_lengths(&encode_with(EXPLICIT_VR_LE)?)
+            .map_err(|e| EncodeError::Encode(e.to_string())),
         DEFLATED_EXPLICIT_VR_LE => {
-            let plain =
-                to_explicit_lengths(&encode_with(EXPLICIT_VR_LE)?).map_err(EncodeError::Encode)?;
+            let plain = to_explicit_lengths(&encode_with(EXPLICIT_VR_LE)?)
+                .map_err(|e| EncodeError::Encode(e.to_string()))?;
             // PS3.5 §A.5: the whole data set, raw deflate (RFC 1951) without zlib header.
             let mut enc = flate2::write::DeflateEncoder::new(
                 Vec::with_capacity(plain.len() / 2),
@@ -220,10 +239,14 @@ fn le32(d: &[u8], p: usize) -> Result<u32, String> {
 
 /// Rewrites an explicit VR little endian data set so that every sequence and item has an
 /// explicit length (encapsulated pixel data keeps its undefined length, as it must).
-pub fn to_explicit_lengths(data: &[u8]) -> Result<Vec<u8>, String> {
+///
+/// # Errors
+/// [`DecodeError::Malformed`] where the data set ends early or an item is not where expected.
+pub fn to_explicit_lengths(data: &[u8]) -> Result<Vec<u8>, DecodeError> {
     let mut out = Vec::with_capacity(data.len() + 64);
     let mut pos = 0;
-    rewrite_elements(data, &mut pos, data.len(), false, &mut out)?;
+    rewrite_elements(data, &mut pos, data.len(), false, &mut out)
+        .map_err(DecodeError::Malformed)?;
     Ok(out)
 }
 
@@ -355,17 +378,23 @@ fn rewrite_items(
 /// ([`lengths`]): a damaged length gives an error naming the element instead of an allocation
 /// of what it announces. A deflated data set is inflated once here (no further than the memory
 /// available) and read as the explicit VR little endian it holds.
-pub fn decode_dataset(bytes: &[u8], ts_uid: &str) -> Result<InMemDicomObject, String> {
+///
+/// # Errors
+/// [`DecodeError`]: an unknown transfer syntax, a length that does not fit, or what dicom-rs
+/// cannot parse.
+pub fn decode_dataset(bytes: &[u8], ts_uid: &str) -> Result<InMemDicomObject, DecodeError> {
     let ts = TransferSyntaxRegistry
         .get(ts_uid)
-        .ok_or_else(|| format!("transfer syntax {ts_uid} is not supported"))?;
+        .ok_or_else(|| DecodeError::UnknownTransferSyntax(ts_uid.to_string()))?;
     let encoding = lengths::Encoding::of(ts_uid);
     if encoding == lengths::Encoding::Deflated {
-        let inflated = lengths::inflate(bytes, memory_available())?;
+        let inflated =
+            lengths::inflate(bytes, memory_available()).map_err(DecodeError::Malformed)?;
         return decode_dataset(&inflated, EXPLICIT_VR_LE);
     }
-    lengths::check(std::io::Cursor::new(bytes), bytes.len() as u64, encoding)?;
-    InMemDicomObject::read_dataset_with_ts(bytes, ts).map_err(|e| e.to_string())
+    lengths::check(std::io::Cursor::new(bytes), bytes.len() as u64, encoding)
+        .map_err(DecodeError::Malformed)?;
+    InMemDicomObject::read_dataset_with_ts(bytes, ts).map_err(|e| DecodeError::Parse(e.to_string()))
 }
 
 /// The most a data set may inflate to: what the machine has available (`MemAvailable`), or
@@ -422,8 +451,11 @@ pub fn wrap_dataset(
 }
 
 /// Reads a Part 10 buffer into an object (meta group checked, data set decoded).
-pub fn decode_part10(bytes: &[u8]) -> Result<(Part10Info, InMemDicomObject), String> {
-    let info = read_part10_info(bytes).map_err(|e| e.to_string())?;
+///
+/// # Errors
+/// [`DecodeError`] when the meta group or the data set cannot be read.
+pub fn decode_part10(bytes: &[u8]) -> Result<(Part10Info, InMemDicomObject), DecodeError> {
+    let info = read_part10_info(bytes)?;
     let obj = decode_dataset(&bytes[info.dataset_offset..], &info.transfer_syntax_uid)?;
     Ok((info, obj))
 }

@@ -19,6 +19,7 @@ use crate::study::Patient;
 
 /// Why a folder or series could not be read.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ReadError {
     /// The folder could not be listed.
     #[error("cannot read folder {path}: {source}")]
@@ -646,9 +647,9 @@ pub fn read_part10_file(path: &Path) -> Result<Vec<u8>, ReadError> {
         path: path.to_path_buf(),
         why: e.to_string(),
     })?;
-    crate::part10::decode_part10(&bytes).map_err(|why| ReadError::Corrupt {
+    crate::part10::decode_part10(&bytes).map_err(|e| ReadError::Corrupt {
         path: path.to_path_buf(),
-        why,
+        why: e.to_string(),
     })?;
     Ok(bytes)
 }

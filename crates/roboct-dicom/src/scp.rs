@@ -154,6 +154,7 @@ impl ScpOptions {
 
 /// The SCP could not start.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ScpError {
     /// The AE title is not one DICOM allows (PS3.5 §6.2, VR AE).
     #[error(

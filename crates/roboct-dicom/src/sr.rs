@@ -246,6 +246,7 @@ impl DoseReport {
 
 /// Why an SR could not be made.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum SrError {
     /// The report is empty where content is required.
     #[error("{0}")]

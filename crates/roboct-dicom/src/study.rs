@@ -368,7 +368,10 @@ pub fn laterality_required(body_part: &str) -> bool {
 
 /// Body Part Examined as DICOM writes it (a Code String: at most 16 upper-case letters,
 /// digits, spaces or underscores), from what a user typed (`head` -> `HEAD`).
-pub fn body_part_code(text: &str) -> Result<String, String> {
+///
+/// # Errors
+/// [`BodyPartError`] when the text is not a code string.
+pub fn body_part_code(text: &str) -> Result<String, BodyPartError> {
     let code = text.trim().to_ascii_uppercase();
     if code.is_empty()
         || code.len() > 16
@@ -376,12 +379,33 @@ pub fn body_part_code(text: &str) -> Result<String, String> {
             .chars()
             .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == ' ' || c == '_')
     {
-        return Err(format!(
-            "body part {text:?} is not a DICOM code string: expected 1 to 16 letters, digits, \
-             spaces or underscores, such as HEAD, CHEST, ABDOMEN or KNEE"
-        ));
+        return Err(BodyPartError::NotCodeString {
+            text: text.to_string(),
+        });
     }
     Ok(code)
+}
+
+/// A Body Part Examined that DICOM cannot write.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum BodyPartError {
+    /// Not a code string.
+    #[error(
+        "body part {text:?} is not a DICOM code string: expected 1 to 16 letters, digits, spaces or underscores, such as HEAD, CHEST, ABDOMEN or KNEE"
+    )]
+    NotCodeString {
+        /// What was given.
+        text: String,
+    },
+}
+
+impl roboct_core::Recover for BodyPartError {
+    fn recovery(&self) -> roboct_core::Recovery {
+        match self {
+            BodyPartError::NotCodeString { .. } => roboct_core::Recovery::WaitForOperator,
+        }
+    }
 }
 
 /// Puts an IS attribute.

@@ -25,6 +25,7 @@ pub const PROJECT_UUID_TAG: u32 = 0x524F_4354;
 
 /// A UID root was refused.
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum UidError {
     /// The root is not a valid UID prefix.
     #[error(

@@ -461,6 +461,7 @@ fn settle(outbox: &Outbox, destination: &str, open: &mut Vec<String>) -> Result<
 
 /// Why streaming failed.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum StreamError {
     /// A slab could not be turned into DICOM.
     #[error("cannot make CT instances: {0}")]

@@ -3,7 +3,7 @@
 use dicom_core::VR;
 use dicom_dictionary_std::tags;
 use dicom_object::InMemDicomObject;
-use roboct_core::Phi;
+use roboct_core::{Phi, Recover, Recovery};
 
 use crate::dimse::{Association, AssociationOptions, NetError, Peer, ProposedContext};
 use crate::part10::{
@@ -105,6 +105,7 @@ pub struct WorklistReport {
 
 /// Why a worklist query failed.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum WorklistError {
     /// The query was malformed.
     #[error("bad worklist query: {0}")]
@@ -180,46 +181,103 @@ pub fn query_identifier(q: &WorklistQuery) -> InMemDicomObject {
     o
 }
 
+/// Why one C-FIND answer is not a usable order: the attribute named, never its value (a
+/// field filled wrongly may hold patient data).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ItemError {
+    /// A required attribute is absent.
+    #[error("{name} is missing")]
+    Missing {
+        /// The attribute, with its tag.
+        name: &'static str,
+    },
+    /// A required attribute is present but empty.
+    #[error("{name} is empty")]
+    Empty {
+        /// The attribute, with its tag.
+        name: &'static str,
+    },
+    /// An attribute does not have the form it must have.
+    #[error("{name} is not {expected}")]
+    Malformed {
+        /// The attribute, with its tag.
+        name: &'static str,
+        /// The form expected.
+        expected: &'static str,
+    },
+    /// The Scheduled Procedure Step Sequence has no item.
+    #[error("Scheduled Procedure Step Sequence (0040,0100) has no item")]
+    NoStep,
+}
+
+impl Recover for ItemError {
+    fn recovery(&self) -> Recovery {
+        match self {
+            // The order in the RIS must be fixed by a person.
+            ItemError::Missing { .. }
+            | ItemError::Empty { .. }
+            | ItemError::Malformed { .. }
+            | ItemError::NoStep => Recovery::WaitForOperator,
+        }
+    }
+}
+
 /// Parses one C-FIND answer into an order, or says which attribute is missing or malformed.
-pub fn parse_item(o: &InMemDicomObject) -> Result<WorklistItem, String> {
-    let required = |tag, name: &str| -> Result<String, String> {
+///
+/// # Errors
+/// [`ItemError`] naming the attribute.
+pub fn parse_item(o: &InMemDicomObject) -> Result<WorklistItem, ItemError> {
+    let required = |tag, name: &'static str| -> Result<String, ItemError> {
         match text(o, tag) {
             Some(v) if !v.is_empty() => Ok(v),
-            Some(_) => Err(format!("{name} is empty")),
-            None => Err(format!("{name} is missing")),
+            Some(_) => Err(ItemError::Empty { name }),
+            None => Err(ItemError::Missing { name }),
         }
     };
     let patient_id = required(tags::PATIENT_ID, "Patient ID (0010,0020)")?;
     let study_uid = required(tags::STUDY_INSTANCE_UID, "Study Instance UID (0020,000D)")?;
     if !is_valid_uid(&study_uid) {
-        return Err("Study Instance UID (0020,000D) is not a valid UID".into());
+        return Err(ItemError::Malformed {
+            name: "Study Instance UID (0020,000D)",
+            expected: "a valid UID",
+        });
     }
     let birth_date = text(o, tags::PATIENT_BIRTH_DATE).unwrap_or_default();
     if !(birth_date.is_empty()
         || (birth_date.len() == 8 && birth_date.bytes().all(|b| b.is_ascii_digit())))
     {
-        return Err("Patient's Birth Date (0010,0030) is not YYYYMMDD".into());
+        return Err(ItemError::Malformed {
+            name: "Patient's Birth Date (0010,0030)",
+            expected: "YYYYMMDD",
+        });
     }
     let sex = text(o, tags::PATIENT_SEX).unwrap_or_default();
     if !matches!(sex.as_str(), "" | "M" | "F" | "O") {
         // The value itself is not quoted: a field filled wrongly may hold anything.
-        return Err("Patient's Sex (0010,0040) is not M, F, O or empty".into());
+        return Err(ItemError::Malformed {
+            name: "Patient's Sex (0010,0040)",
+            expected: "M, F, O or empty",
+        });
     }
     let steps = o
         .element_opt(tags::SCHEDULED_PROCEDURE_STEP_SEQUENCE)
         .ok()
         .flatten()
         .and_then(|e| e.items())
-        .ok_or("Scheduled Procedure Step Sequence (0040,0100) is missing")?;
-    let step = steps
-        .first()
-        .ok_or("Scheduled Procedure Step Sequence (0040,0100) has no item")?;
+        .ok_or(ItemError::Missing {
+            name: "Scheduled Procedure Step Sequence (0040,0100)",
+        })?;
+    let step = steps.first().ok_or(ItemError::NoStep)?;
     let step_id = text(step, tags::SCHEDULED_PROCEDURE_STEP_ID).unwrap_or_default();
     let start_date = text(step, tags::SCHEDULED_PROCEDURE_STEP_START_DATE).unwrap_or_default();
     if !(start_date.is_empty()
         || (start_date.len() == 8 && start_date.bytes().all(|b| b.is_ascii_digit())))
     {
-        return Err("Scheduled Procedure Step Start Date (0040,0002) is not YYYYMMDD".into());
+        return Err(ItemError::Malformed {
+            name: "Scheduled Procedure Step Start Date (0040,0002)",
+            expected: "YYYYMMDD",
+        });
     }
     Ok(WorklistItem {
         patient: Patient {
@@ -302,7 +360,7 @@ pub fn query_worklist(
     for (index, bytes) in answers.iter().enumerate() {
         let parsed = decode_dataset(bytes, &pc.transfer_syntax)
             .map_err(|e| format!("cannot decode the answer: {e}"))
-            .and_then(|o| parse_item(&o));
+            .and_then(|o| parse_item(&o).map_err(|e| e.to_string()));
         match parsed {
             Ok(item) => report.items.push(item),
             Err(reason) => report.rejected.push(RejectedItem { index, reason }),
@@ -328,18 +386,38 @@ mod tests {
     #[test]
     fn items_without_required_attributes_are_named() {
         let mut o = query_identifier(&WorklistQuery::default());
-        assert!(parse_item(&o).unwrap_err().contains("Patient ID"));
+        assert!(
+            parse_item(&o)
+                .unwrap_err()
+                .to_string()
+                .contains("Patient ID")
+        );
         put_str(&mut o, tags::PATIENT_ID, VR::LO, "P1");
-        assert!(parse_item(&o).unwrap_err().contains("Study Instance UID"));
+        assert!(
+            parse_item(&o)
+                .unwrap_err()
+                .to_string()
+                .contains("Study Instance UID")
+        );
         put_str(&mut o, tags::STUDY_INSTANCE_UID, VR::UI, "1.2.03");
-        assert!(parse_item(&o).unwrap_err().contains("not a valid UID"));
+        assert!(
+            parse_item(&o)
+                .unwrap_err()
+                .to_string()
+                .contains("not a valid UID")
+        );
         put_str(&mut o, tags::STUDY_INSTANCE_UID, VR::UI, "1.2.3");
         put_str(&mut o, tags::PATIENT_SEX, VR::CS, "X");
-        assert!(parse_item(&o).unwrap_err().contains("Sex"));
+        assert!(parse_item(&o).unwrap_err().to_string().contains("Sex"));
         put_str(&mut o, tags::PATIENT_SEX, VR::CS, "F");
         let item = parse_item(&o).unwrap();
         assert_eq!(item.patient.id.expose(), "P1");
         o.remove_element(tags::SCHEDULED_PROCEDURE_STEP_SEQUENCE);
-        assert!(parse_item(&o).unwrap_err().contains("(0040,0100)"));
+        assert!(
+            parse_item(&o)
+                .unwrap_err()
+                .to_string()
+                .contains("(0040,0100)")
+        );
     }
 }

@@ -65,6 +65,7 @@ use crate::{MAX_PIXELS_PER_AXIS, MAX_VIEWS};
 
 /// Why a geometry file could not be used.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ConfigError {
     /// The file could not be read.
     #[error("{path}: {source}")]
@@ -743,6 +744,17 @@ pub fn scan_toml(scan: &CircularScan, isocenter_mm: Vec3, volume: Option<&Volume
         }
     }
     t
+}
+
+impl roboct_core::Recover for ConfigError {
+    fn recovery(&self) -> roboct_core::Recovery {
+        match self {
+            ConfigError::Read { .. }
+            | ConfigError::Syntax { .. }
+            | ConfigError::Geometry { .. }
+            | ConfigError::Volume { .. } => roboct_core::Recovery::Abort,
+        }
+    }
 }
 
 #[cfg(test)]

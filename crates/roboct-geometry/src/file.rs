@@ -9,6 +9,7 @@ use crate::scan::{GeometryError, ScanGeometry};
 
 /// Why a geometry file could not be used.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum GeometryFileError {
     /// Our TOML format.
     #[error(transparent)]
@@ -107,6 +108,18 @@ impl GeometryFile {
             _ => Err(GeometryFileError::UnknownExtension {
                 path: path.to_path_buf(),
             }),
+        }
+    }
+}
+
+impl roboct_core::Recover for GeometryFileError {
+    fn recovery(&self) -> roboct_core::Recovery {
+        match self {
+            GeometryFileError::Toml(e) => roboct_core::Recover::recovery(e),
+            GeometryFileError::Rtk(e) => roboct_core::Recover::recovery(e),
+            GeometryFileError::RtkNeedsSampling { .. }
+            | GeometryFileError::UnknownExtension { .. }
+            | GeometryFileError::Geometry { .. } => roboct_core::Recovery::Abort,
         }
     }
 }

@@ -4,6 +4,7 @@ use thiserror::Error;
 
 /// Why a volume grid was refused.
 #[derive(Debug, Error, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum GridError {
     /// A size was zero.
     #[error("volume size {axis} is 0: every axis needs at least one voxel")]
@@ -250,6 +251,18 @@ fn is_rotation_or_reflection(d: &[[f64; 3]; 3]) -> bool {
         }
     }
     true
+}
+
+impl roboct_core::Recover for GridError {
+    fn recovery(&self) -> roboct_core::Recovery {
+        match self {
+            GridError::ZeroSize { .. }
+            | GridError::BadSpacing { .. }
+            | GridError::BadCoordinate { .. }
+            | GridError::BadDirection
+            | GridError::TooLarge { .. } => roboct_core::Recovery::Abort,
+        }
+    }
 }
 
 #[cfg(test)]

@@ -16,6 +16,7 @@ use crate::scan::{Detector, DetectorShape, GeometryError, Orbit, ScanGeometry};
 
 /// Why an RTK geometry file could not be used.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum RtkError {
     /// The file could not be read or written.
     #[error("{path}: {source}")]
@@ -370,6 +371,17 @@ pub fn rtk_xml(geometry: &RtkGeometry) -> String {
     }
     out += "</RTKThreeDCircularGeometry>\n";
     out
+}
+
+impl roboct_core::Recover for RtkError {
+    fn recovery(&self) -> roboct_core::Recovery {
+        match self {
+            RtkError::Os { .. }
+            | RtkError::Xml { .. }
+            | RtkError::Element { .. }
+            | RtkError::Geometry { .. } => roboct_core::Recovery::Abort,
+        }
+    }
 }
 
 #[cfg(test)]

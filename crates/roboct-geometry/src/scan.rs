@@ -12,6 +12,7 @@ use crate::{MAX_PIXELS_PER_AXIS, MAX_VALUES, MAX_VIEWS};
 
 /// Why a scan geometry was refused.
 #[derive(Debug, thiserror::Error, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum GeometryError {
     /// A field has a value outside what it may take.
     #[error("{field} is {value}: expected {expected}")]
@@ -480,6 +481,17 @@ fn plane_coords(q: Vec3, u: Vec3, v: Vec3) -> (f64, f64) {
     let (qu, qv) = (dot(q, u), dot(q, v));
     let det = uu * vv - uv * uv;
     ((qu * vv - qv * uv) / det, (qv * uu - qu * uv) / det)
+}
+
+impl roboct_core::Recover for GeometryError {
+    fn recovery(&self) -> roboct_core::Recovery {
+        match self {
+            GeometryError::BadValue { .. }
+            | GeometryError::DetectorBeforeIsocenter { .. }
+            | GeometryError::NoViews
+            | GeometryError::BadView { .. } => roboct_core::Recovery::Abort,
+        }
+    }
 }
 
 #[cfg(test)]

@@ -29,6 +29,7 @@ pub use png::{Window, write_png_slice, write_png_slices};
 
 /// Why a file could not be read or written.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum IoError {
     /// The extension does not name a format we know for this kind of data.
     #[error("{path}: unknown file type; expected {expected}")]
@@ -373,4 +374,20 @@ fn check_finite(path: &Path, data: &Array3<f32>) -> Result<(), IoError> {
         });
     }
     Ok(())
+}
+
+impl roboct_core::Recover for IoError {
+    fn recovery(&self) -> roboct_core::Recovery {
+        match self {
+            IoError::Os { .. } => roboct_core::Recovery::Retry,
+            IoError::UnknownExtension { .. }
+            | IoError::Header { .. }
+            | IoError::Truncated { .. }
+            | IoError::Corrupt { .. }
+            | IoError::Shape { .. }
+            | IoError::NotFinite { .. }
+            | IoError::Grid { .. }
+            | IoError::NoGeometry { .. } => roboct_core::Recovery::Abort,
+        }
+    }
 }

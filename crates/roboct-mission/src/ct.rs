@@ -29,14 +29,17 @@ use roboct_recon::{AnalyticOptions, Filter, Window, fdk};
 use roboct_scanner::acquire::preprocess_view;
 use roboct_scanner::dose::{Irradiation, ctdi_w_per_100mas};
 use roboct_scanner::physics::Response;
-use roboct_scanner::{CtdiPhantom, DoseRecord, Protocol, ScannerSpec, Spectrum};
+use roboct_scanner::{CtdiPhantom, DoseRecord, Protocol, ScannerError, ScannerSpec, Spectrum};
 
 use crate::hardware::{GantryAxes, GantryLimits};
 use crate::mission::{Mission, Observer, Order};
 use crate::phase::MissionError;
 
+/// Why a sender could not be made (its configuration, a credential that cannot be read).
+pub type SenderSetupError = Box<dyn std::error::Error + Send + Sync>;
+
 /// Makes a sender for a destination, or says why it cannot.
-pub type SenderFactory = Box<dyn Fn() -> Result<Box<dyn Sender>, String> + Send + Sync>;
+pub type SenderFactory = Box<dyn Fn() -> Result<Box<dyn Sender>, SenderSetupError> + Send + Sync>;
 
 /// Where the images and reports go besides the output folder.
 pub struct PacsTarget {
@@ -66,7 +69,7 @@ impl PacsTarget {
         Self {
             outbox,
             destination: destination.to_string(),
-            sender: Box::new(move || -> Result<Box<dyn Sender>, String> {
+            sender: Box::new(move || -> Result<Box<dyn Sender>, SenderSetupError> {
                 Ok(Box::new(DimseSender::new(
                     p.clone(),
                     o.clone(),
@@ -249,7 +252,7 @@ impl CtChain {
         spectrum: &Spectrum,
         protocol: &Protocol,
         mas: f64,
-    ) -> Result<DoseRecord, String> {
+    ) -> Result<DoseRecord, ScannerError> {
         let per_100 = ctdi_w_per_100mas(
             spectrum,
             self.spec.sid_mm,
@@ -269,7 +272,6 @@ impl CtChain {
             per_100,
             protocol.ctdi_phantom,
         )
-        .map_err(|e| e.to_string())
     }
 
     /// The PACS's name for people, when there is one.
@@ -351,7 +353,7 @@ impl CtChain {
             .map_err(|e| MissionError::BadOrder(e.to_string()))?;
         let dose = self
             .dose_record(&spectrum, &protocol, mas)
-            .map_err(MissionError::BadOrder)?;
+            .map_err(|e| MissionError::BadOrder(e.to_string()))?;
         // A head is longer front to back than side to side: 208 x 244 mm in-plane, slices
         // twice the in-plane voxel (the reading grid the diagnosis was evaluated on).
         let v = self.voxel_mm;
@@ -456,7 +458,7 @@ impl CtChain {
         let delivered = mission.hardware().tube().delivered_mas();
         let dose = self
             .dose_record(&spectrum, &plan.protocol, delivered)
-            .map_err(MissionError::Imaging)?;
+            .map_err(|e| MissionError::Imaging(e.to_string()))?;
         Ok(Acquired {
             geometry,
             projections,
@@ -561,7 +563,8 @@ impl CtChain {
                             StreamTarget {
                                 outbox: p.outbox.clone(),
                                 destination: p.destination.clone(),
-                                sender: (p.sender)().map_err(MissionError::Dicom)?,
+                                sender: (p.sender)()
+                                    .map_err(|e| MissionError::Dicom(e.to_string()))?,
                                 policy: UploadPolicy::default(),
                                 drain_timeout: self.pacs_deadline,
                             },
@@ -791,7 +794,7 @@ impl CtChain {
                 &p.outbox,
                 &p.destination,
                 &uids,
-                (p.sender)().map_err(MissionError::Dicom)?,
+                (p.sender)().map_err(|e| MissionError::Dicom(e.to_string()))?,
                 UploadPolicy::default(),
                 Some(Instant::now() + deadline),
                 &NoProgress,

@@ -14,6 +14,7 @@
 use serde::Serialize;
 
 use crate::elevator::{self, CarExit, Ride};
+use crate::error::OptionError;
 use crate::geom::{Point, Polygon, Pose, wrap_angle};
 use crate::lattice;
 use crate::plan::{Leg, Navigator, Route, Target, footprint_at, speed_limit_at};
@@ -66,8 +67,8 @@ impl DriveOptions {
     /// Checks every option; `Err` names the first one out of range.
     ///
     /// # Errors
-    /// A message naming the option, what was expected and what was given.
-    pub fn validate(&self) -> Result<(), String> {
+    /// [`OptionError::OutOfRange`] naming the option, what was expected and what was given.
+    pub fn validate(&self) -> Result<(), OptionError> {
         let checks = [
             ("dt_s", self.dt_s, 1e-4, 1.0),
             ("lookahead_min_m", self.lookahead_min_m, 0.01, 100.0),
@@ -92,11 +93,14 @@ impl DriveOptions {
         ];
         for (name, v, lo, hi) in checks {
             if !(v.is_finite() && v >= lo && v <= hi) {
-                return Err(format!(
-                    "{name} must be a finite number in [{}, {}], got {}",
-                    crate::fmt_num(lo),
-                    crate::fmt_num(hi),
-                    crate::fmt_num(v)
+                return Err(OptionError::out_of_range(
+                    name,
+                    format!(
+                        "a finite number in [{}, {}]",
+                        crate::fmt_num(lo),
+                        crate::fmt_num(hi)
+                    ),
+                    crate::fmt_num(v),
                 ));
             }
         }
@@ -394,7 +398,11 @@ pub fn simulate(
                     .iter()
                     .position(|e| &e.name == name)
                     .ok_or_else(|| format!("elevator {name} is not in the site"))
-                    .and_then(|ei| nav.ride(ei, *from_floor, *to_floor).map(|r| (ei, r)));
+                    .and_then(|ei| {
+                        nav.ride(ei, *from_floor, *to_floor)
+                            .map(|r| (ei, r))
+                            .map_err(|e| e.to_string())
+                    });
                 let (ei, ride) = match ride {
                     Ok(r) => r,
                     Err(why) => {

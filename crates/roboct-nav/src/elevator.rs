@@ -25,6 +25,7 @@
 use serde::Serialize;
 
 use crate::costmap::Costmap;
+use crate::error::RideError;
 use crate::geom::{Point, Polygon, Pose, wrap_angle};
 use crate::plan::Estimate;
 use crate::robot::RobotModel;
@@ -109,21 +110,14 @@ impl Ride {
 /// heading line level with the car's centroid. `Err` when that line misses the car.
 ///
 /// # Errors
-/// A sentence saying how the stop and the car disagree.
-pub fn ride_point(car: &Polygon, stop: Pose) -> Result<Point, String> {
+/// [`RideError::NotFacingCar`] when the stop and the car disagree.
+pub fn ride_point(car: &Polygon, stop: Pose) -> Result<Point, RideError> {
     let c = centroid(car);
     let (s, co) = stop.yaw_rad.sin_cos();
     let along = (c.x - stop.x) * co + (c.y - stop.y) * s;
     let p = Point::new(stop.x + along * co, stop.y + along * s);
     if along <= 0.0 || !car.contains(p) {
-        return Err(format!(
-            "the robot at ({}, {}) facing {:.0} deg does not face the car (its centre is at ({}, {}))",
-            crate::fmt_m(stop.x),
-            crate::fmt_m(stop.y),
-            stop.yaw_rad.to_degrees(),
-            crate::fmt_m(c.x),
-            crate::fmt_m(c.y)
-        ));
+        return Err(RideError::NotFacingCar { stop, centre: c });
     }
     Ok(p)
 }
@@ -132,8 +126,8 @@ pub fn ride_point(car: &Polygon, stop: Pose) -> Result<Point, String> {
 /// costmaps of the two floors are `cm_from` and `cm_to`.
 ///
 /// # Errors
-/// A sentence saying which part does not fit: the way in, the robot in the car, or the way
-/// out.
+/// [`RideError`] saying which part does not fit: the way in, the robot in the car, or the
+/// way out.
 pub fn plan_ride(
     cm_from: &Costmap,
     cm_to: &Costmap,
@@ -141,14 +135,10 @@ pub fn plan_ride(
     elevator: &Elevator,
     from_floor: i32,
     to_floor: i32,
-) -> Result<Ride, String> {
+) -> Result<Ride, RideError> {
     let car = &elevator.car;
     let margin = robot.safety_margin_m;
-    let stop = |floor: i32| {
-        elevator
-            .stop_on(floor)
-            .ok_or_else(|| format!("it does not stop on floor {floor}"))
-    };
+    let stop = |floor: i32| elevator.stop_on(floor).ok_or(RideError::NoStop { floor });
     let entry = stop(from_floor)?;
     let arrival = stop(to_floor)?;
     let inside = ride_point(car, entry)?;
@@ -159,26 +149,22 @@ pub fn plan_ride(
         Pose::new(inside.x, inside.y, entry.yaw_rad),
         margin,
     ) {
-        return Err(format!(
-            "the robot ({:.2} m x {:.2} m with its {:.2} m margin) does not fit in the car",
-            extent(&robot.footprint).0,
-            extent(&robot.footprint).1,
-            margin
-        ));
+        return Err(RideError::CarTooSmall {
+            width_m: extent(&robot.footprint).0,
+            length_m: extent(&robot.footprint).1,
+            margin_m: margin,
+        });
     }
     if let Some(bad) = first_unclear_line(cm_from, car, robot, entry.point(), inside, entry.yaw_rad)
     {
-        return Err(format!(
-            "on floor {from_floor}, the way from the stop into the car is blocked near ({}, {})",
-            crate::fmt_m(bad.x),
-            crate::fmt_m(bad.y)
-        ));
+        return Err(RideError::EntryBlocked {
+            floor: from_floor,
+            near: bad,
+        });
     }
     let out_m = inside.dist(arrival.point());
     if out_m < 0.05 {
-        return Err(format!(
-            "the stop on floor {to_floor} is inside the car, not in front of it"
-        ));
+        return Err(RideError::StopInsideCar { floor: to_floor });
     }
     let forward = inside.heading_to(arrival.point());
     let backward = arrival.point().heading_to(inside);
@@ -226,10 +212,10 @@ pub fn plan_ride(
             out_m,
         });
     }
-    Err(format!(
-        "the robot cannot leave the car on floor {to_floor}: {}",
-        why_not.join("; ")
-    ))
+    Err(RideError::NoExit {
+        floor: to_floor,
+        why_not,
+    })
 }
 
 /// The first pose of the straight move `a` -> `b` at `heading` (forwards or backwards) where

@@ -1,11 +1,17 @@
-//! Errors: one enum for loading maps and sites, one for planning.
+//! Errors: one enum for loading maps and sites, one for option and model values, one for
+//! elevator rides, one for planning on a floor, one for planning a route. Each answers
+//! [`Recover::recovery`] in one exhaustive `match`.
 
 use std::path::PathBuf;
 
+use roboct_core::{Recover, Recovery};
+
 use crate::fmt_m;
+use crate::geom::{Point, Pose};
 
 /// A map or site file could not be loaded, checked or written.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum MapError {
     /// A file could not be read.
     #[error("cannot read {file}: {source}")]
@@ -81,6 +87,31 @@ pub enum MapError {
         /// What is wrong and what was expected.
         message: String,
     },
+    /// A picture could not be written.
+    #[error("cannot write {file}: {source}")]
+    Picture {
+        /// The file.
+        file: PathBuf,
+        /// Why.
+        source: image::ImageError,
+    },
+}
+
+impl Recover for MapError {
+    fn recovery(&self) -> Recovery {
+        match self {
+            // A file system that failed may work again (a full disk, a mount that came back).
+            MapError::Read { .. } | MapError::Write { .. } | MapError::Picture { .. } => {
+                Recovery::Retry
+            }
+            // The files themselves are wrong: nothing to do but fix them.
+            MapError::Yaml { .. }
+            | MapError::Field { .. }
+            | MapError::Image { .. }
+            | MapError::TooLarge { .. }
+            | MapError::Site { .. } => Recovery::Abort,
+        }
+    }
 }
 
 impl MapError {
@@ -99,21 +130,173 @@ impl MapError {
     }
 }
 
-/// What a caller (the mission) should do about a failed plan, decided in one exhaustive match.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Recovery {
-    /// The request itself is wrong (no such place, a point in a wall): ask the operator.
-    FixRequest,
-    /// The way may open again (a blocked corridor): wait, then plan again.
-    WaitAndReplan,
-    /// Charge first.
-    Charge,
-    /// Nothing to do: the caller cancelled.
-    None,
+/// A robot model value, planner option or drive option out of its range.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum OptionError {
+    /// A field out of its range.
+    #[error("{field} must be {expected}, got {got}")]
+    OutOfRange {
+        /// The field (`limits.max_speed_mps`, `drive.dt_s`).
+        field: String,
+        /// The range expected.
+        expected: String,
+        /// The value found.
+        got: String,
+    },
+    /// The robot's footprint is unusable.
+    #[error("footprint {0}")]
+    Footprint(&'static str),
+}
+
+impl OptionError {
+    pub(crate) fn out_of_range(field: &str, expected: impl Into<String>, got: String) -> Self {
+        OptionError::OutOfRange {
+            field: field.to_string(),
+            expected: expected.into(),
+            got,
+        }
+    }
+
+    /// The same error with its field inside `group` (`drive` makes `dt_s` `drive.dt_s`).
+    pub(crate) fn within(self, group: &str) -> Self {
+        match self {
+            OptionError::OutOfRange {
+                field,
+                expected,
+                got,
+            } => OptionError::OutOfRange {
+                field: format!("{group}.{field}"),
+                expected,
+                got,
+            },
+            other => other,
+        }
+    }
+}
+
+impl Recover for OptionError {
+    fn recovery(&self) -> Recovery {
+        match self {
+            OptionError::OutOfRange { .. } | OptionError::Footprint(_) => Recovery::Abort,
+        }
+    }
+}
+
+/// An elevator ride that does not fit the robot.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RideError {
+    /// The site has no elevator of that number.
+    #[error("no elevator number {0}")]
+    NoElevator(usize),
+    /// A floor of the ride is not in the site.
+    #[error("floor {from} or {to} is not in the site")]
+    NoFloor {
+        /// The floor the ride starts from.
+        from: i32,
+        /// The floor it goes to.
+        to: i32,
+    },
+    /// The elevator does not stop on a floor.
+    #[error("it does not stop on floor {floor}")]
+    NoStop {
+        /// The floor.
+        floor: i32,
+    },
+    /// The stop's heading line misses the car.
+    #[error(
+        "the robot at ({}, {}) facing {:.0} deg does not face the car (its centre is at ({}, {}))",
+        fmt_m(stop.x), fmt_m(stop.y), stop.yaw_rad.to_degrees(), fmt_m(centre.x), fmt_m(centre.y)
+    )]
+    NotFacingCar {
+        /// The stop.
+        stop: Pose,
+        /// The car's centroid.
+        centre: Point,
+    },
+    /// The robot with its margin does not fit in the car.
+    #[error(
+        "the robot ({width_m:.2} m x {length_m:.2} m with its {margin_m:.2} m margin) does not fit in the car"
+    )]
+    CarTooSmall {
+        /// The footprint's extent along x, metres.
+        width_m: f64,
+        /// The footprint's extent along y, metres.
+        length_m: f64,
+        /// The safety margin, metres.
+        margin_m: f64,
+    },
+    /// The way from the stop into the car is blocked.
+    #[error(
+        "on floor {floor}, the way from the stop into the car is blocked near ({}, {})",
+        fmt_m(near.x), fmt_m(near.y)
+    )]
+    EntryBlocked {
+        /// The floor.
+        floor: i32,
+        /// Where.
+        near: Point,
+    },
+    /// The arrival stop is inside the car.
+    #[error("the stop on floor {floor} is inside the car, not in front of it")]
+    StopInsideCar {
+        /// The floor.
+        floor: i32,
+    },
+    /// Neither driving out forwards nor reversing out works.
+    #[error("the robot cannot leave the car on floor {floor}: {}", .why_not.join("; "))]
+    NoExit {
+        /// The floor.
+        floor: i32,
+        /// Why each way out fails.
+        why_not: Vec<String>,
+    },
+}
+
+impl Recover for RideError {
+    fn recovery(&self) -> Recovery {
+        match self {
+            // Something stands in the way: it may move.
+            RideError::EntryBlocked { .. } | RideError::NoExit { .. } => Recovery::Replan,
+            // The site or the robot does not allow this ride at all.
+            RideError::NoElevator(_)
+            | RideError::NoFloor { .. }
+            | RideError::NoStop { .. }
+            | RideError::NotFacingCar { .. }
+            | RideError::CarTooSmall { .. }
+            | RideError::StopInsideCar { .. } => Recovery::Abort,
+        }
+    }
+}
+
+/// No path on one floor ([`crate::Navigator::plan_floor`]).
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum FloorError {
+    /// The site has no such floor.
+    #[error("no floor {0}")]
+    NoFloor(i32),
+    /// No path: what blocks the way and where, as a sentence.
+    #[error("{reason}")]
+    NoPath {
+        /// Why there is no path and where.
+        reason: String,
+    },
+}
+
+impl Recover for FloorError {
+    fn recovery(&self) -> Recovery {
+        match self {
+            FloorError::NoFloor(_) => Recovery::Abort,
+            FloorError::NoPath { .. } => Recovery::Replan,
+        }
+    }
 }
 
 /// A route could not be planned.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum PlanError {
     /// No place of that name in the site file.
     #[error("no place named \"{name}\" in {site}{}", suggestions_text(.suggestions))]
@@ -216,18 +399,21 @@ fn suggestions_text(s: &[String]) -> String {
     }
 }
 
-impl PlanError {
-    /// What the mission should do about this error.
-    pub fn recovery(&self) -> Recovery {
+impl Recover for PlanError {
+    fn recovery(&self) -> Recovery {
         match self {
+            // The request itself is wrong (no such place, a point in a wall): ask the operator.
             PlanError::UnknownPlace { .. }
             | PlanError::BadLocation { .. }
             | PlanError::UnknownFloor { .. }
             | PlanError::OutsideMap { .. }
-            | PlanError::Blocked { .. } => Recovery::FixRequest,
-            PlanError::Unreachable { .. } => Recovery::WaitAndReplan,
-            PlanError::Battery { .. } => Recovery::Charge,
-            PlanError::Cancelled => Recovery::None,
+            | PlanError::Blocked { .. } => Recovery::WaitForOperator,
+            // The way may open again (a blocked corridor): plan again.
+            PlanError::Unreachable { .. } => Recovery::Replan,
+            // Someone must put the robot on its charger.
+            PlanError::Battery { .. } => Recovery::WaitForOperator,
+            // The caller cancelled: nothing left to try.
+            PlanError::Cancelled => Recovery::Abort,
         }
     }
 }

@@ -40,7 +40,8 @@ pub mod robot;
 pub mod search;
 pub mod site;
 
-pub use error::{MapError, PlanError, Recovery};
+pub use error::{FloorError, MapError, OptionError, PlanError, RideError};
+pub use roboct_core::{Recover, Recovery};
 
 /// A number for a message: as written for ordinary magnitudes, in scientific notation for
 /// huge or tiny ones (a user's `1e300` prints as `1.000e300`, not as 301 digits).

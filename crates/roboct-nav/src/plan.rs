@@ -25,7 +25,7 @@ use serde::Serialize;
 use crate::costmap::{Costmap, CostmapOptions};
 use crate::drive::DriveOptions;
 use crate::elevator::{self, CarExit, Ride};
-use crate::error::{MapError, PlanError};
+use crate::error::{FloorError, MapError, OptionError, PlanError, RideError};
 use crate::geom::{Point, Pose, wrap_angle};
 use crate::lattice;
 use crate::robot::RobotModel;
@@ -87,8 +87,8 @@ impl PlannerOptions {
     /// Checks every option; `Err` names the first one out of range.
     ///
     /// # Errors
-    /// A message naming the option, what was expected and what was given.
-    pub fn validate(&self) -> Result<(), String> {
+    /// [`OptionError::OutOfRange`] naming the option, what was expected and what was given.
+    pub fn validate(&self) -> Result<(), OptionError> {
         let checks = [
             ("cost_weight", self.cost_weight, 0.0, f64::INFINITY),
             (
@@ -124,25 +124,28 @@ impl PlannerOptions {
         ];
         for (name, v, lo, hi) in checks {
             if !(v.is_finite() && v >= lo && v <= hi) {
-                return Err(format!(
-                    "{name} must be a finite number in [{lo}, {hi}], got {}",
-                    crate::fmt_num(v)
+                return Err(OptionError::out_of_range(
+                    name,
+                    format!("a finite number in [{lo}, {hi}]"),
+                    crate::fmt_num(v),
                 ));
             }
         }
         if self.landmarks > MAX_LANDMARKS {
-            return Err(format!(
-                "landmarks must be at most {MAX_LANDMARKS} (each is a table of 4 bytes per cell), got {}",
-                self.landmarks
+            return Err(OptionError::out_of_range(
+                "landmarks",
+                format!("at most {MAX_LANDMARKS} (each is a table of 4 bytes per cell)"),
+                self.landmarks.to_string(),
             ));
         }
         if self.downsample > MAX_DOWNSAMPLE {
-            return Err(format!(
-                "downsample must be 0 (automatic) to {MAX_DOWNSAMPLE} costmap cells per search cell, got {}",
-                self.downsample
+            return Err(OptionError::out_of_range(
+                "downsample",
+                format!("0 (automatic) to {MAX_DOWNSAMPLE} costmap cells per search cell"),
+                self.downsample.to_string(),
             ));
         }
-        self.drive.validate().map_err(|e| format!("drive.{e}"))
+        self.drive.validate().map_err(|e| e.within("drive"))
     }
 
     /// The search grid's downsampling factor for a costmap.
@@ -303,7 +306,7 @@ pub struct Navigator {
     options: PlannerOptions,
     floors: Vec<FloorNav>,
     /// Checked elevator rides by `(elevator, from floor, to floor)`, planned on first use.
-    rides: HashMap<(usize, i32, i32), Result<Ride, String>>,
+    rides: HashMap<(usize, i32, i32), Result<Ride, RideError>>,
 }
 
 impl Navigator {
@@ -315,15 +318,15 @@ impl Navigator {
     pub fn new(site: Site, robot: RobotModel, options: PlannerOptions) -> Result<Self, MapError> {
         use rayon::prelude::*;
         site.check()?;
-        robot.validate().map_err(|message| MapError::Site {
+        robot.validate().map_err(|e| MapError::Site {
             file: "<robot model>".into(),
             item: "robot".into(),
-            message,
+            message: e.to_string(),
         })?;
-        options.validate().map_err(|message| MapError::Site {
+        options.validate().map_err(|e| MapError::Site {
             file: "<planner options>".into(),
             item: "options".into(),
-            message,
+            message: e.to_string(),
         })?;
         let floors = site
             .floors
@@ -706,7 +709,7 @@ impl Navigator {
                             }
                             Err(why) => {
                                 if v == 1 || u == 0 {
-                                    failures.push(why);
+                                    failures.push(why.to_string());
                                 }
                                 None
                             }
@@ -820,19 +823,15 @@ impl Navigator {
     /// The checked ride of elevator `e` from `from` to `to` (planned on first use).
     ///
     /// # Errors
-    /// A sentence saying which part of the ride does not fit the robot.
-    pub fn ride(&mut self, e: usize, from: i32, to: i32) -> Result<Ride, String> {
+    /// [`RideError`] saying which part of the ride does not fit the robot.
+    pub fn ride(&mut self, e: usize, from: i32, to: i32) -> Result<Ride, RideError> {
         if let Some(r) = self.rides.get(&(e, from, to)) {
             return r.clone();
         }
-        let elevator = self
-            .site
-            .elevators
-            .get(e)
-            .ok_or_else(|| format!("no elevator number {e}"))?;
+        let elevator = self.site.elevators.get(e).ok_or(RideError::NoElevator(e))?;
         let r = match (self.costmap(from), self.costmap(to)) {
             (Some(a), Some(b)) => elevator::plan_ride(a, b, &self.robot, elevator, from, to),
-            _ => Err(format!("floor {from} or {to} is not in the site")),
+            _ => Err(RideError::NoFloor { from, to }),
         };
         self.rides.insert((e, from, to), r.clone());
         r
@@ -877,15 +876,15 @@ impl Navigator {
     /// too narrow for the footprint at any heading.
     ///
     /// # Errors
-    /// A sentence saying why there is no path and where.
-    pub fn plan_floor(&mut self, start: &Target, goal: &Target) -> Result<FloorPath, String> {
+    /// [`FloorError::NoPath`] with a sentence saying why there is no path and where.
+    pub fn plan_floor(&mut self, start: &Target, goal: &Target) -> Result<FloorPath, FloorError> {
         let fi = self
             .floor_index(start.floor)
-            .ok_or_else(|| format!("no floor {}", start.floor))?;
+            .ok_or(FloorError::NoFloor(start.floor))?;
         let options = self.options;
         match self.plan_floor_fast(fi, start, goal) {
             Ok(path) => Ok(path),
-            Err(Miss::Other(why)) => Err(why),
+            Err(Miss::Other(reason)) => Err(FloorError::NoPath { reason }),
             Err(miss) => {
                 let fnav = &self.floors[fi];
                 let cm = &fnav.costmap;
@@ -906,7 +905,9 @@ impl Navigator {
                         return Ok(path);
                     }
                 }
-                Err(explain_miss(cm, start, goal, &miss, free_turns))
+                Err(FloorError::NoPath {
+                    reason: explain_miss(cm, start, goal, &miss, free_turns),
+                })
             }
         }
     }
@@ -2020,7 +2021,7 @@ mod tests {
         for (name, set) in cases {
             let mut o = PlannerOptions::default();
             set(&mut o);
-            let e = o.validate().unwrap_err();
+            let e = o.validate().unwrap_err().to_string();
             assert!(e.starts_with(name), "{name}: {e}");
             let e = Navigator::new(room(), RobotModel::default(), o)
                 .err()
@@ -2034,7 +2035,12 @@ mod tests {
             final_approach_m: -1e300,
             ..Default::default()
         };
-        assert!(o.validate().unwrap_err().ends_with("got -1.000e300"));
+        assert!(
+            o.validate()
+                .unwrap_err()
+                .to_string()
+                .ends_with("got -1.000e300")
+        );
     }
 
     /// A site built in code is checked as a loaded one is: no panic later for a place without

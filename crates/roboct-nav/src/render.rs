@@ -6,6 +6,7 @@ use std::path::Path;
 use image::{Rgb, RgbImage};
 
 use crate::costmap::{CellKind, Costmap, INSCRIBED};
+use crate::error::MapError;
 use crate::geom::Point;
 use crate::plan::{Leg, Navigator, Route};
 
@@ -14,11 +15,14 @@ const TITLE_PX: u32 = 30;
 /// Draws the floors a route visits (or every floor without a route) and writes a PNG.
 ///
 /// # Errors
-/// A message naming the file when it cannot be written.
-pub fn write_png(nav: &Navigator, route: Option<&Route>, path: &Path) -> Result<(), String> {
+/// [`MapError::Picture`] naming the file when it cannot be written.
+pub fn write_png(nav: &Navigator, route: Option<&Route>, path: &Path) -> Result<(), MapError> {
     let img = render(nav, route);
     img.save_with_format(path, image::ImageFormat::Png)
-        .map_err(|e| format!("cannot write {}: {e}", path.display()))
+        .map_err(|source| MapError::Picture {
+            file: path.to_path_buf(),
+            source,
+        })
 }
 
 /// Draws the floors a route visits (or every floor without a route), stacked top to bottom.

@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::error::OptionError;
 use crate::geom::{Point, Polygon};
 
 /// Standard gravity, m/s^2.
@@ -154,12 +155,13 @@ impl RobotModel {
     /// expected and the value found.
     ///
     /// # Errors
-    /// A message naming the field, what was expected and what was given.
-    pub fn validate(&self) -> Result<(), String> {
+    /// [`OptionError`] naming the field, what was expected and what was given.
+    pub fn validate(&self) -> Result<(), OptionError> {
         let bad = |field: &str, expected: &str, got: f64| {
-            Err(format!(
-                "{field} must be {expected}, got {}",
-                crate::fmt_num(got)
+            Err(OptionError::out_of_range(
+                field,
+                expected,
+                crate::fmt_num(got),
             ))
         };
         if self
@@ -168,13 +170,19 @@ impl RobotModel {
             .iter()
             .any(|v| !(v.x.is_finite() && v.y.is_finite()))
         {
-            return Err("footprint vertices must be finite numbers of metres".into());
+            return Err(OptionError::Footprint(
+                "vertices must be finite numbers of metres",
+            ));
         }
         if !self.footprint.is_convex() {
-            return Err("footprint must be a convex polygon with a non-zero area".into());
+            return Err(OptionError::Footprint(
+                "must be a convex polygon with a non-zero area",
+            ));
         }
         if !self.footprint.contains(Point::new(0.0, 0.0)) {
-            return Err("footprint must contain the turning centre (0, 0)".into());
+            return Err(OptionError::Footprint(
+                "must contain the turning centre (0, 0)",
+            ));
         }
         let l = &self.limits;
         let e = &self.energy;
@@ -417,7 +425,12 @@ mod tests {
     fn invalid_models_are_named() {
         let mut r = RobotModel::default();
         r.limits.max_speed_mps = 0.0;
-        assert!(r.validate().unwrap_err().contains("max_speed_mps"));
+        assert!(
+            r.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("max_speed_mps")
+        );
         // Every field, one bad value at a time: the error names that field.
         type Set = fn(&mut RobotModel);
         let cases: [(&str, Set); 17] = [
@@ -458,7 +471,7 @@ mod tests {
         for (field, set) in cases {
             let mut r = RobotModel::default();
             set(&mut r);
-            let e = r.validate().unwrap_err();
+            let e = r.validate().unwrap_err().to_string();
             assert!(e.starts_with(field), "{field}: {e}");
         }
         // Limits are inclusive where they should be.
@@ -471,11 +484,16 @@ mod tests {
         r.validate().unwrap();
         let mut r = RobotModel::default();
         r.battery.reserve = -0.1;
-        assert!(r.validate().unwrap_err().contains("in [0, 1)"));
+        assert!(r.validate().unwrap_err().to_string().contains("in [0, 1)"));
         let r = RobotModel {
             footprint: Polygon::rect(0.1, 0.1, 1.0, 1.0),
             ..Default::default()
         };
-        assert!(r.validate().unwrap_err().contains("turning centre"));
+        assert!(
+            r.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("turning centre")
+        );
     }
 }

@@ -4,6 +4,7 @@
 use std::fs;
 use std::path::Path;
 
+use roboct_nav::Recover;
 use roboct_nav::error::{MapError, PlanError};
 use roboct_nav::geom::Point;
 use roboct_nav::hospital;
@@ -385,7 +386,7 @@ fn an_unreachable_goal_is_reported() {
     let e = nav.route("2,2", "8,2").unwrap_err();
     assert!(matches!(e, PlanError::Unreachable { .. }), "{e:?}");
     assert!(e.to_string().contains("no route from 2,2 to 8,2"), "{e}");
-    assert_eq!(e.recovery(), roboct_nav::Recovery::WaitAndReplan);
+    assert_eq!(e.recovery(), roboct_nav::Recovery::Replan);
 }
 
 #[test]

@@ -70,9 +70,32 @@ impl FindingKind {
     }
 }
 
+/// A haemorrhage kind that is not one of [`FindingKind::ALL`].
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ParseKindError {
+    /// Neither a name nor an abbreviation.
+    #[error(
+        "unknown haemorrhage kind {text:?}; expected one of {} (or iph, sdh, edh, sah, ivh)",
+        FindingKind::ALL.map(|k| k.name()).join(", ")
+    )]
+    Unknown {
+        /// What was given.
+        text: String,
+    },
+}
+
+impl roboct_core::Recover for ParseKindError {
+    fn recovery(&self) -> roboct_core::Recovery {
+        match self {
+            ParseKindError::Unknown { .. } => roboct_core::Recovery::WaitForOperator,
+        }
+    }
+}
+
 impl std::str::FromStr for FindingKind {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = ParseKindError;
+    fn from_str(s: &str) -> Result<Self, ParseKindError> {
         let t = s.trim().to_ascii_lowercase();
         let by_abbrev = match t.as_str() {
             "iph" | "ich" => Some(FindingKind::Intraparenchymal),
@@ -84,11 +107,8 @@ impl std::str::FromStr for FindingKind {
         };
         by_abbrev
             .or_else(|| Self::ALL.into_iter().find(|k| k.name() == t))
-            .ok_or_else(|| {
-                format!(
-                    "unknown haemorrhage kind {s:?}; expected one of {} (or iph, sdh, edh, sah, ivh)",
-                    Self::ALL.map(|k| k.name()).join(", ")
-                )
+            .ok_or_else(|| ParseKindError::Unknown {
+                text: s.to_string(),
             })
     }
 }

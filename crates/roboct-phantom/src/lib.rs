@@ -37,6 +37,7 @@ pub mod truth;
 
 /// Why a phantom description was refused.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum PhantomError {
     /// The file could not be read.
     #[error("{path}: {source}")]
@@ -439,6 +440,16 @@ impl Phantom {
     /// Projections with no progress reporting.
     pub fn project_quiet(&self, geometry: &ScanGeometry, supersample: usize) -> Array3<f32> {
         self.project(geometry, supersample, &NoProgress)
+    }
+}
+
+impl roboct_core::Recover for PhantomError {
+    fn recovery(&self) -> roboct_core::Recovery {
+        match self {
+            PhantomError::Read { .. } | PhantomError::Invalid { .. } => {
+                roboct_core::Recovery::Abort
+            }
+        }
     }
 }
 

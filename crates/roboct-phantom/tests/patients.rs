@@ -274,6 +274,7 @@ fn impossible_findings_and_poses_are_refused_naming_the_value() {
         "bleed"
             .parse::<FindingKind>()
             .unwrap_err()
+            .to_string()
             .contains("subdural")
     );
 }

@@ -77,13 +77,27 @@ impl std::fmt::Display for Target {
     }
 }
 
+/// A scan target that is neither head nor chest.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ParseTargetError {
+    /// Not a target name.
+    #[error("unknown target {text:?}; expected head or chest")]
+    Unknown {
+        /// What was given, trimmed and in lower case.
+        text: String,
+    },
+}
+
 impl std::str::FromStr for Target {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = ParseTargetError;
+    fn from_str(s: &str) -> Result<Self, ParseTargetError> {
         match s.trim().to_ascii_lowercase().as_str() {
             "head" | "brain" => Ok(Target::Head),
             "chest" | "thorax" | "lungs" => Ok(Target::Chest),
-            other => Err(format!("unknown target {other:?}; expected head or chest")),
+            other => Err(ParseTargetError::Unknown {
+                text: other.to_string(),
+            }),
         }
     }
 }
@@ -248,6 +262,24 @@ impl Refusal {
     }
 }
 
+impl roboct_core::Recover for PositioningError {
+    fn recovery(&self) -> roboct_core::Recovery {
+        match self {
+            PositioningError::Invalid { .. } => roboct_core::Recovery::Abort,
+            PositioningError::Reach(_) => roboct_core::Recovery::WaitForOperator,
+            PositioningError::Scanner(e) => roboct_core::Recover::recovery(e),
+        }
+    }
+}
+
+impl roboct_core::Recover for ParseTargetError {
+    fn recovery(&self) -> roboct_core::Recovery {
+        match self {
+            ParseTargetError::Unknown { .. } => roboct_core::Recovery::WaitForOperator,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -303,6 +335,7 @@ mod tests {
             "knee"
                 .parse::<Target>()
                 .unwrap_err()
+                .to_string()
                 .contains("head or chest")
         );
     }

@@ -134,6 +134,7 @@ pub use weights::Redundancy;
 
 /// Why a reconstruction could not run.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ReconError {
     /// The projection array does not have the shape the geometry needs.
     #[error(
@@ -197,4 +198,20 @@ pub enum ReconError {
         /// The value (NaN or an infinity).
         value: f32,
     },
+}
+
+impl roboct_core::Recover for ReconError {
+    fn recovery(&self) -> roboct_core::Recovery {
+        match self {
+            ReconError::ProjectionShape { .. }
+            | ReconError::VolumeShape { .. }
+            | ReconError::NoOrbit
+            | ReconError::BadView { .. }
+            | ReconError::Unsupported(_)
+            | ReconError::BadOption { .. }
+            | ReconError::NonFinite { .. } => roboct_core::Recovery::Abort,
+            ReconError::Sink(_) => roboct_core::Recovery::Retry,
+            ReconError::Cancelled => roboct_core::Recovery::Abort,
+        }
+    }
 }

@@ -218,3 +218,12 @@ pub fn write_truth(
     }
     json(path, truth)
 }
+
+impl roboct_core::Recover for ScanFileError {
+    fn recovery(&self) -> roboct_core::Recovery {
+        match self {
+            ScanFileError::Io(e) => roboct_core::Recover::recovery(e),
+            ScanFileError::File { .. } => roboct_core::Recovery::Abort,
+        }
+    }
+}

@@ -84,3 +84,15 @@ impl From<roboct_phantom::PhantomError> for ScannerError {
         ScannerError::Patient(e.to_string())
     }
 }
+
+impl roboct_core::Recover for ScannerError {
+    fn recovery(&self) -> roboct_core::Recovery {
+        match self {
+            ScannerError::Protocol { .. } | ScannerError::Geometry(_) => {
+                roboct_core::Recovery::Abort
+            }
+            ScannerError::Patient(_) => roboct_core::Recovery::WaitForOperator,
+            ScannerError::Cancelled => roboct_core::Recovery::Abort,
+        }
+    }
+}

@@ -221,6 +221,7 @@ fn fill(items: &[Item], seed: usize) -> String {
 
 /// Why the evaluation could not run.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum BenchError {
     /// Speech synthesis failed.
     #[error(transparent)]
@@ -228,6 +229,15 @@ pub enum BenchError {
     /// Recognition failed.
     #[error(transparent)]
     Speech(#[from] SpeechError),
+}
+
+impl roboct_core::Recover for BenchError {
+    fn recovery(&self) -> roboct_core::Recovery {
+        match self {
+            BenchError::Tts(e) => roboct_core::Recover::recovery(e),
+            BenchError::Speech(e) => roboct_core::Recover::recovery(e),
+        }
+    }
 }
 
 /// One recognized utterance.

@@ -9,7 +9,7 @@ use roboct_dicom::dimse::AssociationOptions;
 use roboct_dicom::outbox::Outbox;
 use roboct_dicom::scp::{Scp, ScpEvent, ScpOptions};
 use roboct_dicom::send::{Sender, sender_for};
-use roboct_mission::ct::{CtChain, PacsTarget};
+use roboct_mission::ct::{CtChain, PacsTarget, SenderSetupError};
 use roboct_mission::demo::{demo_finding, demo_world_on, hospital_navigator, site_navigator};
 use roboct_mission::mission::{Mission, Observer, Order, Quiet, Settings, Summary};
 use roboct_mission::phase::Phase;
@@ -170,8 +170,8 @@ fn configured_pacs(file: &Path, name: Option<&str>, out: &Path) -> Result<Pacs> 
         target: PacsTarget {
             outbox,
             destination: name,
-            sender: Box::new(move || -> Result<Box<dyn Sender>, String> {
-                sender_for(&for_sender, &ae).map_err(|e| e.to_string())
+            sender: Box::new(move || -> Result<Box<dyn Sender>, SenderSetupError> {
+                sender_for(&for_sender, &ae).map_err(Into::into)
             }),
             label,
             mpps,

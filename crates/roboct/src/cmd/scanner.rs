@@ -26,7 +26,7 @@ pub(crate) fn parse_bleed(text: &str) -> Result<FindingSpec, String> {
             "{text:?}: expected KIND:ML[:SIDE[:HU]] such as sdh:30:left:65 or iph:8"
         ));
     }
-    let kind: FindingKind = parts[0].parse()?;
+    let kind: FindingKind = parts[0].parse().map_err(|e| format!("{e}"))?;
     let volume_ml: f64 = parts[1]
         .parse()
         .map_err(|_| format!("{text:?}: volume {:?} is not a number of mL", parts[1]))?;
