@@ -7,7 +7,7 @@
 //! coordinate `(u, v)` (mm) of the centre of pixel (0, 0). Any trajectory can be written this
 //! way; circular scans also keep their orbit ([`Orbit`]), which analytic reconstruction needs.
 
-use crate::vec3::{Vec3, add, cross, dot, norm, scale, sub};
+use crate::vec3::{Vec3, add, cross, dot, norm, plane_coords, scale, sub};
 use crate::{MAX_PIXELS_PER_AXIS, MAX_VALUES, MAX_VIEWS};
 
 /// Why a scan geometry was refused.
@@ -472,15 +472,6 @@ impl View {
             },
         }
     }
-}
-
-/// Coordinates of `q` (a vector in the plane spanned by u and v) along u and v, which need not
-/// be orthogonal.
-fn plane_coords(q: Vec3, u: Vec3, v: Vec3) -> (f64, f64) {
-    let (uu, uv, vv) = (dot(u, u), dot(u, v), dot(v, v));
-    let (qu, qv) = (dot(q, u), dot(q, v));
-    let det = uu * vv - uv * uv;
-    ((qu * vv - qv * uv) / det, (qv * uu - qu * uv) / det)
 }
 
 impl roboct_core::Recover for GeometryError {

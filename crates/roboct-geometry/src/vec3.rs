@@ -43,6 +43,15 @@ pub fn normalize(a: Vec3) -> Vec3 {
     scale(a, 1.0 / norm(a))
 }
 
+/// Coordinates of `q` (a vector in the plane spanned by `u` and `v`) along `u` and `v`, which
+/// need not be orthogonal nor of unit length: the `(a, b)` with `q = a u + b v`.
+pub fn plane_coords(q: Vec3, u: Vec3, v: Vec3) -> (f64, f64) {
+    let (uu, uv, vv) = (dot(u, u), dot(u, v), dot(v, v));
+    let (qu, qv) = (dot(q, u), dot(q, v));
+    let det = uu * vv - uv * uv;
+    ((qu * vv - qv * uv) / det, (qv * uu - qu * uv) / det)
+}
+
 /// M v for a row-major 3x3 matrix.
 pub fn mat_vec(m: [[f64; 3]; 3], v: Vec3) -> Vec3 {
     [dot(m[0], v), dot(m[1], v), dot(m[2], v)]
@@ -56,4 +65,20 @@ pub fn mat_mul(a: [[f64; 3]; 3], b: [[f64; 3]; 3]) -> [[f64; 3]; 3] {
 /// The transpose of a row-major 3x3 matrix.
 pub fn transpose(m: [[f64; 3]; 3]) -> [[f64; 3]; 3] {
     std::array::from_fn(|r| std::array::from_fn(|c| m[c][r]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plane_coords_undo_a_combination_of_skewed_axes() {
+        let (u, v) = ([2.0, 0.5, 0.0], [0.3, -1.5, 0.7]);
+        let q = add(scale(u, 3.25), scale(v, -0.75));
+        let (a, b) = plane_coords(q, u, v);
+        assert!(
+            (a - 3.25).abs() < 1e-12 && (b + 0.75).abs() < 1e-12,
+            "{a} {b}"
+        );
+    }
 }

@@ -25,7 +25,7 @@
 use std::f64::consts::PI;
 
 use ndarray::ArrayViewMut2;
-use roboct_geometry::vec3::{Vec3, cross, dot, norm, scale, sub};
+use roboct_geometry::vec3::{Vec3, cross, dot, norm, plane_coords, scale, sub};
 use roboct_geometry::{DetectorShape, ScanGeometry, Source};
 
 use crate::ReconError;
@@ -383,13 +383,6 @@ fn redundancy(r: &Redundancy, beta: f64, gamma: f64) -> f64 {
 
 fn perp(v: Vec3, axis: Vec3) -> Vec3 {
     sub(v, scale(axis, dot(v, axis)))
-}
-
-fn plane_coords(q: Vec3, u: Vec3, v: Vec3) -> (f64, f64) {
-    let (uu, uv, vv) = (dot(u, u), dot(u, v), dot(v, v));
-    let (qu, qv) = (dot(q, u), dot(q, v));
-    let det = uu * vv - uv * uv;
-    ((qu * vv - qv * uv) / det, (qv * uu - qu * uv) / det)
 }
 
 #[cfg(test)]
