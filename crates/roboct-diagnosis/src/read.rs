@@ -6,6 +6,7 @@
 use std::time::Instant;
 
 use roboct_geometry::Volume;
+use roboct_geometry::vec3::{det3, normal_equations3, solve3};
 
 use crate::detector::{Detector, Scan};
 use crate::findings::{Diagnosis, Finding, FindingKind, FindingMasks, Frame, Phase, Side};
@@ -335,39 +336,11 @@ fn midsagittal_plane(cavity: &[bool], d: Dims, (z0, z1): (usize, usize)) -> [f64
 
 /// Least squares x = a + b y + c z.
 fn fit_plane(rows: &[(f64, f64, f64)]) -> Option<[f64; 3]> {
-    let mut m = [[0.0f64; 3]; 3];
-    let mut v = [0.0f64; 3];
-    for &(y, z, x) in rows {
-        let r = [1.0, y, z];
-        for i in 0..3 {
-            for j in 0..3 {
-                m[i][j] += r[i] * r[j];
-            }
-            v[i] += r[i] * x;
-        }
-    }
-    solve3(m, v)
-}
-
-fn solve3(m: [[f64; 3]; 3], v: [f64; 3]) -> Option<[f64; 3]> {
-    let det = |m: [[f64; 3]; 3]| {
-        m[0][0] * (m[1][1] * m[2][2] - m[1][2] * m[2][1])
-            - m[0][1] * (m[1][0] * m[2][2] - m[1][2] * m[2][0])
-            + m[0][2] * (m[1][0] * m[2][1] - m[1][1] * m[2][0])
-    };
-    let d0 = det(m);
-    if d0.abs() < 1e-9 {
+    let (m, v) = normal_equations3(rows.iter().map(|&(y, z, x)| ([1.0, y, z], x)));
+    if det3(m).abs() < 1e-9 {
         return None;
     }
-    let mut out = [0.0; 3];
-    for (k, o) in out.iter_mut().enumerate() {
-        let mut mk = m;
-        for r in 0..3 {
-            mk[r][k] = v[r];
-        }
-        *o = det(mk) / d0;
-    }
-    Some(out)
+    solve3(m, v)
 }
 
 /// Tissue levels and noise from the brain.

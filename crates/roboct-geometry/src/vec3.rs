@@ -67,9 +67,67 @@ pub fn transpose(m: [[f64; 3]; 3]) -> [[f64; 3]; 3] {
     std::array::from_fn(|r| std::array::from_fn(|c| m[c][r]))
 }
 
+/// The determinant of a row-major 3x3 matrix.
+pub fn det3(m: [[f64; 3]; 3]) -> f64 {
+    m[0][0] * (m[1][1] * m[2][2] - m[1][2] * m[2][1])
+        - m[0][1] * (m[1][0] * m[2][2] - m[1][2] * m[2][0])
+        + m[0][2] * (m[1][0] * m[2][1] - m[1][1] * m[2][0])
+}
+
+/// Solves `M x = v` by Cramer's rule; `None` when `M` is exactly singular. Callers that need
+/// a conditioning bound check [`det3`] against their own scale first.
+pub fn solve3(m: [[f64; 3]; 3], v: Vec3) -> Option<Vec3> {
+    let d = det3(m);
+    if d == 0.0 || !d.is_finite() {
+        return None;
+    }
+    Some(std::array::from_fn(|k| {
+        let mut mk = m;
+        for (row, value) in mk.iter_mut().zip(v) {
+            row[k] = value;
+        }
+        det3(mk) / d
+    }))
+}
+
+/// The normal equations `(A^T A, A^T y)` of the least-squares fit `y ~ c . basis` over
+/// `rows` of `(basis, y)`: solve them with [`solve3`] for `c`.
+pub fn normal_equations3(rows: impl IntoIterator<Item = (Vec3, f64)>) -> ([[f64; 3]; 3], Vec3) {
+    let mut m = [[0.0f64; 3]; 3];
+    let mut v = [0.0f64; 3];
+    for (b, y) in rows {
+        for i in 0..3 {
+            for j in 0..3 {
+                m[i][j] += b[i] * b[j];
+            }
+            v[i] += b[i] * y;
+        }
+    }
+    (m, v)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn least_squares_recovers_an_exact_plane_and_refuses_a_degenerate_one() {
+        // x = 2 - 0.5 y + 0.25 z, sampled on a grid.
+        let rows: Vec<(Vec3, f64)> = (0..5)
+            .flat_map(|i| (0..4).map(move |j| (i as f64, j as f64 * 3.0)))
+            .map(|(y, z)| ([1.0, y, z], 2.0 - 0.5 * y + 0.25 * z))
+            .collect();
+        let (m, v) = normal_equations3(rows.iter().copied());
+        let c = solve3(m, v).unwrap();
+        for (got, want) in c.iter().zip([2.0, -0.5, 0.25]) {
+            assert!((got - want).abs() < 1e-12, "{c:?}");
+        }
+        // Every sample at one z: the z coefficient is undetermined.
+        let flat = rows.iter().map(|&(b, x)| ([b[0], b[1], 1.0], x));
+        let (m, v) = normal_equations3(flat);
+        assert_eq!(det3(m), 0.0);
+        assert!(solve3(m, v).is_none());
+    }
 
     #[test]
     fn plane_coords_undo_a_combination_of_skewed_axes() {

@@ -37,7 +37,7 @@
 //! scout without lungs, a head ordered on a trunk. Tests: `localize::tests::*`,
 //! `tests/positioning.rs`.
 
-use roboct_geometry::vec3::Vec3;
+use roboct_geometry::vec3::{Vec3, det3, normal_equations3, solve3};
 
 use crate::scout::{Scout, ScoutImage, ScoutView};
 use crate::{Refusal, Target};
@@ -795,17 +795,11 @@ fn crown_fit(
 /// `None` when the chords do not narrow on both sides of a peak (C >= 0) or the fit is
 /// singular. Heights should be of order 1 (scaled), for the normal equations' sake.
 fn ellipse_from_chords(rows: &[(f64, f64)]) -> Option<(f64, f64, f64)> {
-    // Normal equations of w^2 = A + B z + C z^2.
-    let mut m = [[0.0f64; 3]; 3];
-    let mut v = [0.0f64; 3];
-    for &(z, w2) in rows {
-        let b = [1.0, z, z * z];
-        for i in 0..3 {
-            for j in 0..3 {
-                m[i][j] += b[i] * b[j];
-            }
-            v[i] += b[i] * w2;
-        }
+    // Least squares w^2 = A + B z + C z^2.
+    let (m, v) = normal_equations3(rows.iter().map(|&(z, w2)| ([1.0, z, z * z], w2)));
+    let scale = m.iter().flatten().fold(0.0f64, |a, v| a.max(v.abs()));
+    if !(det3(m).abs() > 1e-12 * scale.powi(3)) {
+        return None;
     }
     let [a, b, c] = solve3(m, v)?;
     if c >= 0.0 {
@@ -819,29 +813,6 @@ fn ellipse_from_chords(rows: &[(f64, f64)]) -> Option<(f64, f64, f64)> {
     let semi_across = 0.5 * w2max.sqrt();
     let semi_z = (w2max / -c).sqrt();
     Some((zc, semi_z, semi_across))
-}
-
-/// Solves a 3x3 linear system (Cramer's rule); `None` when singular.
-fn solve3(m: [[f64; 3]; 3], v: [f64; 3]) -> Option<[f64; 3]> {
-    let det = |m: &[[f64; 3]; 3]| {
-        m[0][0] * (m[1][1] * m[2][2] - m[1][2] * m[2][1])
-            - m[0][1] * (m[1][0] * m[2][2] - m[1][2] * m[2][0])
-            + m[0][2] * (m[1][0] * m[2][1] - m[1][1] * m[2][0])
-    };
-    let d = det(&m);
-    let scale = m.iter().flatten().fold(0.0f64, |a, v| a.max(v.abs()));
-    if !(d.abs() > 1e-12 * scale.powi(3)) {
-        return None;
-    }
-    let mut out = [0.0; 3];
-    for (k, o) in out.iter_mut().enumerate() {
-        let mut mk = m;
-        for r in 0..3 {
-            mk[r][k] = v[r];
-        }
-        *o = det(&mk) / d;
-    }
-    Some(out)
 }
 
 /// The crown's fit starts this far under the vertex, mm.
