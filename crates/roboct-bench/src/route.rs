@@ -13,7 +13,7 @@ use roboct_nav::error::MapError;
 use roboct_nav::geom::{Point, Polygon, Pose};
 use roboct_nav::hospital;
 use roboct_nav::map::MapLimits;
-use roboct_nav::plan::{Navigator, PlannerOptions, Target};
+use roboct_nav::plan::{FloorPath, Navigator, PlannerOptions, Target};
 use roboct_nav::robot::RobotModel;
 use roboct_nav::search::SearchState;
 
@@ -127,6 +127,20 @@ pub struct Case {
     pub grid_cost: Option<u32>,
     /// Route length, metres, where it applies.
     pub length_m: Option<f64>,
+}
+
+impl Case {
+    /// A whole floor plan's case: its expansions and the route's length.
+    fn full_plan(name: String, timing: Timing, cpu: Timing, path: &FloorPath) -> Self {
+        Self {
+            name,
+            timing,
+            cpu,
+            expansions: path.expansions,
+            grid_cost: None,
+            length_m: Some(path.points.windows(2).map(|w| w[0].dist(w[1])).sum()),
+        }
+    }
 }
 
 /// Everything `roboct bench route` prints.
@@ -317,28 +331,24 @@ pub fn run(options: BenchOptions, progress: &dyn Progress) -> Result<BenchReport
     ] {
         let ((timing, cpu), r) = time_runs(options.runs, || nav.plan_floor(&start, &goal));
         let r = r.map_err(|e| BenchError::Case(e.to_string()))?;
-        report.cases.push(Case {
-            name: format!("single floor: full plan ({name}; search, smoothing, footprint checks)"),
+        report.cases.push(Case::full_plan(
+            format!("single floor: full plan ({name}; search, smoothing, footprint checks)"),
             timing,
             cpu,
-            expansions: r.expansions,
-            grid_cost: None,
-            length_m: Some(r.points.windows(2).map(|w| w[0].dist(w[1])).sum()),
-        });
+            &r,
+        ));
     }
     // Weighted A* on the default planner: bounded suboptimality for speed.
     for w in [1.1, 1.25] {
         fast.set_heuristic_weight(w);
         let ((timing, cpu), r) = time_runs(options.runs, || fast.plan_floor(&start, &goal));
         let r = r.map_err(|e| BenchError::Case(e.to_string()))?;
-        report.cases.push(Case {
-            name: format!("single floor: full plan (10 cm search grid, ALT, heuristic weight {w})"),
+        report.cases.push(Case::full_plan(
+            format!("single floor: full plan (10 cm search grid, ALT, heuristic weight {w})"),
             timing,
             cpu,
-            expansions: r.expansions,
-            grid_cost: None,
-            length_m: Some(r.points.windows(2).map(|w| w[0].dist(w[1])).sum()),
-        });
+            &r,
+        ));
     }
     fast.set_heuristic_weight(1.0);
     progress.advance(1);
@@ -372,14 +382,12 @@ pub fn run(options: BenchOptions, progress: &dyn Progress) -> Result<BenchReport
     let r = last
         .expect("one run")
         .map_err(|e| BenchError::Case(format!("replan failed: {e}")))?;
-    report.cases.push(Case {
-        name: "replan after a blocked corridor (obstacle update + full plan, ALT)".into(),
-        timing: Timing::of(ms),
-        cpu: Timing::of(cpu),
-        expansions: r.expansions,
-        grid_cost: None,
-        length_m: Some(r.points.windows(2).map(|w| w[0].dist(w[1])).sum()),
-    });
+    report.cases.push(Case::full_plan(
+        "replan after a blocked corridor (obstacle update + full plan, ALT)".into(),
+        Timing::of(ms),
+        Timing::of(cpu),
+        &r,
+    ));
     alt.clear_obstacles(0)?;
     progress.advance(1);
 
