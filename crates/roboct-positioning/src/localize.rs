@@ -272,8 +272,7 @@ fn centre_and_extent(
 ) -> Option<(f64, [f64; 2])> {
     let img = main_pass(scout, view)?;
     let mut rows = Vec::new();
-    for (r, &z) in img.z_mm.iter().enumerate() {
-        let _ = r;
+    for &z in &img.z_mm {
         if z < z_range[0] || z > z_range[1] {
             continue;
         }
@@ -482,7 +481,6 @@ impl ClassicalLocalizer {
             Some((y, _)) => [c[0], y],
             None => c,
         };
-        let _ = m_lat;
         Ok(Landmarks {
             target: Target::Head,
             points: vec![
