@@ -8,9 +8,13 @@
 //!   CLI (progress bars) and the API (progress events).
 //! * [`recovery`]: what to do about a failure ([`Recovery`]: retry, replan, wait for the
 //!   operator, abort), the class every crate's errors answer.
+//! * [`frames`]: the robot's frames from the building's map to the patient, with a picture,
+//!   and the plane [`frames::Pose`] and [`frames::Point`] that navigation, docking and the
+//!   mission share.
 
 #![forbid(unsafe_code)]
 
+pub mod frames;
 pub mod memory;
 pub mod phi;
 pub mod progress;

@@ -22,8 +22,8 @@
 //! [`XRayTube`]: roboct_scanner::acquire::XRayTube
 //! [`XRayDetector`]: roboct_scanner::acquire::XRayDetector
 
+use roboct_core::frames::Pose;
 use roboct_core::{Recover, Recovery};
-use roboct_nav::geom::Pose;
 use roboct_nav::plan::{Route, Target};
 
 /// What went wrong in a device.

@@ -3,9 +3,9 @@
 //! patient and a simulated operator.
 
 use roboct_core::Phi;
+use roboct_core::frames::Pose;
 use roboct_geometry::ScanGeometry;
 use roboct_nav::drive::DriveOptions;
-use roboct_nav::geom::Pose;
 use roboct_nav::plan::Navigator;
 use roboct_phantom::patient::Patient;
 use roboct_positioning::Target;

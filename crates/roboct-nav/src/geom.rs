@@ -1,4 +1,6 @@
-//! Plane geometry in a floor's map frame: points, poses, convex polygons.
+//! Plane geometry in a floor's map frame: convex polygons, and the points and poses of
+//! `roboct_core::frames` (where the frames from the map to the patient are defined), re-exported
+//! here.
 //!
 //! Coordinates are metres in the map frame of ROS (x right, y up, origin at the map's
 //! `origin`); headings are radians counter-clockwise from +x. The YAML files show headings in
@@ -6,84 +8,7 @@
 
 use serde::{Deserialize, Serialize};
 
-/// A point in a floor's map frame, metres.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct Point {
-    /// Metres along the map's x axis.
-    pub x: f64,
-    /// Metres along the map's y axis.
-    pub y: f64,
-}
-
-impl Point {
-    /// A point from its coordinates in metres.
-    pub const fn new(x: f64, y: f64) -> Self {
-        Self { x, y }
-    }
-
-    /// Euclidean distance in metres.
-    pub fn dist(self, other: Point) -> f64 {
-        (self.x - other.x).hypot(self.y - other.y)
-    }
-
-    /// Heading in radians of the direction from `self` to `to`.
-    pub fn heading_to(self, to: Point) -> f64 {
-        (to.y - self.y).atan2(to.x - self.x)
-    }
-
-    /// The point `d` metres away in direction `heading_rad`.
-    pub fn offset(self, heading_rad: f64, d: f64) -> Point {
-        Point::new(
-            self.x + d * heading_rad.cos(),
-            self.y + d * heading_rad.sin(),
-        )
-    }
-
-    /// Linear interpolation: `self` at `t = 0`, `to` at `t = 1`.
-    pub fn lerp(self, to: Point, t: f64) -> Point {
-        Point::new(self.x + (to.x - self.x) * t, self.y + (to.y - self.y) * t)
-    }
-}
-
-/// A position and heading in a floor's map frame.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct Pose {
-    /// Metres along the map's x axis.
-    pub x: f64,
-    /// Metres along the map's y axis.
-    pub y: f64,
-    /// Heading, radians counter-clockwise from +x.
-    pub yaw_rad: f64,
-}
-
-impl Pose {
-    /// A pose from metres and radians.
-    pub const fn new(x: f64, y: f64, yaw_rad: f64) -> Self {
-        Self { x, y, yaw_rad }
-    }
-
-    /// The position part.
-    pub fn point(self) -> Point {
-        Point::new(self.x, self.y)
-    }
-
-    /// A point given in the robot's frame (x forward, y left), expressed in the map frame.
-    pub fn map_from_robot(self, p: Point) -> Point {
-        let (s, c) = self.yaw_rad.sin_cos();
-        Point::new(self.x + c * p.x - s * p.y, self.y + s * p.x + c * p.y)
-    }
-}
-
-/// Wraps an angle to (-pi, pi].
-pub fn wrap_angle(a: f64) -> f64 {
-    let mut a = a % std::f64::consts::TAU;
-    if a <= -std::f64::consts::PI {
-        a += std::f64::consts::TAU;
-    } else if a > std::f64::consts::PI {
-        a -= std::f64::consts::TAU;
-    }
-    a
-}
+pub use roboct_core::frames::{Point, Pose, wrap_angle};
 
 /// A polygon given by its vertices in order (either orientation).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -414,13 +339,6 @@ mod tests {
             Point::new(0.0, 2.0),
         ]);
         assert!(!l.is_convex());
-    }
-
-    #[test]
-    fn wrap_angle_stays_in_range() {
-        assert!((wrap_angle(3.0 * std::f64::consts::PI) - std::f64::consts::PI).abs() < 1e-12);
-        assert!((wrap_angle(-0.5) + 0.5).abs() < 1e-12);
-        assert!((wrap_angle(7.0) - (7.0 - std::f64::consts::TAU)).abs() < 1e-12);
     }
 
     proptest! {

@@ -8,7 +8,7 @@
 //! The patient's actual pose differs from it (offsets up to 10 cm, a turned head): the scout
 //! finds it. Docking only has to bring the gantry close enough for the scout to see it.
 
-use roboct_nav::geom::{Pose, wrap_angle};
+use roboct_core::frames::{Pose, wrap_angle};
 
 use crate::gantry::{GantryPose, GantrySpec};
 use crate::{PositioningError, Refusal, Target};
@@ -155,7 +155,7 @@ pub fn dock(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use roboct_nav::geom::Point;
+    use roboct_core::frames::Point;
 
     fn bed() -> roboct_nav::site::Bed {
         roboct_nav::site::Bed {

@@ -2,8 +2,8 @@
 //! to the plan before anything is scanned ([`position`]); and the same on the simulator in one
 //! call for the mission and the CLI ([`position_simulated`]).
 
+use roboct_core::frames::Pose;
 use roboct_geometry::vec3::{Vec3, mat_mul, mat_vec, sub, transpose};
-use roboct_nav::geom::Pose;
 use roboct_phantom::patient::Patient;
 use roboct_scanner::{CtdiPhantom, ScannerSpec};
 

@@ -11,10 +11,10 @@
 //! patient is seen in the scanner frame through the rigid transform between the two
 //! ([`World::scanner_from_patient`]).
 
+use roboct_core::frames::Pose;
 use roboct_core::{CancelToken, NoProgress};
 use roboct_geometry::vec3::{Vec3, mat_vec, sub};
 use roboct_geometry::{Volume, VolumeGrid};
-use roboct_nav::geom::Pose;
 use roboct_phantom::patient::Patient;
 use roboct_scanner::patient::{AnalyticPatient, PatientModel, VoxelPatient};
 use roboct_scanner::{CtdiPhantom, Protocol, ScannerSpec, SimulatedScan, simulate_scan};
