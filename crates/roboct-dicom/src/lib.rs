@@ -28,7 +28,10 @@
 //! (Orthanc, dcmtk) live in `roboct-bench`: this crate starts no programs.
 //!
 //! dicom-rs types stay inside this crate: callers see volumes, instances (Part 10 bytes),
-//! UIDs and plain structs.
+//! UIDs and plain structs. The one exception is [`part10`], the deliberate bridge for callers
+//! that build or inspect data sets with dicom-rs themselves (the tests, a site's own tools):
+//! its encoders and decoders take and return [`part10::InMemDicomObject`], re-exported so
+//! that such a caller uses the same dicom-rs version as this crate.
 //!
 //! # Frames
 //! roboct's world frame is the scanner's (z along the rotation axis, see

@@ -245,7 +245,7 @@ pub fn create_attributes(
 
 /// The N-SET attributes for the end of a step, dated at `utc_offset` (the step's, from its
 /// N-CREATE).
-pub fn set_attributes(result: &StepResult, utc_offset: UtcOffset) -> InMemDicomObject {
+pub(crate) fn set_attributes(result: &StepResult, utc_offset: UtcOffset) -> InMemDicomObject {
     let (date, time) = utc_offset.now();
     let mut o = InMemDicomObject::new_empty();
     let status = match &result.end {

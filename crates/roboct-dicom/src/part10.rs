@@ -3,11 +3,18 @@
 //! The outbox stores Part 10 files; the senders read only their meta group (SOP class,
 //! instance, transfer syntax) and send the data set bytes as they are, so what reaches the
 //! PACS is byte for byte what was written and fsynced.
+//!
+//! This is the only module whose public functions speak dicom-rs (`InMemDicomObject`): the
+//! bridge for callers that make or check data sets with dicom-rs. The worklist, MPPS, CT and
+//! SR modules keep their data sets private and take roboct's own types.
 
 use dicom_core::{DataElement, PrimitiveValue, Tag, VR};
 use dicom_dictionary_std::tags;
 use dicom_encoding::TransferSyntaxIndex;
-use dicom_object::{FileMetaTableBuilder, InMemDicomObject};
+use dicom_object::FileMetaTableBuilder;
+/// The dicom-rs data set the encoders and decoders take and return (re-exported so that a
+/// caller uses this crate's dicom-rs version).
+pub use dicom_object::InMemDicomObject;
 use dicom_transfer_syntax_registry::TransferSyntaxRegistry;
 
 use crate::uid::{IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME};

@@ -129,7 +129,7 @@ fn valid_date_query(d: &str) -> bool {
 }
 
 /// The C-FIND identifier: every attribute we want back, with the matching keys set.
-pub fn query_identifier(q: &WorklistQuery) -> InMemDicomObject {
+pub(crate) fn query_identifier(q: &WorklistQuery) -> InMemDicomObject {
     let mut step = InMemDicomObject::new_empty();
     put_str(
         &mut step,
@@ -227,7 +227,7 @@ impl Recover for ItemError {
 ///
 /// # Errors
 /// [`ItemError`] naming the attribute.
-pub fn parse_item(o: &InMemDicomObject) -> Result<WorklistItem, ItemError> {
+pub(crate) fn parse_item(o: &InMemDicomObject) -> Result<WorklistItem, ItemError> {
     let required = |tag, name: &'static str| -> Result<String, ItemError> {
         match text(o, tag) {
             Some(v) if !v.is_empty() => Ok(v),
