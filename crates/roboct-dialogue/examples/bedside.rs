@@ -4,15 +4,30 @@
 //!
 //! Run with: `cargo run -p roboct-dialogue --example bedside`
 
-use roboct_core::units::Seconds;
+use roboct_core::units::{Mgy, Seconds};
+use roboct_dialogue::command::{BodyPart, Protocol};
 use roboct_dialogue::dialogue::{Dialogue, DialogueConfig};
-use roboct_dialogue::order::{ScanOrder, TestOrder};
+use roboct_dialogue::order::{DoseModel, ScanOrder, TestOrder};
 use roboct_dialogue::sim::SimMachine;
+
+/// The scanner's dose model stands in as one figure: a real scanner computes it from its
+/// tube model (`roboct_mission::ScannerDoses`).
+struct LowDoseChestOnly;
+
+impl DoseModel for LowDoseChestOnly {
+    fn planned_ctdivol(&self, body_part: BodyPart, protocol: Protocol) -> Option<Mgy> {
+        (body_part == BodyPart::Chest && protocol == Protocol::LowDose).then_some(Mgy(2.7))
+    }
+}
 
 fn main() {
     let order = TestOrder::example();
     let mut machine = SimMachine::parked_at(order.location());
-    let mut dialogue = Dialogue::new(Some(order), DialogueConfig::default());
+    let mut dialogue = Dialogue::new(
+        Some(order),
+        DialogueConfig::default(),
+        Box::new(LowDoseChestOnly),
+    );
     let lines = [
         "um, could you scan please",
         "the chest",

@@ -23,7 +23,7 @@ use roboct_safety::{self as safety, Origin, Refusal, Refused, Request};
 
 use crate::command::{BodyPart, Command, Destination, Protocol, Topic};
 use crate::language::{self, SlotKind};
-use crate::order::{ScanOrder, planned_ctdivol};
+use crate::order::{DoseModel, ScanOrder};
 use crate::parse::{self, Understanding};
 use crate::reply::{Reply, digits_apart};
 use crate::speech::Outcome;
@@ -161,17 +161,20 @@ enum Pending {
 pub struct Dialogue<O: ScanOrder> {
     order: Option<O>,
     config: DialogueConfig,
+    dose: Box<dyn DoseModel>,
     pending: Pending,
     last_reply: Option<Reply>,
     id_attempts: u32,
 }
 
 impl<O: ScanOrder> Dialogue<O> {
-    /// A dialogue for the order (if any) of the patient being served.
-    pub fn new(order: Option<O>, config: DialogueConfig) -> Self {
+    /// A dialogue for the order (if any) of the patient being served; `dose` is the
+    /// scanner's dose model, whose planned CTDIvol is read back before any X-ray.
+    pub fn new(order: Option<O>, config: DialogueConfig, dose: Box<dyn DoseModel>) -> Self {
         Dialogue {
             order,
             config,
+            dose,
             pending: Pending::Idle,
             last_reply: None,
             id_attempts: 0,
@@ -548,10 +551,19 @@ impl<O: ScanOrder> Dialogue<O> {
             };
             return (Reply::text(q), vec![]);
         };
+        let Some(ctdivol) = self.dose.planned_ctdivol(b, p) else {
+            self.pending = Pending::Idle;
+            return (
+                Reply::text(format!(
+                    "This scanner has no {p} protocol for the {b}. The order needs another scanner or protocol."
+                )),
+                vec![],
+            );
+        };
         let plan = ScanPlan {
             body_part: b,
             protocol: p,
-            ctdivol: planned_ctdivol(b, p),
+            ctdivol,
         };
         if !s.patient_verified {
             self.pending = Pending::Identity { plan, since: now };

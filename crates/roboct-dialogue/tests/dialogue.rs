@@ -2,16 +2,45 @@
 //! readback, confirmation, timeouts, refusals, and "stop" in every state.
 
 use proptest::prelude::*;
-use roboct_core::units::Seconds;
-use roboct_dialogue::command::Destination;
+use roboct_core::units::{Mgy, Seconds};
+use roboct_dialogue::command::{BodyPart, Destination, Protocol};
 use roboct_dialogue::dialogue::{Action, Dialogue, DialogueConfig, Heard, Turn};
-use roboct_dialogue::order::TestOrder;
+use roboct_dialogue::order::{DoseModel, TestOrder};
 use roboct_dialogue::sim::SimMachine;
 
 const BED: Destination = Destination::Ward {
     ward: 3,
     bed: Some(12),
 };
+
+/// A scanner's dose model for the tests: the fixed figures of a site's protocol book (the
+/// scanner's own model is `roboct_mission::ScannerDoses`), no abdomen protocol.
+struct Doses;
+
+impl DoseModel for Doses {
+    fn planned_ctdivol(&self, body_part: BodyPart, protocol: Protocol) -> Option<Mgy> {
+        let standard = match body_part {
+            BodyPart::Head => 50.0,
+            BodyPart::Chest => 9.0,
+            BodyPart::Abdomen => return None,
+        };
+        let factor = match protocol {
+            Protocol::Standard => 1.0,
+            Protocol::LowDose => 0.3,
+            Protocol::SparseView => 0.25,
+        };
+        Some(Mgy(standard * factor))
+    }
+}
+
+/// A scanner with no protocol at all.
+struct NoProtocols;
+
+impl DoseModel for NoProtocols {
+    fn planned_ctdivol(&self, _: BodyPart, _: Protocol) -> Option<Mgy> {
+        None
+    }
+}
 
 struct Session {
     dialogue: Dialogue<TestOrder>,
@@ -22,7 +51,11 @@ struct Session {
 impl Session {
     fn at(place: Destination) -> Self {
         Session {
-            dialogue: Dialogue::new(Some(TestOrder::example()), DialogueConfig::default()),
+            dialogue: Dialogue::new(
+                Some(TestOrder::example()),
+                DialogueConfig::default(),
+                Box::new(Doses),
+            ),
             machine: SimMachine::parked_at(place),
             now: 0.0,
         }
@@ -145,7 +178,8 @@ fn scan_needs_the_patient_of_the_order() {
     let t = s.say("scan the head");
     assert!(text(&t).contains("order is for the chest"), "{}", text(&t));
     assert_eq!(s.dialogue.state(), "idle");
-    let mut none: Dialogue<TestOrder> = Dialogue::new(None, DialogueConfig::default());
+    let mut none: Dialogue<TestOrder> =
+        Dialogue::new(None, DialogueConfig::default(), Box::new(Doses));
     let m = SimMachine::parked_at(BED);
     let t = none.handle_text("scan the chest", &m.world, Seconds(1.0));
     assert!(text(&t).contains("no scan order"), "{}", text(&t));
@@ -488,4 +522,28 @@ proptest! {
             prop_assert!(i.is_safe());
         }
     }
+}
+
+#[test]
+fn a_protocol_the_scanner_lacks_is_refused_before_any_readback() {
+    let mut s = Session::bedside();
+    s.dialogue = Dialogue::new(
+        Some(TestOrder::example()),
+        DialogueConfig::default(),
+        Box::new(NoProtocols),
+    );
+    let t = s.say("scan the chest low dose");
+    assert!(
+        text(&t).contains("no low dose protocol for the chest"),
+        "{}",
+        text(&t)
+    );
+    assert_eq!(s.dialogue.state(), "idle");
+    assert!(t.actions.is_empty(), "{:?}", t.actions);
+    let t = s.say("confirm");
+    assert!(
+        !t.actions.iter().any(|a| matches!(a, Action::Arm(_))),
+        "{:?}",
+        t.actions
+    );
 }

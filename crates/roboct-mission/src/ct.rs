@@ -27,13 +27,13 @@ use roboct_geometry::{ScanGeometry, Volume, VolumeGrid};
 use roboct_positioning::pipeline::Positioned;
 use roboct_recon::{AnalyticOptions, Filter, Window, fdk};
 use roboct_scanner::acquire::preprocess_view;
-use roboct_scanner::dose::{Irradiation, ctdi_w_per_100mas};
 use roboct_scanner::physics::Response;
-use roboct_scanner::{CtdiPhantom, DoseRecord, Protocol, ScannerError, ScannerSpec, Spectrum};
+use roboct_scanner::{CtdiPhantom, DoseRecord, Protocol, ScannerSpec, Spectrum};
 
 use crate::hardware::{GantryAxes, GantryLimits};
 use crate::mission::{Mission, Observer, Order};
 use crate::phase::MissionError;
+use crate::technique::{dose_record, planned, technique};
 
 /// Why a sender could not be made (its configuration, a credential that cannot be read).
 pub type SenderSetupError = Box<dyn std::error::Error + Send + Sync>;
@@ -246,34 +246,6 @@ impl CtChain {
         }
     }
 
-    /// The dose record of one axial rotation of `protocol` at `mas` (planned or delivered).
-    fn dose_record(
-        &self,
-        spectrum: &Spectrum,
-        protocol: &Protocol,
-        mas: f64,
-    ) -> Result<DoseRecord, ScannerError> {
-        let per_100 = ctdi_w_per_100mas(
-            spectrum,
-            self.spec.sid_mm,
-            self.spec.fan_half_angle_rad(),
-            protocol.ctdi_phantom,
-            Irradiation::Rotation,
-        );
-        let width = protocol.opened_collimation_mm(&self.spec);
-        DoseRecord::new(
-            "axial",
-            spectrum,
-            mas,
-            self.spec.rotation_time_s,
-            width,
-            width,
-            self.spec.sid_mm,
-            per_100,
-            protocol.ctdi_phantom,
-        )
-    }
-
     /// The PACS's name for people, when there is one.
     pub fn pacs_label(&self) -> Option<&str> {
         self.pacs.as_ref().map(|p| p.label.as_str())
@@ -307,26 +279,8 @@ impl CtChain {
             self.study = Some(self.study(order));
         }
         let scouted = positioned.and_then(|p| p.outcome.as_ref().ok());
-        let (phantom, nominal) = match order.body_part.as_str() {
-            "HEAD" => (CtdiPhantom::Head16, [-100.0f64, 110.0]),
-            "CHEST" => (CtdiPhantom::Body32, [-110.0f64, 110.0]),
-            other => {
-                return Err(MissionError::BadOrder(format!(
-                    "body part {other:?}: this scanner scans HEAD or CHEST"
-                )));
-            }
-        };
-        let (mas, views) = match order.protocol.as_str() {
-            "standard" => (250.0, 360),
-            "low dose" | "low-dose" => (62.5, 360),
-            "sparse view" | "sparse-view" => (62.5, 120),
-            other => {
-                return Err(MissionError::BadOrder(format!(
-                    "protocol {other:?}: expected standard, low dose or sparse view"
-                )));
-            }
-        };
-        let range = scouted.map_or(nominal, |p| p.scan_range_mm);
+        let t = technique(&order.body_part, &order.protocol)?;
+        let range = scouted.map_or(t.nominal_range_mm, |p| p.scan_range_mm);
         let iso_xy = scouted.map_or([0.0, 0.0], |p| [p.isocenter_mm[0], p.isocenter_mm[1]]);
         let max = self.spec.max_collimation_mm();
         if range[1] - range[0] > max + 1.0 {
@@ -335,25 +289,9 @@ impl CtChain {
                 range[1] - range[0]
             ));
         }
-        let collimation = (range[1] - range[0]).min(max);
-        let protocol = Protocol {
-            mas,
-            views,
-            collimation_mm: collimation,
-            z_center_mm: 0.5 * (range[0] + range[1]),
-            isocenter_xy_mm: iso_xy,
-            ctdi_phantom: phantom,
-            seed: self.seed,
-            ..Protocol::standard_head()
-        };
-        protocol
-            .validate(&self.spec)
-            .map_err(|e| MissionError::BadOrder(e.to_string()))?;
-        let spectrum = Spectrum::tungsten(protocol.kvp, self.spec.filtration)
-            .map_err(|e| MissionError::BadOrder(e.to_string()))?;
-        let dose = self
-            .dose_record(&spectrum, &protocol, mas)
-            .map_err(|e| MissionError::BadOrder(e.to_string()))?;
+        let (protocol, _, dose) = planned(&self.spec, &t, range, iso_xy, self.seed)?;
+        let collimation = protocol.collimation_mm;
+        let phantom = t.ctdi_phantom;
         // A head is longer front to back than side to side: 208 x 244 mm in-plane, slices
         // twice the in-plane voxel (the reading grid the diagnosis was evaluated on).
         let v = self.voxel_mm;
@@ -456,8 +394,7 @@ impl CtChain {
             }
         }
         let delivered = mission.hardware().tube().delivered_mas();
-        let dose = self
-            .dose_record(&spectrum, &plan.protocol, delivered)
+        let dose = dose_record(&self.spec, &spectrum, &plan.protocol, delivered)
             .map_err(|e| MissionError::Imaging(e.to_string()))?;
         Ok(Acquired {
             geometry,

@@ -8,7 +8,9 @@
 //! * [`interlock`]: every actuator command through `roboct_safety`, and the watchdog that
 //!   cuts beam and motion within a tick.
 //! * [`mission`]: the state machine from the order to the dock, time and energy per phase.
-//! * [`ct`]: planning, exposure, reconstruction streamed to the PACS, and the reports.
+//! * [`ct`]: planning, exposure, reconstruction streamed to the PACS, and the reports;
+//!   [`technique`]: the protocol book it plans from, and the dose model the dialogue reads
+//!   back ([`technique::ScannerDoses`]).
 //! * [`store`]: missions and their event log in SQLite; [`phase`]: phases, failures and their
 //!   recovery classes.
 
@@ -23,4 +25,5 @@ pub mod phase;
 pub mod sim;
 pub mod site;
 pub mod store;
+pub mod technique;
 pub mod world;

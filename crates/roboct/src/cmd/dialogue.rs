@@ -13,6 +13,8 @@ use roboct_dialogue::dialogue::{Dialogue, DialogueConfig, Heard};
 use roboct_dialogue::order::{ScanOrder, TestOrder};
 use roboct_dialogue::sim::SimMachine;
 use roboct_dialogue::tts::{Synthesizer, Voice};
+use roboct_mission::technique::ScannerDoses;
+use roboct_scanner::ScannerSpec;
 use roboct_speech::eval::{self, VoiceBenchConfig};
 use roboct_speech::{EspeakNg, RecognizerOptions, SphinxRecognizer};
 use serde_json::json;
@@ -197,7 +199,8 @@ pub fn say(args: SayArgs, _ctx: &Context) -> Result<()> {
         Start::Dock => Destination::Dock,
     };
     let mut machine = SimMachine::parked_at(place);
-    let mut dialogue = Dialogue::new(order, DialogueConfig::default());
+    let doses = ScannerDoses::new(ScannerSpec::mobile_head());
+    let mut dialogue = Dialogue::new(order, DialogueConfig::default(), Box::new(doses));
     let tts = EspeakNg::new();
     let voice = Voice::new(&args.voice, args.speed);
     if args.wav.is_some() {
