@@ -11,6 +11,7 @@
 //! * [`ct`]: planning, exposure, reconstruction streamed to the PACS, and the reports.
 //! * [`store`]: missions and their event log in SQLite; [`phase`]: phases, failures and their
 //!   recovery classes.
+//! * [`summary`]: a finished mission's summary for people.
 
 #![forbid(unsafe_code)]
 
@@ -23,4 +24,5 @@ pub mod phase;
 pub mod sim;
 pub mod site;
 pub mod store;
+pub mod summary;
 pub mod world;
