@@ -752,7 +752,7 @@ pub fn time_iterative(
 impl IterativeFigures {
     /// Mean seconds per iteration.
     pub fn seconds_per_iteration(&self) -> f64 {
-        self.report.iteration_s.iter().sum::<f64>() / self.report.iterations.max(1) as f64
+        self.report.seconds_per_iteration()
     }
 
     /// The `--json` row.

@@ -585,7 +585,7 @@ fn recon_iterative(
     start: Instant,
     ctx: &Context,
 ) -> Result<()> {
-    use roboct_recon::{IterativeOptions, ReconPlan, WarmStart};
+    use roboct_recon::ReconPlan;
     let it = &args.iterative;
     if it.iterations < 1 {
         bail!("--iterations is {}; expected at least 1", it.iterations);
@@ -595,15 +595,61 @@ fn recon_iterative(
         None => Ok(default_volume(&g.scan, g.is_2d)?),
     })?;
     roboct_io::check_projection_shape(projections.dim(), &g, &args.projections, &args.geometry)?;
-    // PWLS takes the scan's own weights when none are given.
+    let (options, weights) = iterative_options(args, method, record.as_ref())?;
+    let read_s = start.elapsed().as_secs_f64();
+    let plan = ReconPlan::new(&g.scan, &grid)?;
+    let bar = Bar::new(ctx.quiet);
+    let (volume, report) = roboct_recon::reconstruct_iterative(
+        &plan,
+        projections.view(),
+        weights.as_ref().map(|w| w.view()),
+        &options,
+        &bar,
+        &CancelToken::new(),
+    )
+    .map_err(|e| anyhow::anyhow!("{}", cli_field_names(&e.to_string())))
+    .with_context(|| format!("{method} of {}", args.projections.display()))?;
+    let volume = match &record {
+        Some(r) => r.to_hu(volume),
+        None => volume,
+    };
+    roboct_io::write_volume(&args.out, &volume)
+        .with_context(|| format!("writing {}", args.out.display()))?;
+    if let Some(dir) = &args.png {
+        write_previews(dir, "recon", &volume, args.window)?;
+    }
+    println!(
+        "reconstructed {:?} voxels by {method} ({:?} path): {} iterations ({:?}), read {read_s:.2} s, set-up {:.2} s, {:.3} s per iteration (projection {:.2} s, transpose {:.2} s in all)",
+        grid.size(),
+        plan.path(),
+        report.iterations,
+        report.stopped_because,
+        report.setup_s,
+        report.seconds_per_iteration(),
+        report.forward_s,
+        report.adjoint_s
+    );
+    print!("{}", report.residual_and_memory());
+    println!(
+        "wrote {} ({})",
+        args.out.display(),
+        if record.is_some() { "HU" } else { "mu in 1/mm" }
+    );
+    Ok(())
+}
+
+/// The iterative options of the flags, and PWLS's weights: `--weights`, else the scan's own
+/// when the projections come from `roboct simulate-scan`.
+fn iterative_options(
+    args: &ReconArgs,
+    method: roboct_recon::IterativeMethod,
+    record: Option<&roboct_scanner::files::ScanRecord>,
+) -> Result<(roboct_recon::IterativeOptions, Option<ndarray::Array3<f32>>)> {
+    use roboct_recon::{IterativeOptions, WarmStart};
+    let it = &args.iterative;
     let weights_path = it.weights.clone().or_else(|| {
-        (method == roboct_recon::IterativeMethod::Pwls)
-            .then(|| {
-                record
-                    .as_ref()
-                    .map(|_| roboct_scanner::files::sidecars(&args.projections).1)
-            })
-            .flatten()
+        (method == roboct_recon::IterativeMethod::Pwls && record.is_some())
+            .then(|| roboct_scanner::files::sidecars(&args.projections).1)
     });
     let weights = match &weights_path {
         Some(path) => Some(
@@ -632,59 +678,7 @@ fn recon_iterative(
         .pwls_beta(it.pwls_beta)
         .nonnegative(!it.no_nonneg)
         .warm_start(warm_start);
-    let read_s = start.elapsed().as_secs_f64();
-    let plan = ReconPlan::new(&g.scan, &grid)?;
-    let bar = Bar::new(ctx.quiet);
-    let (volume, report) = roboct_recon::reconstruct_iterative(
-        &plan,
-        projections.view(),
-        weights.as_ref().map(|w| w.view()),
-        &options,
-        &bar,
-        &CancelToken::new(),
-    )
-    .map_err(|e| anyhow::anyhow!("{}", cli_field_names(&e.to_string())))
-    .with_context(|| format!("{method} of {}", args.projections.display()))?;
-    let volume = match &record {
-        Some(r) => r.to_hu(volume),
-        None => volume,
-    };
-    roboct_io::write_volume(&args.out, &volume)
-        .with_context(|| format!("writing {}", args.out.display()))?;
-    if let Some(dir) = &args.png {
-        write_previews(dir, "recon", &volume, args.window)?;
-    }
-    let per_iteration = report.iteration_s.iter().sum::<f64>() / report.iterations.max(1) as f64;
-    println!(
-        "reconstructed {:?} voxels by {method} ({:?} path): {} iterations ({:?}), read {read_s:.2} s, set-up {:.2} s, {per_iteration:.3} s per iteration (projection {:.2} s, transpose {:.2} s in all)",
-        grid.size(),
-        plan.path(),
-        report.iterations,
-        report.stopped_because,
-        report.setup_s,
-        report.forward_s,
-        report.adjoint_s
-    );
-    if let (Some(first), Some(last)) = (report.residuals.first(), report.residuals.last()) {
-        println!(
-            "residual |b - Ax|/|b|: {:.3e} at the first iteration, {:.3e} at the last",
-            first / report.data_norm.max(f64::MIN_POSITIVE),
-            last / report.data_norm.max(f64::MIN_POSITIVE)
-        );
-    }
-    println!(
-        "memory: work arrays {:.0} MB; peak resident {}",
-        report.work_bytes as f64 / 1e6,
-        report
-            .peak_rss_bytes
-            .map_or("unknown".into(), |b| format!("{:.0} MB", b as f64 / 1e6))
-    );
-    println!(
-        "wrote {} ({})",
-        args.out.display(),
-        if record.is_some() { "HU" } else { "mu in 1/mm" }
-    );
-    Ok(())
+    Ok((options, weights))
 }
 
 /// The library's option names as the command line spells them (`tv weight` -> `--tv-weight`).
