@@ -60,6 +60,20 @@ pub enum BenchError {
         /// What is accepted.
         expected: &'static str,
     },
+    /// A data file could not be written.
+    #[error(transparent)]
+    File(#[from] roboct_io::IoError),
+    /// An RTK geometry file could not be written.
+    #[error(transparent)]
+    Rtk(#[from] roboct_geometry::RtkError),
+    /// `roboct bench recon --problem` named no reference problem.
+    #[error("unknown problem {0:?}; expected p2, p3, iterative or all")]
+    UnknownProblem(String),
+    /// The iteration counts of the iterative reference rows were not two counts of at least 1.
+    #[error(
+        "--iterations takes two counts of at least 1 (OS-SART, FISTA-TV), such as 10,20; got {0:?}"
+    )]
+    Iterations(Vec<usize>),
     /// A plot could not be written.
     #[error("cannot write the plot {path}: {source}")]
     Plot {
@@ -79,11 +93,16 @@ impl roboct_core::Recover for BenchError {
             BenchError::Grid(e) => e.recovery(),
             BenchError::Map(e) => e.recovery(),
             BenchError::Plan(e) => e.recovery(),
+            BenchError::File(e) => e.recovery(),
+            BenchError::Rtk(e) => e.recovery(),
             // A peer that did not start, a file system that failed: may work again.
             BenchError::Peer(_) | BenchError::Io(_) | BenchError::Plot { .. } => {
                 roboct_core::Recovery::Retry
             }
-            BenchError::Case(_) | BenchError::Invalid { .. } => roboct_core::Recovery::Abort,
+            BenchError::Case(_)
+            | BenchError::Invalid { .. }
+            | BenchError::UnknownProblem(_)
+            | BenchError::Iterations(_) => roboct_core::Recovery::Abort,
         }
     }
 }

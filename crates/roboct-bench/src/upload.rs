@@ -102,6 +102,94 @@ pub struct BenchReport {
     pub enqueue_s: Vec<f64>,
 }
 
+impl BenchReport {
+    /// The figures as `roboct bench upload` prints them for a run with options `o`: a heading,
+    /// a table of methods (best; worst), the speed-up over dcmtk's storescu, the real-time
+    /// latencies and the outbox's write rate; each line ends in a newline.
+    pub fn table(&self, o: &BenchOptions) -> String {
+        use std::fmt::Write as _;
+        let rate = |n: usize, bytes: u64, s: f64| (n as f64 / s, bytes as f64 / 1e6 / s);
+        let mut t = String::new();
+        let mb = self.methods[0].bytes as f64 / 1e6;
+        let _ = writeln!(
+            t,
+            "upload: {} CT slices of {} x {} ({mb:.1} MB) to Orthanc over loopback, {} runs each (best; worst)",
+            o.slices, o.size, o.size, o.repeats
+        );
+        let _ = writeln!(
+            t,
+            "{:<28} {:>12} {:>10} {:>16}",
+            "method", "instances/s", "MB/s", "time s"
+        );
+        for m in &self.methods {
+            let (ips, mbs) = rate(m.instances, m.bytes, m.best_s());
+            let (ips_w, _) = rate(m.instances, m.bytes, m.worst_s());
+            let _ = writeln!(
+                t,
+                "{:<28} {:>6.0} ({:>3.0}) {:>10.1} {:>7.2} ({:.2})",
+                m.name,
+                ips,
+                ips_w,
+                mbs,
+                m.best_s(),
+                m.worst_s()
+            );
+        }
+        let _ = writeln!(
+            t,
+            "roboct C-STORE / storescu throughput: {:.2}x",
+            self.methods[0].best_s() / self.methods[1].best_s()
+        );
+        let ms = |d: &[Duration]| -> (f64, f64) {
+            let v: Vec<f64> = d.iter().map(|x| x.as_secs_f64() * 1000.0).collect();
+            (
+                v.iter().cloned().fold(f64::INFINITY, f64::min),
+                v.iter().cloned().fold(0.0, f64::max),
+            )
+        };
+        let l = &self.latency;
+        let (f_best, f_worst) = ms(&l.first_slice);
+        let (m_best, m_worst) = ms(&l.median);
+        let (p_best, p_worst) = ms(&l.p95);
+        let _ = writeln!(
+            t,
+            "real time (slabs of 8 slices every {} ms, C-STORE): first-slice latency {:.1} ms ({:.1}), median slice latency {:.1} ms ({:.1}), p95 {:.1} ms ({:.1})",
+            o.slab_interval.as_millis(),
+            f_best,
+            f_worst,
+            m_best,
+            m_worst,
+            p_best,
+            p_worst
+        );
+        let _ = writeln!(
+            t,
+            "first slice stored before the last slab was ready: {}",
+            l.first_before_last_slab.iter().all(|b| *b)
+        );
+        let e_best = self.enqueue_s.iter().cloned().fold(f64::INFINITY, f64::min);
+        let _ = writeln!(
+            t,
+            "writing + fsyncing the series into the outbox: {:.2} s ({:.0} instances/s)",
+            e_best,
+            o.slices as f64 / e_best
+        );
+        t
+    }
+}
+
+/// Refuses to start unless Orthanc and dcmtk's storescu are installed.
+pub fn check_peers() -> Result<(), BenchError> {
+    for p in ["Orthanc", "storescu"] {
+        if !have_program(p) {
+            return Err(BenchError::Peer(format!(
+                "`{p}` is not installed: run ./scripts/deps (it installs orthanc, orthanc-dicomweb and dcmtk)"
+            )));
+        }
+    }
+    Ok(())
+}
+
 const USER: &str = "bench";
 const PASSWORD: &str = "bench-password";
 

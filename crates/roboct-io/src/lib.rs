@@ -20,11 +20,13 @@ use std::path::{Path, PathBuf};
 use ndarray::Array3;
 use roboct_geometry::{Volume, VolumeGrid};
 
+mod agree;
 mod metaimage;
 mod nifti_io;
 mod npy;
 mod png;
 
+pub use agree::{check_detector_agrees, check_projection_shape};
 pub use png::{Window, write_png_slice, write_png_slices};
 
 /// Why a file could not be read or written.
@@ -113,6 +115,38 @@ pub enum IoError {
         /// The file.
         path: PathBuf,
     },
+    /// A projection stack's header and a geometry file place the detector pixels differently.
+    #[error(
+        "{projections} says the detector pixel is {header_pixel_mm:?} mm with pixel (0,0) at {header_origin_mm:?} mm, but {geometry} says {file_pixel_mm:?} mm at {file_origin_mm:?} mm"
+    )]
+    DetectorDisagrees {
+        /// The projection stack.
+        projections: PathBuf,
+        /// The geometry file.
+        geometry: PathBuf,
+        /// Pixel pitch (u, v) in the stack's header, mm.
+        header_pixel_mm: [f64; 2],
+        /// Centre of pixel (0, 0) in the stack's header, mm.
+        header_origin_mm: [f64; 2],
+        /// Pixel pitch (u, v) in the geometry file, mm.
+        file_pixel_mm: [f64; 2],
+        /// Centre of pixel (0, 0) in the geometry file, mm.
+        file_origin_mm: [f64; 2],
+    },
+    /// A projection stack does not have the shape its geometry file describes.
+    #[error(
+        "{projections}: projections have shape (views, rows, cols) = {found:?}, but {geometry} describes {expected:?}"
+    )]
+    ProjectionsDisagree {
+        /// The projection stack.
+        projections: PathBuf,
+        /// The geometry file.
+        geometry: PathBuf,
+        /// The stack's shape (views, rows, cols).
+        found: (usize, usize, usize),
+        /// The shape the geometry describes.
+        expected: (usize, usize, usize),
+    },
 }
 
 impl IoError {
@@ -190,6 +224,20 @@ pub struct ProjectionStack {
     pub data: Array3<f32>,
     /// Detector sampling from the file header (MetaImage), if any.
     pub detector: Option<DetectorSampling>,
+}
+
+impl ProjectionStack {
+    /// Projections `data` of a scan with this `detector`, its sampling recorded so that a
+    /// MetaImage file carries it (RTK reads the detector from there).
+    pub fn for_detector(data: Array3<f32>, detector: &roboct_geometry::Detector) -> Self {
+        Self {
+            data,
+            detector: Some(DetectorSampling {
+                pixel_mm: detector.pixel_mm,
+                origin_mm: detector.origin_mm,
+            }),
+        }
+    }
 }
 
 /// Where detector pixels are, as a MetaImage stack's header says (RTK's convention: the physical
@@ -387,7 +435,9 @@ impl roboct_core::Recover for IoError {
             | IoError::Shape { .. }
             | IoError::NotFinite { .. }
             | IoError::Grid { .. }
-            | IoError::NoGeometry { .. } => roboct_core::Recovery::Abort,
+            | IoError::NoGeometry { .. }
+            | IoError::DetectorDisagrees { .. }
+            | IoError::ProjectionsDisagree { .. } => roboct_core::Recovery::Abort,
         }
     }
 }

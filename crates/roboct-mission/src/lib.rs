@@ -13,6 +13,7 @@
 //!   back ([`technique::ScannerDoses`]).
 //! * [`store`]: missions and their event log in SQLite; [`phase`]: phases, failures and their
 //!   recovery classes.
+//! * [`summary`]: a finished mission's summary for people.
 
 #![forbid(unsafe_code)]
 
@@ -25,5 +26,6 @@ pub mod phase;
 pub mod sim;
 pub mod site;
 pub mod store;
+pub mod summary;
 pub mod technique;
 pub mod world;

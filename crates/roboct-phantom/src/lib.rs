@@ -55,6 +55,11 @@ pub enum PhantomError {
         /// What is wrong, naming the field.
         message: String,
     },
+    /// A phantom name that [`Phantom::named`] does not know.
+    #[error(
+        "unknown phantom {0:?}; expected shepp-logan-2d, shepp-logan-3d, shepp-logan-3d-odl or a .toml file of ellipsoids"
+    )]
+    UnknownName(String),
 }
 
 /// A uniform ellipsoid.
@@ -166,6 +171,31 @@ struct EllipsoidEntry {
 }
 
 impl Phantom {
+    /// A phantom by the name users give it: `shepp-logan-2d`, `shepp-logan-3d` (or
+    /// `shepp-logan`, Kak & Slaney's), `shepp-logan-3d-odl`, or a `.toml` file of ellipsoids
+    /// (read with [`Phantom::read_toml`]). The Shepp-Logan ones map [-1, 1] to
+    /// [-half_size_mm, half_size_mm] and multiply their intensities by `value_scale`;
+    /// `original` picks the 1974 intensities over the modified ones.
+    pub fn named(
+        name: &str,
+        half_size_mm: f64,
+        value_scale: f64,
+        original: bool,
+    ) -> Result<Self, PhantomError> {
+        let modified = !original;
+        Ok(match name {
+            "shepp-logan-2d" => Self::shepp_logan_2d(half_size_mm, modified, value_scale),
+            "shepp-logan-3d" | "shepp-logan" => {
+                Self::shepp_logan_3d(SheppLogan3d::KakSlaney, half_size_mm, modified, value_scale)
+            }
+            "shepp-logan-3d-odl" => {
+                Self::shepp_logan_3d(SheppLogan3d::Odl, half_size_mm, modified, value_scale)
+            }
+            file if file.ends_with(".toml") => Self::read_toml(Path::new(file))?,
+            other => return Err(PhantomError::UnknownName(other.to_string())),
+        })
+    }
+
     /// The 2D Shepp-Logan phantom in the plane z = 0 (each ellipse an ellipsoid elongated far
     /// along z, so its section at z = 0 is exactly the ellipse), with the table's [-1, 1]
     /// square mapped to [-half_size_mm, half_size_mm]. `modified` picks Toft's higher-contrast
@@ -446,15 +476,30 @@ impl Phantom {
 impl roboct_core::Recover for PhantomError {
     fn recovery(&self) -> roboct_core::Recovery {
         match self {
-            PhantomError::Read { .. } | PhantomError::Invalid { .. } => {
-                roboct_core::Recovery::Abort
-            }
+            PhantomError::Read { .. }
+            | PhantomError::Invalid { .. }
+            | PhantomError::UnknownName(_) => roboct_core::Recovery::Abort,
         }
     }
 }
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn phantoms_by_name_and_an_unknown_name_refused() {
+        let p = Phantom::named("shepp-logan", 100.0, 0.02, false).unwrap();
+        let kak = Phantom::shepp_logan_3d(SheppLogan3d::KakSlaney, 100.0, true, 0.02);
+        assert_eq!(p, kak);
+        let two_d = Phantom::named("shepp-logan-2d", 100.0, 1.0, true).unwrap();
+        assert_eq!(two_d, Phantom::shepp_logan_2d(100.0, false, 1.0));
+        let e = Phantom::named("cube", 100.0, 1.0, false).unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("unknown phantom \"cube\"; expected"),
+            "{e}"
+        );
+    }
+
     use super::*;
     use proptest::prelude::*;
 

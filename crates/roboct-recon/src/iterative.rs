@@ -297,6 +297,33 @@ impl IterativeReport {
             .last()
             .map(|r| r / self.data_norm.max(f64::MIN_POSITIVE))
     }
+
+    /// Mean wall time of one iteration, s.
+    pub fn seconds_per_iteration(&self) -> f64 {
+        self.iteration_s.iter().sum::<f64>() / self.iterations.max(1) as f64
+    }
+
+    /// The residual at the first and last iterations (when there are any) and the memory used,
+    /// one line each, each ending in a newline.
+    pub fn residual_and_memory(&self) -> String {
+        let norm = self.data_norm.max(f64::MIN_POSITIVE);
+        let mut text = String::new();
+        if let (Some(first), Some(last)) = (self.residuals.first(), self.residuals.last()) {
+            text += &format!(
+                "residual |b - Ax|/|b|: {:.3e} at the first iteration, {:.3e} at the last\n",
+                first / norm,
+                last / norm
+            );
+        }
+        let peak = self
+            .peak_rss_bytes
+            .map_or("unknown".into(), |b| format!("{:.0} MB", b as f64 / 1e6));
+        text += &format!(
+            "memory: work arrays {:.0} MB; peak resident {peak}\n",
+            self.work_bytes as f64 / 1e6
+        );
+        text
+    }
 }
 
 /// Reconstructs `projections` (`[view][row][col]`, line integrals) on `plan`'s grid by

@@ -105,6 +105,7 @@
 
 mod analytic;
 mod backproject;
+mod choice;
 mod filter;
 mod iterative;
 mod joseph;
@@ -119,6 +120,7 @@ mod weights;
 
 pub use analytic::{AnalyticOptions, ReconReport, fdk, fdk_volume};
 pub use backproject::{Path, Weighting};
+pub use choice::{Analytic, check_analytic};
 pub use filter::{Filter, UnknownFilter, Window};
 pub use iterative::{
     IterativeMethod, IterativeOptions, IterativeReport, StopReason, WarmStart,
@@ -178,6 +180,20 @@ pub enum ReconError {
         /// What is wrong and what was expected.
         message: String,
     },
+    /// FBP was asked of a cone-beam scan, or FDK of a parallel-beam or fan-beam one.
+    #[error(
+        "--algorithm {given} is for {fits} scans; this is a {scan} scan: use --algorithm {instead}"
+    )]
+    WrongAnalytic {
+        /// The method asked for (`fbp`, `fdk`).
+        given: &'static str,
+        /// The scans it is for.
+        fits: &'static str,
+        /// What the scan is (`cone-beam`, `parallel-beam`, `fan-beam`).
+        scan: &'static str,
+        /// The method to use instead.
+        instead: &'static str,
+    },
     /// The slab receiver failed.
     #[error("could not take a reconstructed slab: {0}")]
     Sink(Box<dyn std::error::Error + Send + Sync>),
@@ -209,6 +225,7 @@ impl roboct_core::Recover for ReconError {
             | ReconError::BadView { .. }
             | ReconError::Unsupported(_)
             | ReconError::BadOption { .. }
+            | ReconError::WrongAnalytic { .. }
             | ReconError::NonFinite { .. } => roboct_core::Recovery::Abort,
             ReconError::Sink(_) => roboct_core::Recovery::Retry,
             ReconError::Cancelled => roboct_core::Recovery::Abort,

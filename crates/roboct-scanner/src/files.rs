@@ -66,6 +66,17 @@ pub struct ScanRecord {
     pub dose_file: String,
 }
 
+impl ScanRecord {
+    /// A reconstruction in 1/mm turned into HU against this scan's water: water 0, air -1000.
+    pub fn to_hu(&self, mut volume: roboct_geometry::Volume) -> roboct_geometry::Volume {
+        let mu_w = self.mu_water_per_mm as f32;
+        volume
+            .data_mut()
+            .mapv_inplace(|v| 1000.0 * (v - mu_w) / mu_w);
+        volume
+    }
+}
+
 /// The format tag of scan records.
 pub const SCAN_RECORD_FORMAT: &str = "roboct-scan/1";
 
@@ -157,6 +168,47 @@ pub fn write_scan(
     Ok(record)
 }
 
+/// What a scan of `name` written to `out` (with [`write_scan`], which gave `record`) was: the
+/// protocol, the dose and the files; three lines, each ending in a newline.
+pub fn scan_summary(
+    name: &str,
+    out: &Path,
+    scan: &SimulatedScan,
+    protocol: &Protocol,
+    record: &ScanRecord,
+) -> String {
+    let d = &scan.dose;
+    let phantom = match d.ctdi_phantom {
+        crate::CtdiPhantom::Head16 => "16 cm head",
+        crate::CtdiPhantom::Body32 => "32 cm body",
+    };
+    let scan_record = sidecars(out).3;
+    let scan_record = scan_record
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("");
+    format!(
+        "scanned {name}: {} kV, {:.0} mAs, {} views over {} deg, {:.0} mm beam at z = {:.1} mm\n\
+         dose: CTDIvol {:.2} ({phantom} phantom), DLP {:.1}\n\
+         wrote {} {:?} (views, rows, cols) with {}, {}, {} and {scan_record} beside it ({:.1} s projecting, {:.1} s detector)\n",
+        protocol.kvp,
+        d.mas,
+        protocol.views,
+        protocol.arc_deg,
+        d.collimation_mm,
+        protocol.z_center_mm,
+        d.ctdi_vol,
+        d.dlp,
+        out.display(),
+        scan.projections.dim(),
+        record.geometry_file,
+        record.weights_file,
+        record.dose_file,
+        scan.times_s.0,
+        scan.times_s.1
+    )
+}
+
 /// The scan record beside projections `path`, if there is one; an error if it is there but
 /// unreadable.
 pub fn read_scan_record(path: &Path) -> Result<Option<ScanRecord>, ScanFileError> {
@@ -225,5 +277,33 @@ impl roboct_core::Recover for ScanFileError {
             ScanFileError::Io(e) => roboct_core::Recover::recovery(e),
             ScanFileError::File { .. } => roboct_core::Recovery::Abort,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use roboct_geometry::Volume;
+
+    #[test]
+    fn water_is_zero_hu_and_air_minus_1000() {
+        let record = ScanRecord {
+            format: SCAN_RECORD_FORMAT.into(),
+            units: "line integrals of mu, 1/mm".into(),
+            mu_water_per_mm: 0.02,
+            reference_kev: 70.0,
+            patient: "test".into(),
+            protocol: Protocol::standard_head(),
+            scanner: ScannerSpec::mobile_head(),
+            mas_per_view: Vec::new(),
+            geometry_file: String::new(),
+            weights_file: String::new(),
+            dose_file: String::new(),
+        };
+        let grid = VolumeGrid::centered([3, 1, 1], [1.0; 3], [0.0; 3]).unwrap();
+        let mu = ndarray::Array3::from_shape_vec((1, 1, 3), vec![0.0, 0.02, 0.04]).unwrap();
+        let hu = record.to_hu(Volume::from_array(grid, mu).unwrap());
+        let v: Vec<f32> = hu.data().iter().copied().collect();
+        assert_eq!(v, vec![-1000.0, 0.0, 1000.0]);
     }
 }

@@ -53,7 +53,7 @@ pub mod spectrum;
 
 pub use acquire::{SimulatedScan, simulate_scan};
 pub use dose::{CtdiPhantom, DoseRecord};
-pub use protocol::{CurrentModulation, Protocol, ScannerSpec};
+pub use protocol::{CurrentModulation, Protocol, ScanRequest, ScannerSpec};
 pub use spectrum::{Filtration, Spectrum};
 
 /// Why a scan could not be simulated.

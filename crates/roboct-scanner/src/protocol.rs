@@ -299,9 +299,95 @@ impl Protocol {
     }
 }
 
+/// What a user asks of a scan. What it leaves out follows the patient: the beam covers the
+/// patient's grid along z (at most the detector), centred on it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ScanRequest {
+    /// Tube voltage, kV.
+    pub kvp: f64,
+    /// Tube current-time product of the rotation, mAs.
+    pub mas: f64,
+    /// Views over the arc.
+    pub views: usize,
+    /// Arc, degrees.
+    pub arc_deg: f64,
+    /// Beam width along z at the isocentre, mm (default: the grid's extent).
+    pub collimation_mm: Option<f64>,
+    /// Beam centre along z, mm (default: the grid's centre).
+    pub z_center_mm: Option<f64>,
+    /// Strength of angular tube-current modulation, if any.
+    pub modulation: Option<f64>,
+    /// CTDI phantom of the dose (default: the patient's).
+    pub ctdi_phantom: Option<CtdiPhantom>,
+    /// Seed of the noise.
+    pub seed: u64,
+}
+
+impl ScanRequest {
+    /// The protocol for a patient sampled on `grid`, whose dose is reported in `patient_phantom`
+    /// unless the request names one.
+    pub fn protocol(
+        &self,
+        spec: &ScannerSpec,
+        grid: &roboct_geometry::VolumeGrid,
+        patient_phantom: CtdiPhantom,
+    ) -> Protocol {
+        let (z0, z1) = {
+            let a = grid.world_from_index([0.0, 0.0, -0.5])[2];
+            let b = grid.world_from_index([0.0, 0.0, grid.size()[2] as f64 - 0.5])[2];
+            (a.min(b), a.max(b))
+        };
+        Protocol {
+            kvp: self.kvp,
+            mas: self.mas,
+            views: self.views,
+            arc_deg: self.arc_deg,
+            collimation_mm: self
+                .collimation_mm
+                .unwrap_or_else(|| (z1 - z0).min(spec.max_collimation_mm()).max(1.0)),
+            z_center_mm: self.z_center_mm.unwrap_or(0.5 * (z0 + z1)),
+            isocenter_xy_mm: [0.0, 0.0],
+            modulation: match self.modulation {
+                Some(strength) => CurrentModulation::Angular { strength },
+                None => CurrentModulation::None,
+            },
+            ctdi_phantom: self.ctdi_phantom.unwrap_or(patient_phantom),
+            seed: self.seed,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_request_covers_the_grid_unless_told_otherwise() {
+        let spec = ScannerSpec::mobile_head();
+        let grid =
+            roboct_geometry::VolumeGrid::centered([4, 4, 40], [1.0; 3], [0.0, 0.0, -5.0]).unwrap();
+        let mut request = ScanRequest {
+            kvp: 120.0,
+            mas: 300.0,
+            views: 360,
+            arc_deg: 360.0,
+            collimation_mm: None,
+            z_center_mm: None,
+            modulation: None,
+            ctdi_phantom: None,
+            seed: 1,
+        };
+        let p = request.protocol(&spec, &grid, CtdiPhantom::Body32);
+        assert!((p.collimation_mm - 40.0f64.min(spec.max_collimation_mm())).abs() < 1e-9);
+        assert!((p.z_center_mm + 5.0).abs() < 1e-9);
+        assert_eq!(p.ctdi_phantom, CtdiPhantom::Body32);
+        request.collimation_mm = Some(10.0);
+        request.z_center_mm = Some(3.0);
+        request.ctdi_phantom = Some(CtdiPhantom::Head16);
+        let p = request.protocol(&spec, &grid, CtdiPhantom::Body32);
+        assert_eq!((p.collimation_mm, p.z_center_mm), (10.0, 3.0));
+        assert_eq!(p.ctdi_phantom, CtdiPhantom::Head16);
+    }
 
     #[test]
     fn the_mobile_head_scanner_covers_a_head() {

@@ -4,11 +4,11 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{Context as _, Result, bail};
-use roboct_bench::recon::{Problem, rmse};
-use roboct_core::{CancelToken, NoProgress};
+use roboct_bench::recon::{self, Problem};
+use roboct_core::CancelToken;
 use roboct_geometry::{GeometryFile, ScanGeometry, Volume, VolumeGrid, default_volume};
 use roboct_io::{DetectorSampling, ProjectionStack, Window as Display};
-use roboct_phantom::{Phantom, SheppLogan3d};
+use roboct_phantom::Phantom;
 use roboct_recon::{AnalyticOptions, Filter, ReconReport, Window};
 
 use super::Context;
@@ -154,23 +154,6 @@ pub struct PhantomArgs {
     truth: Option<PathBuf>,
 }
 
-fn load_phantom(name: &str, half_size_mm: f64, mu_scale: f64, original: bool) -> Result<Phantom> {
-    let modified = !original;
-    Ok(match name {
-        "shepp-logan-2d" => Phantom::shepp_logan_2d(half_size_mm, modified, mu_scale),
-        "shepp-logan-3d" | "shepp-logan" => {
-            Phantom::shepp_logan_3d(SheppLogan3d::KakSlaney, half_size_mm, modified, mu_scale)
-        }
-        "shepp-logan-3d-odl" => {
-            Phantom::shepp_logan_3d(SheppLogan3d::Odl, half_size_mm, modified, mu_scale)
-        }
-        file if file.ends_with(".toml") => Phantom::read_toml(Path::new(file))?,
-        other => bail!(
-            "unknown phantom {other:?}; expected shepp-logan-2d, shepp-logan-3d, shepp-logan-3d-odl or a .toml file of ellipsoids"
-        ),
-    })
-}
-
 fn read_geometry(
     path: &Path,
     sampling: Option<DetectorSampling>,
@@ -198,7 +181,7 @@ pub fn phantom(args: PhantomArgs, ctx: &Context) -> Result<()> {
     if let Some(anatomy) = anatomy {
         return patient_phantom(anatomy, &args, ctx);
     }
-    let phantom = load_phantom(
+    let phantom = Phantom::named(
         &args.phantom,
         args.half_size_mm,
         args.mu_scale,
@@ -321,14 +304,7 @@ fn patient_phantom(
 }
 
 fn write_stack(path: &Path, data: ndarray::Array3<f32>, scan: &ScanGeometry) -> Result<()> {
-    let d = scan.detector();
-    let stack = ProjectionStack {
-        data,
-        detector: Some(DetectorSampling {
-            pixel_mm: d.pixel_mm,
-            origin_mm: d.origin_mm,
-        }),
-    };
+    let stack = ProjectionStack::for_detector(data, scan.detector());
     roboct_io::write_projections(path, &stack)
         .with_context(|| format!("writing {}", path.display()))
 }
@@ -515,15 +491,6 @@ fn output_units(args: &ReconArgs) -> Result<Option<roboct_scanner::files::ScanRe
     }
 }
 
-/// A reconstruction in 1/mm turned into HU against the record's water (air = 0).
-fn to_hu(mut volume: Volume, record: &roboct_scanner::files::ScanRecord) -> Volume {
-    let mu_w = record.mu_water_per_mm as f32;
-    volume
-        .data_mut()
-        .mapv_inplace(|v| 1000.0 * (v - mu_w) / mu_w);
-    volume
-}
-
 /// `WIDTH,LEVEL`: a finite positive width and a finite level.
 pub(crate) fn parse_window(text: &str) -> Result<Display, String> {
     let parts: Vec<&str> = text.split(',').map(str::trim).collect();
@@ -555,26 +522,21 @@ pub fn recon(args: ReconArgs, ctx: &Context) -> Result<()> {
     let (_, rows, cols) = stack.data.dim();
     let g = read_geometry(&args.geometry, stack.detector, Some((cols, rows)))
         .with_context(|| format!("reading geometry {}", args.geometry.display()))?;
-    check_detector_agrees(&g, &stack, &args.projections, &args.geometry)?;
+    roboct_io::check_detector_agrees(&stack, &g, &args.projections, &args.geometry)?;
     let record = output_units(&args)?;
     if let Some(method) = args.algorithm.iterative() {
         return recon_iterative(&args, method, stack.data, g, record, start, ctx);
     }
-    check_algorithm(args.algorithm, &g)?;
+    let analytic = match args.algorithm {
+        Algorithm::Fbp => roboct_recon::Analytic::Fbp,
+        _ => roboct_recon::Analytic::Fdk,
+    };
+    roboct_recon::check_analytic(analytic, &g.scan, g.is_2d)?;
     let grid = args.grid.resolve(g.is_2d, || match &g.volume {
         Some(v) => Ok(v.clone()),
         None => Ok(default_volume(&g.scan, g.is_2d)?),
     })?;
-    let want = g.scan.projection_shape();
-    if stack.data.dim() != want {
-        bail!(
-            "{}: projections have shape (views, rows, cols) = {:?}, but {} describes {:?}",
-            args.projections.display(),
-            stack.data.dim(),
-            args.geometry.display(),
-            want
-        );
-    }
+    roboct_io::check_projection_shape(stack.data.dim(), &g, &args.projections, &args.geometry)?;
     let read_s = start.elapsed().as_secs_f64();
     let options = AnalyticOptions {
         filter: Filter {
@@ -596,7 +558,7 @@ pub fn recon(args: ReconArgs, ctx: &Context) -> Result<()> {
         |slab| volume.insert_slab(&slab),
     )?;
     let volume = match &record {
-        Some(r) => to_hu(volume, r),
+        Some(r) => r.to_hu(volume),
         None => volume,
     };
     roboct_io::write_volume(&args.out, &volume)
@@ -623,7 +585,7 @@ fn recon_iterative(
     start: Instant,
     ctx: &Context,
 ) -> Result<()> {
-    use roboct_recon::{IterativeOptions, ReconPlan, WarmStart};
+    use roboct_recon::ReconPlan;
     let it = &args.iterative;
     if it.iterations < 1 {
         bail!("--iterations is {}; expected at least 1", it.iterations);
@@ -632,25 +594,62 @@ fn recon_iterative(
         Some(v) => Ok(v.clone()),
         None => Ok(default_volume(&g.scan, g.is_2d)?),
     })?;
-    let want = g.scan.projection_shape();
-    if projections.dim() != want {
-        bail!(
-            "{}: projections have shape (views, rows, cols) = {:?}, but {} describes {:?}",
-            args.projections.display(),
-            projections.dim(),
-            args.geometry.display(),
-            want
-        );
+    roboct_io::check_projection_shape(projections.dim(), &g, &args.projections, &args.geometry)?;
+    let (options, weights) = iterative_options(args, method, record.as_ref())?;
+    let read_s = start.elapsed().as_secs_f64();
+    let plan = ReconPlan::new(&g.scan, &grid)?;
+    let bar = Bar::new(ctx.quiet);
+    let (volume, report) = roboct_recon::reconstruct_iterative(
+        &plan,
+        projections.view(),
+        weights.as_ref().map(|w| w.view()),
+        &options,
+        &bar,
+        &CancelToken::new(),
+    )
+    .map_err(|e| anyhow::anyhow!("{}", cli_field_names(&e.to_string())))
+    .with_context(|| format!("{method} of {}", args.projections.display()))?;
+    let volume = match &record {
+        Some(r) => r.to_hu(volume),
+        None => volume,
+    };
+    roboct_io::write_volume(&args.out, &volume)
+        .with_context(|| format!("writing {}", args.out.display()))?;
+    if let Some(dir) = &args.png {
+        write_previews(dir, "recon", &volume, args.window)?;
     }
-    // PWLS takes the scan's own weights when none are given.
+    println!(
+        "reconstructed {:?} voxels by {method} ({:?} path): {} iterations ({:?}), read {read_s:.2} s, set-up {:.2} s, {:.3} s per iteration (projection {:.2} s, transpose {:.2} s in all)",
+        grid.size(),
+        plan.path(),
+        report.iterations,
+        report.stopped_because,
+        report.setup_s,
+        report.seconds_per_iteration(),
+        report.forward_s,
+        report.adjoint_s
+    );
+    print!("{}", report.residual_and_memory());
+    println!(
+        "wrote {} ({})",
+        args.out.display(),
+        if record.is_some() { "HU" } else { "mu in 1/mm" }
+    );
+    Ok(())
+}
+
+/// The iterative options of the flags, and PWLS's weights: `--weights`, else the scan's own
+/// when the projections come from `roboct simulate-scan`.
+fn iterative_options(
+    args: &ReconArgs,
+    method: roboct_recon::IterativeMethod,
+    record: Option<&roboct_scanner::files::ScanRecord>,
+) -> Result<(roboct_recon::IterativeOptions, Option<ndarray::Array3<f32>>)> {
+    use roboct_recon::{IterativeOptions, WarmStart};
+    let it = &args.iterative;
     let weights_path = it.weights.clone().or_else(|| {
-        (method == roboct_recon::IterativeMethod::Pwls)
-            .then(|| {
-                record
-                    .as_ref()
-                    .map(|_| roboct_scanner::files::sidecars(&args.projections).1)
-            })
-            .flatten()
+        (method == roboct_recon::IterativeMethod::Pwls && record.is_some())
+            .then(|| roboct_scanner::files::sidecars(&args.projections).1)
     });
     let weights = match &weights_path {
         Some(path) => Some(
@@ -679,59 +678,7 @@ fn recon_iterative(
         .pwls_beta(it.pwls_beta)
         .nonnegative(!it.no_nonneg)
         .warm_start(warm_start);
-    let read_s = start.elapsed().as_secs_f64();
-    let plan = ReconPlan::new(&g.scan, &grid)?;
-    let bar = Bar::new(ctx.quiet);
-    let (volume, report) = roboct_recon::reconstruct_iterative(
-        &plan,
-        projections.view(),
-        weights.as_ref().map(|w| w.view()),
-        &options,
-        &bar,
-        &CancelToken::new(),
-    )
-    .map_err(|e| anyhow::anyhow!("{}", cli_field_names(&e.to_string())))
-    .with_context(|| format!("{method} of {}", args.projections.display()))?;
-    let volume = match &record {
-        Some(r) => to_hu(volume, r),
-        None => volume,
-    };
-    roboct_io::write_volume(&args.out, &volume)
-        .with_context(|| format!("writing {}", args.out.display()))?;
-    if let Some(dir) = &args.png {
-        write_previews(dir, "recon", &volume, args.window)?;
-    }
-    let per_iteration = report.iteration_s.iter().sum::<f64>() / report.iterations.max(1) as f64;
-    println!(
-        "reconstructed {:?} voxels by {method} ({:?} path): {} iterations ({:?}), read {read_s:.2} s, set-up {:.2} s, {per_iteration:.3} s per iteration (projection {:.2} s, transpose {:.2} s in all)",
-        grid.size(),
-        plan.path(),
-        report.iterations,
-        report.stopped_because,
-        report.setup_s,
-        report.forward_s,
-        report.adjoint_s
-    );
-    if let (Some(first), Some(last)) = (report.residuals.first(), report.residuals.last()) {
-        println!(
-            "residual |b - Ax|/|b|: {:.3e} at the first iteration, {:.3e} at the last",
-            first / report.data_norm.max(f64::MIN_POSITIVE),
-            last / report.data_norm.max(f64::MIN_POSITIVE)
-        );
-    }
-    println!(
-        "memory: work arrays {:.0} MB; peak resident {}",
-        report.work_bytes as f64 / 1e6,
-        report
-            .peak_rss_bytes
-            .map_or("unknown".into(), |b| format!("{:.0} MB", b as f64 / 1e6))
-    );
-    println!(
-        "wrote {} ({})",
-        args.out.display(),
-        if record.is_some() { "HU" } else { "mu in 1/mm" }
-    );
-    Ok(())
+    Ok((options, weights))
 }
 
 /// The library's option names as the command line spells them (`tv weight` -> `--tv-weight`).
@@ -754,51 +701,6 @@ fn cli_field_names(message: &str) -> String {
         }
     }
     out
-}
-
-fn check_algorithm(algorithm: Algorithm, g: &GeometryFile) -> Result<()> {
-    let cone = !g.scan.is_parallel() && !g.is_2d;
-    match (algorithm, cone) {
-        (Algorithm::Fbp, true) => bail!(
-            "--algorithm fbp is for parallel-beam and fan-beam (one-row) scans; this is a cone-beam scan: use --algorithm fdk"
-        ),
-        (Algorithm::Fdk, false) => bail!(
-            "--algorithm fdk is for cone-beam scans; this is a {} scan: use --algorithm fbp",
-            if g.scan.is_parallel() {
-                "parallel-beam"
-            } else {
-                "fan-beam"
-            }
-        ),
-        _ => Ok(()),
-    }
-}
-
-/// A MetaImage stack's header and a TOML geometry must describe the same detector.
-fn check_detector_agrees(
-    g: &GeometryFile,
-    stack: &ProjectionStack,
-    proj: &Path,
-    geom: &Path,
-) -> Result<()> {
-    if let (Some(s), false) = (stack.detector, g.rtk_frame) {
-        let d = g.scan.detector();
-        for a in 0..2 {
-            let close = |x: f64, y: f64| (x - y).abs() <= 1e-6 * (1.0 + x.abs().max(y.abs()));
-            if !close(s.pixel_mm[a], d.pixel_mm[a]) || !close(s.origin_mm[a], d.origin_mm[a]) {
-                bail!(
-                    "{} says the detector pixel is {:?} mm with pixel (0,0) at {:?} mm, but {} says {:?} mm at {:?} mm",
-                    proj.display(),
-                    s.pixel_mm,
-                    s.origin_mm,
-                    geom.display(),
-                    d.pixel_mm,
-                    d.origin_mm
-                );
-            }
-        }
-    }
-    Ok(())
 }
 
 fn print_report(report: &ReconReport, grid: &VolumeGrid, read_s: f64) {
@@ -881,122 +783,22 @@ pub struct BenchReconArgs {
 }
 
 pub fn bench_recon(args: BenchReconArgs, ctx: &Context) -> Result<()> {
-    let (problems, iterative): (Vec<Problem>, bool) = match args.problem.as_str() {
-        "p2" => (vec![Problem::p2(args.scale)], false),
-        "p3" => (vec![Problem::p3(args.scale)], false),
-        "iterative" => (vec![], true),
-        "all" => (vec![Problem::p2(args.scale), Problem::p3(args.scale)], true),
-        other => bail!("unknown problem {other:?}; expected p2, p3, iterative or all"),
+    let (problems, iterative) = recon::problems(&args.problem, args.scale)?;
+    recon::check_iterations(&args.iterations)?;
+    let limits = recon::measure_machine_limits();
+    println!("{limits}");
+    let options = recon::FdkBenchOptions {
+        repeat: args.repeat,
+        slab: args.slab,
+        save: args.save.clone(),
     };
-    if args.iterations.len() != 2 || args.iterations.contains(&0) {
-        bail!(
-            "--iterations takes two counts of at least 1 (OS-SART, FISTA-TV), such as 10,20; got {:?}",
-            args.iterations
-        );
-    }
-    let limits = roboct_bench::recon::measure_machine_limits();
-    println!(
-        "machine: {} threads, AVX-512 {}; measured FP32 FMA peak {:.0} GFLOP/s, parallel copy {:.1} GB/s",
-        limits.threads,
-        if roboct_recon::avx512_available() {
-            "yes"
-        } else {
-            "no"
-        },
-        limits.flops_per_s / 1e9,
-        limits.copy_bytes_per_s / 1e9
-    );
     let mut results = Vec::new();
-    for p in problems {
+    for p in &problems {
         println!("{}: {}", p.name, p.description);
-        let bar = Bar::new(ctx.quiet);
-        let t = Instant::now();
-        let projections = p.projections(&bar);
-        println!("  exact projections in {:.1} s", t.elapsed().as_secs_f64());
-        let truth = p.truth();
-        if let Some(dir) = &args.save {
-            save_problem(dir, &p, &projections, &truth)?;
-        }
-        let mut times = Vec::new();
-        let mut last = None;
-        for _ in 0..args.repeat.max(1) {
-            let input = projections.clone();
-            let baseline = roboct_core::memory::rss_bytes();
-            roboct_bench::memory::reset_peak_rss();
-            let t = Instant::now();
-            let (volume, report) = roboct_recon::fdk_volume(
-                &p.geometry,
-                input,
-                &p.grid,
-                &AnalyticOptions {
-                    slab_thickness: args.slab,
-                    ..AnalyticOptions::default()
-                },
-                &NoProgress,
-                &CancelToken::new(),
-            )?;
-            let secs = t.elapsed().as_secs_f64();
-            let peak = roboct_core::memory::peak_rss_bytes();
-            times.push(secs);
-            last = Some((volume, report, baseline, peak));
-        }
-        let (volume, report, baseline, peak) = last.expect("at least one run");
-        if let Some(dir) = &args.save {
-            let stem = p.name.to_lowercase().replace('/', "_");
-            roboct_io::write_volume(&dir.join(format!("{stem}_recon.npy")), &volume)?;
-        }
-        times.sort_by(f64::total_cmp);
-        let best = times[0];
-        let median = times[times.len() / 2];
-        let updates = report.voxel_updates as f64;
-        let (all, central) = rmse(&volume, &truth);
-        let proj_mb = (p.geometry.projection_shape().0
-            * p.geometry.projection_shape().1
-            * p.geometry.projection_shape().2
-            * 4) as f64
-            / 1e6;
-        println!(
-            "  time best {best:.3} s, median {median:.3} s ({} runs); {:.2e} voxel-updates/s (back-projection alone {:.2e}/s, path {:?})",
-            times.len(),
-            updates / best,
-            updates / report.backproject_s,
-            report.path
-        );
-        println!(
-            "  filter {:.3} s, back-project {:.3} s",
-            report.filter_s, report.backproject_s
-        );
-        let bp_flops = updates / report.backproject_s * roboct_bench::recon::FLOPS_PER_VOXEL_UPDATE;
-        println!(
-            "  back-projection runs at {:.1} GFLOP/s of useful arithmetic ({} flops per voxel update): {:.1}% of the measured FMA peak",
-            bp_flops / 1e9,
-            roboct_bench::recon::FLOPS_PER_VOXEL_UPDATE,
-            100.0 * bp_flops / limits.flops_per_s
-        );
-        println!(
-            "  RMSE vs phantom {all:.3e} /mm ({:.2}% of the skull's 0.02), central half of slices {central:.3e} /mm",
-            100.0 * all / 0.02
-        );
-        if let (Some(b), Some(pk)) = (baseline, peak) {
-            let slab_mb =
-                (p.grid.size()[0] * p.grid.size()[1] * args.slab.min(p.grid.size()[2]) * 4) as f64
-                    / 1e6;
-            println!(
-                "  peak memory during reconstruction {:.0} MB above the {:.0} MB held before (input projections {:.0} MB, one slab {:.0} MB, output volume {:.0} MB)",
-                (pk.saturating_sub(b)) as f64 / 1e6,
-                b as f64 / 1e6,
-                proj_mb,
-                slab_mb,
-                (p.grid.len() * 4) as f64 / 1e6
-            );
-        }
-        results.push(serde_json::json!({
-            "problem": p.name, "description": p.description, "best_s": best, "median_s": median,
-            "voxel_updates_per_s": updates / best, "backproject_s": report.backproject_s, "filter_s": report.filter_s,
-            "rmse_per_mm": all, "rmse_central_per_mm": central, "peak_rss_bytes": peak, "baseline_rss_bytes": baseline,
-            "machine_flops_per_s": limits.flops_per_s, "machine_copy_bytes_per_s": limits.copy_bytes_per_s,
-            "slab_slices": args.slab, "backproject_voxel_updates_per_s": updates / report.backproject_s,
-        }));
+        let data = problem_data(p, &args, ctx)?;
+        let figures = recon::time_fdk(&data, &options, &limits)?;
+        print!("{figures}");
+        results.push(serde_json::to_value(&figures)?);
     }
     if iterative {
         results.extend(bench_iterative(&args, &limits, ctx)?);
@@ -1008,177 +810,58 @@ pub fn bench_recon(args: BenchReconArgs, ctx: &Context) -> Result<()> {
     Ok(())
 }
 
+/// A problem's exact projections and truth, saved for the comparison scripts with `--save`.
+fn problem_data<'a>(
+    p: &'a Problem,
+    args: &BenchReconArgs,
+    ctx: &Context,
+) -> Result<recon::ProblemData<'a>> {
+    let data = recon::ProblemData::new(p, &Bar::new(ctx.quiet));
+    println!("{data}");
+    if let Some(dir) = &args.save {
+        data.save(dir)
+            .with_context(|| format!("saving {} to {}", p.name, dir.display()))?;
+        println!("  saved to {}", dir.display());
+    }
+    Ok(data)
+}
+
 /// The iterative rows of `bench recon`: P3's geometry and phantom, OS-SART (10 subsets) and
 /// FISTA-TV from zero; the Joseph pair's rates against the machine's limits.
 fn bench_iterative(
     args: &BenchReconArgs,
-    limits: &roboct_bench::recon::MachineLimits,
+    limits: &recon::MachineLimits,
     ctx: &Context,
 ) -> Result<Vec<serde_json::Value>> {
-    use roboct_recon::{IterativeMethod, IterativeOptions, JosephProjector, Projector, ReconPlan};
+    use roboct_recon::IterativeMethod;
     let p = Problem::p3(args.scale);
     println!(
         "{} iterative: {} (the same data as FDK's)",
         p.name, p.description
     );
+    let data = problem_data(&p, args, ctx)?;
+    let plan = roboct_recon::ReconPlan::new(&p.geometry, &p.grid)?;
+    let joseph = recon::time_joseph(&data, &plan, args.repeat, limits)?;
+    print!("{joseph}");
     let bar = Bar::new(ctx.quiet);
-    let t = Instant::now();
-    let projections = p.projections(&bar);
-    println!("  exact projections in {:.1} s", t.elapsed().as_secs_f64());
-    let truth = p.truth();
-    if let Some(dir) = &args.save {
-        save_problem(dir, &p, &projections, &truth)?;
-    }
-    let plan = ReconPlan::new(&p.geometry, &p.grid)?;
-    let a = JosephProjector::new(&plan);
-    let all: Vec<usize> = (0..plan.n_views()).collect();
-    let steps = a.ray_steps(&all) as f64;
-    let mut scratch = a.scratch();
-    let cancel = CancelToken::new();
-    let mut y = ndarray::Array3::<f32>::zeros(plan.projection_shape());
-    let mut x = ndarray::Array3::<f32>::zeros(plan.volume_shape());
-    let (mut fwd, mut adj) = (f64::INFINITY, f64::INFINITY);
-    for _ in 0..args.repeat.max(1) {
-        let t = Instant::now();
-        a.forward_into(
-            truth.data().view(),
-            &all,
-            y.view_mut(),
-            &mut scratch,
-            &cancel,
-        )?;
-        fwd = fwd.min(t.elapsed().as_secs_f64());
-        let t = Instant::now();
-        a.adjoint_into(
-            projections.view(),
-            &all,
-            x.view_mut(),
-            &mut scratch,
-            &cancel,
-        )?;
-        adj = adj.min(t.elapsed().as_secs_f64());
-    }
-    drop((y, x, scratch));
-    let flops = |secs: f64| steps / secs * roboct_bench::recon::FLOPS_PER_VOXEL_UPDATE;
-    let volume_bytes = (p.grid.len() * 4) as f64;
-    println!(
-        "  Joseph pair ({:?} path), {:.3e} ray steps (bilinear samples) per pass, best of {}:",
-        plan.path(),
-        steps,
-        args.repeat.max(1)
-    );
-    for (name, secs) in [("projection", fwd), ("transpose", adj)] {
-        println!(
-            "    {name:10} {secs:.3} s: {:.2e} ray steps/s, {:.1} GFLOP/s = {:.1}% of the FMA peak; the volume once per view = {:.1} GB/s, {:.1}% of the copy bandwidth",
-            steps / secs,
-            flops(secs) / 1e9,
-            100.0 * flops(secs) / limits.flops_per_s,
-            volume_bytes * plan.n_views() as f64 / secs / 1e9,
-            100.0 * volume_bytes * plan.n_views() as f64 / secs / limits.copy_bytes_per_s
-        );
-    }
     let mut rows = Vec::new();
     for (method, iterations) in [
         (IterativeMethod::OsSart, args.iterations[0]),
         (IterativeMethod::FistaTv, args.iterations[1]),
     ] {
-        let options = IterativeOptions::new(method)
-            .iterations(iterations)
-            .subsets(10);
-        let baseline = roboct_core::memory::rss_bytes();
-        roboct_bench::memory::reset_peak_rss();
-        let t = Instant::now();
-        let (volume, report) = roboct_recon::reconstruct_iterative(
+        let figures = recon::time_iterative(
+            &data,
             &plan,
-            projections.view(),
-            None,
-            &options,
+            method,
+            iterations,
+            &joseph,
             &bar,
-            &cancel,
+            args.save.as_deref(),
         )?;
-        let total = t.elapsed().as_secs_f64();
-        let per = report.iteration_s.iter().sum::<f64>() / report.iterations.max(1) as f64;
-        let (all_err, central) = rmse(&volume, &truth);
-        let name = format!("{} {}", p.name, method);
-        println!(
-            "  {name}: {} iterations in {total:.1} s: set-up {:.2} s, {per:.2} s per iteration (projections {:.1} s, transposes {:.1} s in all)",
-            report.iterations, report.setup_s, report.forward_s, report.adjoint_s
-        );
-        println!(
-            "    RMSE vs phantom {all_err:.3e} /mm, central half of slices {central:.3e} /mm; residual |b - Ax|/|b| {:.3e} -> {:.3e}",
-            report.residuals[0] / report.data_norm,
-            report.final_relative_residual().unwrap_or(f64::NAN)
-        );
-        let peak = roboct_core::memory::peak_rss_bytes();
-        if let (Some(b), Some(pk)) = (baseline, peak) {
-            println!(
-                "    peak memory {:.0} MB above the {:.0} MB held before (work arrays {:.0} MB: volumes of {:.0} MB, projections of {:.0} MB)",
-                pk.saturating_sub(b) as f64 / 1e6,
-                b as f64 / 1e6,
-                report.work_bytes as f64 / 1e6,
-                volume_bytes / 1e6,
-                (projections.len() * 4) as f64 / 1e6
-            );
-        }
-        if let Some(dir) = &args.save {
-            let stem = p.name.to_lowercase().replace('/', "_");
-            roboct_io::write_volume(&dir.join(format!("{stem}_{method}_recon.npy")), &volume)?;
-        }
-        rows.push(serde_json::json!({
-            "problem": name, "method": method.name(), "iterations": report.iterations,
-            "seconds_per_iteration": per, "setup_s": report.setup_s, "total_s": total,
-            "rmse_per_mm": all_err, "rmse_central_per_mm": central,
-            "residuals": report.residuals, "data_norm": report.data_norm,
-            "forward_s": fwd, "adjoint_s": adj, "ray_steps": steps,
-            "forward_steps_per_s": steps / fwd, "adjoint_steps_per_s": steps / adj,
-            "machine_flops_per_s": limits.flops_per_s, "machine_copy_bytes_per_s": limits.copy_bytes_per_s,
-            "work_bytes": report.work_bytes, "peak_rss_bytes": peak, "baseline_rss_bytes": baseline,
-            "subsets": if method == IterativeMethod::OsSart { 10 } else { 0 },
-            "tv_weight": options.tv_weight,
-        }));
+        print!("{figures}");
+        rows.push(figures.to_json());
     }
     Ok(rows)
-}
-
-/// Writes a problem for other tools: our TOML geometry and .npy projections, RTK's XML geometry
-/// and .mha projections (in RTK's frame for cone beams), and the truth.
-fn save_problem(
-    dir: &Path,
-    p: &Problem,
-    projections: &ndarray::Array3<f32>,
-    truth: &Volume,
-) -> Result<()> {
-    std::fs::create_dir_all(dir)?;
-    let stem = p.name.to_lowercase().replace('/', "_");
-    write_stack(
-        &dir.join(format!("{stem}_projections.npy")),
-        projections.clone(),
-        &p.geometry,
-    )?;
-    write_stack(
-        &dir.join(format!("{stem}_projections.mha")),
-        projections.clone(),
-        &p.geometry,
-    )?;
-    roboct_io::write_volume(&dir.join(format!("{stem}_truth.nii")), truth)?;
-    std::fs::write(
-        dir.join(format!("{stem}.toml")),
-        roboct_geometry::circular_scan_toml(&p.scan, Some(&p.grid)),
-    )?;
-    roboct_geometry::write_rtk_xml(&dir.join(format!("{stem}.xml")), &p.scan.to_rtk())?;
-    roboct_io::write_volume(&dir.join(format!("{stem}_truth.npy")), truth)?;
-    let meta = serde_json::json!({
-        "name": p.name, "description": p.description,
-        "detector": p.geometry.detector(), "grid_size": p.grid.size(), "voxel_mm": p.grid.spacing_mm(),
-        "angles_rad": p.geometry.orbit().map(|o| o.angles_rad.clone()),
-        "views": p.geometry.n_views(),
-    });
-    std::fs::write(
-        dir.join(format!("{stem}.json")),
-        serde_json::to_string_pretty(&meta)?,
-    )?;
-    println!("  saved to {}", dir.display());
-    Ok(())
 }
 
 /// `roboct geometry`: describe a geometry file, and export it for RTK.

@@ -780,18 +780,8 @@ pub fn outbox(which: OutboxCommand, ctx: &Context) -> Result<()> {
     }
 }
 
-fn rate(n: usize, bytes: u64, s: f64) -> (f64, f64) {
-    (n as f64 / s, bytes as f64 / 1e6 / s)
-}
-
 pub fn bench_upload(args: BenchUploadArgs, ctx: &Context) -> Result<()> {
-    for p in ["Orthanc", "storescu"] {
-        if !roboct_bench::upload::have_program(p) {
-            bail!(
-                "`{p}` is not installed: run ./scripts/deps (it installs orthanc, orthanc-dicomweb and dcmtk)"
-            );
-        }
-    }
+    roboct_bench::upload::check_peers()?;
     if args.slices == 0 || args.size == 0 || args.size > 4096 || args.repeats == 0 {
         bail!("--slices and --repeats must be > 0 and --size between 1 and 4096");
     }
@@ -803,61 +793,8 @@ pub fn bench_upload(args: BenchUploadArgs, ctx: &Context) -> Result<()> {
         ..Default::default()
     };
     let bar = Bar::new(ctx.quiet);
-    let r = roboct_bench::upload::run(&options, &bar)?;
-    let mb = r.methods[0].bytes as f64 / 1e6;
-    println!(
-        "upload: {} CT slices of {} x {} ({mb:.1} MB) to Orthanc over loopback, {} runs each (best; worst)",
-        args.slices, args.size, args.size, args.repeats
-    );
-    println!(
-        "{:<28} {:>12} {:>10} {:>16}",
-        "method", "instances/s", "MB/s", "time s"
-    );
-    for m in &r.methods {
-        let (ips, mbs) = rate(m.instances, m.bytes, m.best_s());
-        let (ips_w, _) = rate(m.instances, m.bytes, m.worst_s());
-        println!(
-            "{:<28} {:>6.0} ({:>3.0}) {:>10.1} {:>7.2} ({:.2})",
-            m.name,
-            ips,
-            ips_w,
-            mbs,
-            m.best_s(),
-            m.worst_s()
-        );
-    }
-    let best_store = r.methods[1].best_s();
-    println!(
-        "roboct C-STORE / storescu throughput: {:.2}x",
-        r.methods[0].best_s() / best_store
-    );
-    let ms = |d: &Vec<Duration>| -> (f64, f64) {
-        let v: Vec<f64> = d.iter().map(|x| x.as_secs_f64() * 1000.0).collect();
-        (
-            v.iter().cloned().fold(f64::INFINITY, f64::min),
-            v.iter().cloned().fold(0.0, f64::max),
-        )
-    };
-    let (f_best, f_worst) = ms(&r.latency.first_slice);
-    let (m_best, m_worst) = ms(&r.latency.median);
-    let (p_best, p_worst) = ms(&r.latency.p95);
-    println!(
-        "real time (slabs of 8 slices every {} ms, C-STORE): first-slice latency {:.1} ms ({:.1}), median slice latency {:.1} ms ({:.1}), p95 {:.1} ms ({:.1})",
-        args.slab_interval_ms, f_best, f_worst, m_best, m_worst, p_best, p_worst
-    );
-    println!(
-        "first slice stored before the last slab was ready: {}",
-        r.latency.first_before_last_slab.iter().all(|b| *b)
-    );
-    let (e_best, _) = (
-        r.enqueue_s.iter().cloned().fold(f64::INFINITY, f64::min),
-        0.0,
-    );
-    println!(
-        "writing + fsyncing the series into the outbox: {:.2} s ({:.0} instances/s)",
-        e_best,
-        args.slices as f64 / e_best
-    );
+    let report = roboct_bench::upload::run(&options, &bar)?;
+    print!("{}", report.table(&options));
     Ok(())
 }
 

@@ -15,6 +15,7 @@ use roboct_mission::mission::{Mission, Observer, Order, Quiet, Settings, Summary
 use roboct_mission::phase::Phase;
 use roboct_mission::site::SiteConfig;
 use roboct_mission::store::Store;
+use roboct_mission::summary::{MissionReport, stored};
 use roboct_scanner::ScannerSpec;
 
 use super::Context;
@@ -234,7 +235,15 @@ pub fn demo(args: DemoArgs, ctx: &Context) -> Result<()> {
         v["warnings"] = serde_json::json!(warnings);
         println!("{}", serde_json::to_string_pretty(&v)?);
     } else {
-        print_summary(&summary, wall_s, &pacs_events, &warnings, &log, &args.out);
+        let report = MissionReport {
+            summary: &summary,
+            wall_s,
+            pacs_events: &pacs_events,
+            warnings: &warnings,
+            log: &log,
+            out: &args.out,
+        };
+        print!("{report}");
     }
     if let Some((why, recovery)) = &summary.failure {
         bail!("the mission failed: {why} (recovery: {recovery})");
@@ -244,44 +253,8 @@ pub fn demo(args: DemoArgs, ctx: &Context) -> Result<()> {
 
 /// Runs one demo mission as `args` say, showing its phases through `observer`.
 fn run_mission(args: &DemoArgs, lines: &dyn Observer) -> Result<Ran> {
-    if !(args.battery > 0.0 && args.battery <= 1.0) {
-        bail!(
-            "--battery {}: expected a charge above 0 and at most 1",
-            args.battery
-        );
-    }
-    if !(args.voxel_mm >= 0.5 && args.voxel_mm <= 4.0) {
-        bail!("--voxel-mm {}: expected 0.5 to 4 mm", args.voxel_mm);
-    }
-    if !(args.time_scale >= 0.0 && args.time_scale.is_finite()) {
-        bail!(
-            "--time-scale {}: expected 0 (as fast as possible) or more",
-            args.time_scale
-        );
-    }
-    let mut said = Vec::new();
-    for s in &args.say {
-        let (t, text) = s
-            .split_once(':')
-            .with_context(|| format!("--say {s:?}: expected SECONDS:TEXT, e.g. 40:stop"))?;
-        let t: f64 = t
-            .trim()
-            .parse()
-            .ok()
-            .filter(|t: &f64| t.is_finite() && *t >= 0.0)
-            .with_context(|| format!("--say {s:?}: {t:?} is not a time in seconds"))?;
-        said.push((t, text.to_string()));
-    }
-    std::fs::create_dir_all(&args.out)
-        .with_context(|| format!("creating {}", args.out.display()))?;
-    let db = args.out.join("missions.sqlite");
-    let mut store = Store::open(&db).with_context(|| format!("opening {}", db.display()))?;
-    for m in store.close_interrupted()? {
-        lines.note(&format!(
-            "mission {} was interrupted in {} (a crash or a power cut): closed; what it queued for the PACS is delivered now",
-            m.id, m.phase
-        ));
-    }
+    let said = checked_said(args)?;
+    let mut store = open_store(&args.out, lines)?;
     let site = match &args.site {
         Some(f) => SiteConfig::load(f)?,
         None => SiteConfig::default(),
@@ -348,15 +321,7 @@ fn run_mission(args: &DemoArgs, lines: &dyn Observer) -> Result<Ran> {
         pacs_events = scp.events();
     }
     if let Some(route) = &summary.route {
-        let png = args.out.join("route.png");
-        roboct_nav::render::write_png(world.base.navigator(), Some(route), &png)
-            .map_err(anyhow::Error::msg)
-            .with_context(|| format!("writing {}", png.display()))?;
-        std::fs::write(
-            args.out.join("route.json"),
-            serde_json::to_string_pretty(route)?,
-        )
-        .with_context(|| format!("writing {}", args.out.join("route.json").display()))?;
+        write_route(world.base.navigator(), route, &args.out)?;
     }
     let log = args.out.join("events.jsonl");
     write_event_log(&store, id, &log)?;
@@ -369,11 +334,66 @@ fn run_mission(args: &DemoArgs, lines: &dyn Observer) -> Result<Ran> {
     })
 }
 
-fn stored(events: &[ScpEvent]) -> usize {
-    events
-        .iter()
-        .filter(|e| matches!(e, ScpEvent::Stored(_)))
-        .count()
+/// The demo's settings checked, and the `--say` lines as (robot time, text).
+fn checked_said(args: &DemoArgs) -> Result<Vec<(f64, String)>> {
+    if !(args.battery > 0.0 && args.battery <= 1.0) {
+        bail!(
+            "--battery {}: expected a charge above 0 and at most 1",
+            args.battery
+        );
+    }
+    if !(args.voxel_mm >= 0.5 && args.voxel_mm <= 4.0) {
+        bail!("--voxel-mm {}: expected 0.5 to 4 mm", args.voxel_mm);
+    }
+    if !(args.time_scale >= 0.0 && args.time_scale.is_finite()) {
+        bail!(
+            "--time-scale {}: expected 0 (as fast as possible) or more",
+            args.time_scale
+        );
+    }
+    let mut said = Vec::new();
+    for s in &args.say {
+        let (t, text) = s
+            .split_once(':')
+            .with_context(|| format!("--say {s:?}: expected SECONDS:TEXT, e.g. 40:stop"))?;
+        let t: f64 = t
+            .trim()
+            .parse()
+            .ok()
+            .filter(|t: &f64| t.is_finite() && *t >= 0.0)
+            .with_context(|| format!("--say {s:?}: {t:?} is not a time in seconds"))?;
+        said.push((t, text.to_string()));
+    }
+    Ok(said)
+}
+
+/// The mission store in `out`, closing (and telling `lines` of) missions a crash interrupted.
+fn open_store(out: &Path, lines: &dyn Observer) -> Result<Store> {
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    let db = out.join("missions.sqlite");
+    let mut store = Store::open(&db).with_context(|| format!("opening {}", db.display()))?;
+    for m in store.close_interrupted()? {
+        lines.note(&format!(
+            "mission {} was interrupted in {} (a crash or a power cut): closed; what it queued for the PACS is delivered now",
+            m.id, m.phase
+        ));
+    }
+    Ok(store)
+}
+
+/// The route's picture and its JSON in `out`.
+fn write_route(
+    navigator: &roboct_nav::plan::Navigator,
+    route: &roboct_nav::plan::Route,
+    out: &Path,
+) -> Result<()> {
+    let png = out.join("route.png");
+    roboct_nav::render::write_png(navigator, Some(route), &png)
+        .map_err(anyhow::Error::msg)
+        .with_context(|| format!("writing {}", png.display()))?;
+    std::fs::write(out.join("route.json"), serde_json::to_string_pretty(route)?)
+        .with_context(|| format!("writing {}", out.join("route.json").display()))?;
+    Ok(())
 }
 
 fn write_event_log(store: &Store, id: i64, path: &Path) -> Result<()> {
@@ -387,114 +407,6 @@ fn write_event_log(store: &Store, id: i64, path: &Path) -> Result<()> {
         text.push('\n');
     }
     std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))
-}
-
-fn print_summary(
-    s: &Summary,
-    wall_s: f64,
-    pacs: &[ScpEvent],
-    warnings: &[String],
-    log: &Path,
-    out: &Path,
-) {
-    println!();
-    println!(
-        "Summary: mission {} {} after {:.0} s on the robot's clock ({wall_s:.1} s here); route to the bed {:.1} m",
-        s.mission,
-        match &s.failure {
-            None => "done".to_string(),
-            Some((why, r)) => format!("failed ({why}; recovery: {r})"),
-        },
-        s.total_s,
-        s.route_m
-    );
-    println!("  time and energy by phase:");
-    for (phase, secs) in &s.ledger.seconds {
-        let j = s.ledger.joules_by_phase.get(phase).copied().unwrap_or(0.0);
-        let c = s.ledger.compute_s.get(phase).copied().unwrap_or(0.0);
-        println!(
-            "    {:<22} {secs:7.1} s {:9.1} kJ{}",
-            phase.name(),
-            j / 1e3,
-            if c > 0.0 {
-                format!("  ({c:.1} s computing)")
-            } else {
-                String::new()
-            }
-        );
-    }
-    let kinds: Vec<String> = s
-        .ledger
-        .joules
-        .iter()
-        .map(|(k, j)| format!("{} {:.1} kJ", format!("{k:?}").to_lowercase(), j / 1e3))
-        .collect();
-    println!(
-        "  energy: {:.1} kJ in all ({})",
-        s.ledger.total_j() / 1e3,
-        kinds.join(", ")
-    );
-    if let Some(ct) = &s.ct {
-        if let Some(d) = &ct.dose {
-            println!(
-                "  dose: CTDIvol {:.1} mGy, DLP {:.0} mGy.cm ({} phantom)",
-                d.ctdi_vol.0,
-                d.dlp.0,
-                match d.ctdi_phantom {
-                    roboct_scanner::CtdiPhantom::Head16 => "16 cm head",
-                    roboct_scanner::CtdiPhantom::Body32 => "32 cm body",
-                }
-            );
-        }
-        println!("  findings:");
-        for f in &ct.findings {
-            println!("    {f}");
-        }
-        println!(
-            "  PACS: {} instances acknowledged by {}, {} waiting in the outbox{}{}",
-            ct.sent,
-            ct.pacs.as_deref().unwrap_or("no PACS"),
-            ct.pending,
-            ct.first_slice_s.map_or(String::new(), |t| format!(
-                "; first slice stored {t:.2} s after the first slab, last slab at {:.2} s",
-                ct.last_slab_s.unwrap_or(f64::NAN)
-            )),
-            ct.mpps
-                .as_deref()
-                .map_or(String::new(), |m| format!("; procedure step {m}"))
-        );
-        if !pacs.is_empty() {
-            println!("  the embedded PACS stored {} instances", stored(pacs));
-        }
-        println!("  artefacts:");
-        println!(
-            "    CT series       {} ({} images)",
-            ct.dicom_dir.display(),
-            ct.images
-        );
-        println!("    volume (HU)     {}", ct.volume.display());
-        for p in &ct.previews {
-            println!("    image           {}", p.display());
-        }
-        for p in &ct.reports {
-            println!("    report          {}", p.display());
-        }
-    }
-    for (t, what) in &s.cuts {
-        println!("  interlock at {t:.1} s: {what}");
-    }
-    for w in warnings {
-        println!("  warning: {w}");
-    }
-    println!("    event log       {}", log.display());
-    println!(
-        "    patient truth   {}",
-        out.join("patient_truth.json").display()
-    );
-    println!(
-        "    mission store   {}",
-        out.join("missions.sqlite").display()
-    );
 }
 
 /// `roboct bench mission`: the demo mission's computing, phase by phase.

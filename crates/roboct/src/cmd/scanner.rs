@@ -13,7 +13,7 @@ use roboct_phantom::head::{FindingKind, FindingSpec, HeadOptions, Side, head};
 use roboct_phantom::patient::Patient;
 use roboct_phantom::truth::Truth;
 use roboct_scanner::patient::{AnalyticPatient, PatientModel, VoxelPatient};
-use roboct_scanner::{CtdiPhantom, CurrentModulation, Protocol, ScannerSpec, simulate_scan};
+use roboct_scanner::{CtdiPhantom, ScanRequest, ScannerSpec, files, simulate_scan};
 
 use super::Context;
 use crate::progress::Bar;
@@ -167,7 +167,7 @@ pub(crate) fn write_patient(
         .map(Path::to_path_buf)
         .unwrap_or_else(|| out.parent().unwrap_or(Path::new("")).join("truth.json"));
     let mut truth = made.truth.clone();
-    roboct_scanner::files::write_truth(&truth_path, &mut truth, &raster, &volume_ext(out))?;
+    files::write_truth(&truth_path, &mut truth, &raster, &volume_ext(out))?;
     Ok(truth_path)
 }
 
@@ -250,24 +250,24 @@ fn read_patient_volume(path: &Path) -> Result<Volume> {
     }
 }
 
-pub fn simulate(args: SimulateScanArgs, ctx: &Context) -> Result<()> {
-    let spec = ScannerSpec::mobile_head();
-    let bar = Bar::new(ctx.quiet);
-    let (made, volume_patient, grid, ctdi_default) = match args.phantom.as_str() {
+/// The patient of `--phantom`: a simulated one (with its truth) or a volume in HU, the grid
+/// it is sampled on, and the CTDI phantom its dose is reported in by default.
+enum Scanned {
+    Made(MadePatient),
+    Volume(VoxelPatient),
+}
+
+fn scanned_patient(args: &SimulateScanArgs) -> Result<(Scanned, VolumeGrid, CtdiPhantom)> {
+    Ok(match args.phantom.as_str() {
         "head" | "chest" => {
-            let anatomy = if args.phantom == "head" {
-                Anatomy::Head
+            let (anatomy, phantom) = if args.phantom == "head" {
+                (Anatomy::Head, CtdiPhantom::Head16)
             } else {
-                Anatomy::Chest
+                (Anatomy::Chest, CtdiPhantom::Body32)
             };
             let made = make_patient(anatomy, &args.patient)?;
             let grid = made.default_grid.clone();
-            let phantom = if anatomy == Anatomy::Chest {
-                CtdiPhantom::Body32
-            } else {
-                CtdiPhantom::Head16
-            };
-            (Some(made), None, grid, phantom)
+            (Scanned::Made(made), grid, phantom)
         }
         file => {
             if !args.patient.bleeds.is_empty() {
@@ -284,37 +284,29 @@ pub fn simulate(args: SimulateScanArgs, ctx: &Context) -> Result<()> {
                     r.padding_voxels + r.below_air_voxels
                 );
             }
-            (None, Some(p), grid, CtdiPhantom::Head16)
+            (Scanned::Volume(p), grid, CtdiPhantom::Head16)
         }
-    };
-    // The beam covers the patient's grid along z unless told otherwise.
-    let (gz0, gz1) = {
-        let a = grid.world_from_index([0.0, 0.0, -0.5])[2];
-        let b = grid.world_from_index([0.0, 0.0, grid.size()[2] as f64 - 0.5])[2];
-        (a.min(b), a.max(b))
-    };
-    let collimation_mm = args
-        .collimation_mm
-        .unwrap_or_else(|| (gz1 - gz0).min(spec.max_collimation_mm()).max(1.0));
-    let protocol = Protocol {
+    })
+}
+
+pub fn simulate(args: SimulateScanArgs, ctx: &Context) -> Result<()> {
+    let spec = ScannerSpec::mobile_head();
+    let (patient, grid, ctdi_default) = scanned_patient(&args)?;
+    let request = ScanRequest {
         kvp: args.kvp,
         mas: args.mas,
         views: args.views,
         arc_deg: args.arc_deg,
-        collimation_mm,
-        z_center_mm: args.z_center_mm.unwrap_or(0.5 * (gz0 + gz1)),
-        isocenter_xy_mm: [0.0, 0.0],
-        modulation: match args.modulation {
-            Some(strength) => CurrentModulation::Angular { strength },
-            None => CurrentModulation::None,
-        },
-        ctdi_phantom: match args.ctdi_phantom {
-            Some(CtdiChoice::Head) => CtdiPhantom::Head16,
-            Some(CtdiChoice::Body) => CtdiPhantom::Body32,
-            None => ctdi_default,
-        },
+        collimation_mm: args.collimation_mm,
+        z_center_mm: args.z_center_mm,
+        modulation: args.modulation,
+        ctdi_phantom: args.ctdi_phantom.map(|c| match c {
+            CtdiChoice::Head => CtdiPhantom::Head16,
+            CtdiChoice::Body => CtdiPhantom::Body32,
+        }),
         seed: args.noise_seed.unwrap_or(args.patient.seed),
     };
+    let protocol = request.protocol(&spec, &grid, ctdi_default);
     if args.supersample == 0 || args.supersample > 8 {
         bail!(
             "--supersample {}: expected 1 to 8 rays per pixel edge",
@@ -322,64 +314,30 @@ pub fn simulate(args: SimulateScanArgs, ctx: &Context) -> Result<()> {
         );
     }
     let analytic;
-    let model: &dyn PatientModel = match (&made, &volume_patient) {
-        (Some(m), _) => {
+    let (model, name): (&dyn PatientModel, String) = match &patient {
+        Scanned::Made(m) => {
             analytic = AnalyticPatient {
                 patient: &m.patient,
                 supersample: args.supersample,
             };
-            &analytic
+            (&analytic, m.name.clone())
         }
-        (None, Some(v)) => v,
-        (None, None) => unreachable!("one patient is made"),
+        Scanned::Volume(v) => (v, args.phantom.clone()),
     };
     // Before the simulation, so a folder that cannot be made costs no scan.
     if let Some(dir) = args.out.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)
             .with_context(|| format!("--out: cannot create the folder {}", dir.display()))?;
     }
+    let bar = Bar::new(ctx.quiet);
     let scan = simulate_scan(&spec, &protocol, model, &bar, &CancelToken::new())?;
-    let name = made
-        .as_ref()
-        .map_or_else(|| args.phantom.clone(), |m| m.name.clone());
-    let record =
-        roboct_scanner::files::write_scan(&args.out, &scan, &spec, &protocol, &grid, &name)?;
-    let d = &scan.dose;
-    println!(
-        "scanned {name}: {} kV, {:.0} mAs, {} views over {} deg, {:.0} mm beam at z = {:.1} mm",
-        protocol.kvp,
-        d.mas,
-        protocol.views,
-        protocol.arc_deg,
-        d.collimation_mm,
-        protocol.z_center_mm
-    );
-    println!(
-        "dose: CTDIvol {:.2} ({} phantom), DLP {:.1}",
-        d.ctdi_vol,
-        match d.ctdi_phantom {
-            CtdiPhantom::Head16 => "16 cm head",
-            CtdiPhantom::Body32 => "32 cm body",
-        },
-        d.dlp
-    );
-    println!(
-        "wrote {} {:?} (views, rows, cols) with {}, {}, {} and {} beside it ({:.1} s projecting, {:.1} s detector)",
-        args.out.display(),
-        scan.projections.dim(),
-        record.geometry_file,
-        record.weights_file,
-        record.dose_file,
-        roboct_scanner::files::sidecars(&args.out)
-            .3
-            .file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or(""),
-        scan.times_s.0,
-        scan.times_s.1
+    let record = files::write_scan(&args.out, &scan, &spec, &protocol, &grid, &name)?;
+    print!(
+        "{}",
+        files::scan_summary(&name, &args.out, &scan, &protocol, &record)
     );
     if args.truth {
-        let Some(m) = &made else {
+        let Scanned::Made(m) = &patient else {
             bail!("--truth: the truth of a volume patient is the volume itself");
         };
         let stem = args
