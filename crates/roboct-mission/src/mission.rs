@@ -625,7 +625,7 @@ impl Mission<'_> {
         )?;
         if let Err(r) = &positioned.outcome {
             self.say(&format!("I cannot plan the scan: {}.", r.action()))?;
-            return Err(MissionError::Positioning(format!("{r}; {}", r.action())));
+            return Err(MissionError::Positioning(r.clone()));
         }
         let plan = chain.plan(&order, Some(&positioned))?;
         self.enter(Phase::Positioned, &plan.describe())?;

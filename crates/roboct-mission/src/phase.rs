@@ -113,9 +113,10 @@ pub enum MissionError {
     /// The patient in the bed is not the one ordered (or could not be identified).
     #[error("patient identity: {0}")]
     PatientMismatch(String),
-    /// Positioning failed (no patient in the scout, out of reach...).
-    #[error("positioning: {0}")]
-    Positioning(String),
+    /// Positioning refused to plan (no patient in the scout, out of reach...): the refusal
+    /// itself, so that its recovery (re-dock, the operator, abort) reaches the mission.
+    #[error("positioning: {0}; {action}", action = .0.action())]
+    Positioning(roboct_positioning::Refusal),
     /// Nobody confirmed in time.
     #[error("not confirmed: {0}")]
     NotConfirmed(String),
@@ -150,7 +151,7 @@ impl Recover for MissionError {
             MissionError::BatteryLow(_) => Recovery::WaitForOperator,
             MissionError::DriveFailed(_) => Recovery::Replan,
             MissionError::PatientMismatch(_) => Recovery::WaitForOperator,
-            MissionError::Positioning(_) => Recovery::WaitForOperator,
+            MissionError::Positioning(r) => r.recovery().into(),
             MissionError::NotConfirmed(_) => Recovery::WaitForOperator,
             MissionError::ExposureInterrupted(_) => Recovery::WaitForOperator,
             MissionError::Stopped(_) => Recovery::WaitForOperator,
@@ -188,6 +189,27 @@ mod tests {
         assert_eq!(
             MissionError::DriveFailed("x".into()).recovery(),
             Recovery::Replan
+        );
+        // A refusal keeps its own class: a target out of the carriage's travel re-docks.
+        let out_of_reach = roboct_positioning::Refusal::OutOfReach {
+            what: "the head".into(),
+            reach: roboct_positioning::gantry::Reach {
+                axis: roboct_positioning::gantry::GantryAxis::Along,
+                value: 900.0,
+                limits: [0.0, 600.0],
+            },
+        };
+        let e = MissionError::Positioning(out_of_reach);
+        assert_eq!(e.recovery(), Recovery::Replan);
+        assert!(e.to_string().contains("re-dock"), "{e}");
+        let no_patient = roboct_positioning::Refusal::NoPatient {
+            max_line_integral: 0.0,
+            threshold: 1.0,
+            threshold_water_mm: 25.0,
+        };
+        assert_eq!(
+            MissionError::Positioning(no_patient).recovery(),
+            Recovery::WaitForOperator
         );
     }
 }

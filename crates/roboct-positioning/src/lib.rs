@@ -262,6 +262,24 @@ impl Refusal {
     }
 }
 
+/// A refusal's recovery in the vocabulary every crate's errors answer: re-docking is a new
+/// plan for the drive (replan); the other two are the same.
+impl From<Recovery> for roboct_core::Recovery {
+    fn from(r: Recovery) -> Self {
+        match r {
+            Recovery::Redock => roboct_core::Recovery::Replan,
+            Recovery::WaitForOperator => roboct_core::Recovery::WaitForOperator,
+            Recovery::Abort => roboct_core::Recovery::Abort,
+        }
+    }
+}
+
+impl roboct_core::Recover for Refusal {
+    fn recovery(&self) -> roboct_core::Recovery {
+        Refusal::recovery(self).into()
+    }
+}
+
 impl roboct_core::Recover for PositioningError {
     fn recovery(&self) -> roboct_core::Recovery {
         match self {
@@ -324,10 +342,23 @@ mod tests {
         ];
         for r in &refusals {
             assert!(!r.action().is_empty() && !r.to_string().is_empty());
-            let _ = r.recovery();
         }
         assert_eq!(refusals[1].recovery(), Recovery::Abort);
         assert_eq!(refusals[3].recovery(), Recovery::Redock);
+        // The shared vocabulary: re-docking is a replan, the rest keep their class.
+        use roboct_core::Recover;
+        assert_eq!(
+            Recover::recovery(&refusals[3]),
+            roboct_core::Recovery::Replan
+        );
+        assert_eq!(
+            Recover::recovery(&refusals[0]),
+            roboct_core::Recovery::WaitForOperator
+        );
+        assert_eq!(
+            Recover::recovery(&refusals[1]),
+            roboct_core::Recovery::Abort
+        );
         assert!(refusals[2].action().contains("middle of the bed"));
         assert!(refusals[4].to_string().contains("chest protocol"));
         assert_eq!("Head".parse::<Target>(), Ok(Target::Head));
