@@ -270,7 +270,7 @@ impl Recover for RideError {
     }
 }
 
-/// No path on one floor ([`crate::Navigator::plan_floor`]).
+/// No path on one floor ([`crate::plan::Navigator::plan_floor`]).
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
 #[non_exhaustive]
 pub enum FloorError {

@@ -263,193 +263,257 @@ fn search_states(
     (max_expansions, step): (usize, usize),
     expansions: &mut usize,
 ) -> Option<Manoeuvre> {
-    let start = Pose::new(start_point.x, start_point.y, start_heading.unwrap_or(0.0));
-    let (x0, y0, x1, y1) = window;
-    let (sx, sy) = cm.cell_of(start.point())?;
-    cm.cell_of(goal)?;
-    if x1 <= x0 || y1 <= y0 || sx < x0 || sy < y0 || sx >= x1 || sy >= y1 {
-        return None;
-    }
-    let r = cm.resolution_m;
-    // The lattice is anchored at the exact start position, so that the manoeuvre begins where
-    // the robot is; its goal is the lattice point nearest to `goal` (within half a cell).
-    let gx = (sx as f64 + ((goal.x - start.x) / r).round()).max(0.0) as usize;
-    let gy = (sy as f64 + ((goal.y - start.y) / r).round()).max(0.0) as usize;
-    let pos = |x: usize, y: usize| {
-        Point::new(
-            start.x + (x as f64 - sx as f64) * r,
-            start.y + (y as f64 - sy as f64) * r,
-        )
-    };
-    let (ww, wh) = (x1 - x0, y1 - y0);
-    let idx = |x: usize, y: usize, d: usize| ((y - y0) * ww + (x - x0)) * HEADINGS + d;
-    let n = ww.checked_mul(wh)?.checked_mul(HEADINGS)?;
-    // All three arrays start as zeros, which the allocator hands out without writing them
-    // (large windows cost only the pages the search touches); a state's cost is valid once
-    // its REACHED flag is set.
-    let mut flags = vec![0u8; n];
-    let mut g = vec![0f32; n];
-    // How each state was reached (a byte, not an index, to keep large windows small).
-    let mut came = vec![FROM_START; n];
-    // Cost in metres; a turn costs the arc its farthest corner sweeps, which prefers turning
-    // where there is room.
-    let turn_cost = |a: f64| a.abs() * cm.circumscribed_m;
-    let h = |x: usize, y: usize| (x.abs_diff(gx) as f64).hypot(y.abs_diff(gy) as f64) * r;
-    let state_ok = |flags: &mut [u8], x: usize, y: usize, d: usize| -> bool {
-        let k = idx(x, y, d);
-        if flags[k] & CHECKED == 0 {
-            let c = pos(x, y);
-            let ok = cm.footprint_free(Pose::new(c.x, c.y, heading_of(d)));
-            flags[k] |= CHECKED | if ok { FREE } else { 0 };
-        }
-        flags[k] & FREE != 0
-    };
-    // Turn between d and d + 1, cached on d's state.
-    let turn_ok = |flags: &mut [u8], x: usize, y: usize, d: usize| -> bool {
-        let k = idx(x, y, d);
-        if flags[k] & TURN_CHECKED == 0 {
-            // Both end states are checked by the caller.
-            let ok =
-                turn_between_free(cm, pos(x, y), heading_of(d), heading_of((d + 1) % HEADINGS));
-            flags[k] |= TURN_CHECKED | if ok { TURN_FREE } else { 0 };
-        }
-        flags[k] & TURN_FREE != 0
-    };
-    // The middle of a long forward move from (x, y) along d, cached on its start state.
-    let middle_ok = |flags: &mut [u8], x: usize, y: usize, d: usize| -> bool {
-        let (dx, dy) = DIRS[d];
-        if dx.abs() < 3 && dy.abs() < 3 {
-            return true;
-        }
-        let k = idx(x, y, d);
-        if flags[k] & MID_CHECKED == 0 {
-            let c = pos(x, y);
-            let m = Point::new(c.x + f64::from(dx) * r / 2.0, c.y + f64::from(dy) * r / 2.0);
-            let ok = cm.footprint_free(Pose::new(m.x, m.y, heading_of(d)));
-            flags[k] |= MID_CHECKED | if ok { MID_FREE } else { 0 };
-        }
-        flags[k] & MID_FREE != 0
-    };
-    let mut heap: BinaryHeap<Reverse<(u32, u32)>> = BinaryHeap::new();
-    let enc = |f: f64| (f * 1e4).min(4e9) as u32;
-    let start_c = start.point();
-    // Only the two directions either side of the exact start heading: further turns are
-    // lattice moves, checked and cached like any other. Without a start heading, every
-    // direction, with no turn.
-    let near = (0..HEADINGS)
-        .step_by(step)
-        .min_by(|&a, &b| {
-            let da = wrap_angle(heading_of(a) - start.yaw_rad).abs();
-            let db = wrap_angle(heading_of(b) - start.yaw_rad).abs();
-            da.total_cmp(&db)
-        })
-        .unwrap_or(0);
-    let other = if wrap_angle(start.yaw_rad - heading_of(near)) >= 0.0 {
-        (near + step) % HEADINGS
-    } else {
-        (near + HEADINGS - step) % HEADINGS
-    };
-    let first: Vec<usize> = match start_heading {
-        Some(_) => vec![near, other],
-        None => (0..HEADINGS).step_by(step).collect(),
-    };
-    for d in first {
-        let a = match start_heading {
-            Some(h) => wrap_angle(heading_of(d) - h),
-            None => 0.0,
-        };
-        let turn_clear = start_heading.is_none_or(|h| turn_free(cm, start_c, h, heading_of(d)));
-        if !state_ok(&mut flags, sx, sy, d) || !turn_clear {
-            continue;
-        }
-        let k = idx(sx, sy, d);
-        let gk = turn_cost(a) as f32;
-        if flags[k] & REACHED == 0 || gk < g[k] {
-            g[k] = gk;
-            flags[k] |= REACHED;
-            heap.push(Reverse((enc(f64::from(gk) + h(sx, sy)), k as u32)));
-        }
-    }
-    while let Some(Reverse((_, k))) = heap.pop() {
+    let mut search = StateSearch::new(cm, start_point, goal, window, step)?;
+    search.seed(start_heading);
+    while let Some(Reverse((_, k))) = search.heap.pop() {
         let k = k as usize;
-        if flags[k] & CLOSED != 0 {
+        if search.flags[k] & CLOSED != 0 {
             continue;
         }
-        flags[k] |= CLOSED;
+        search.flags[k] |= CLOSED;
         *expansions += 1;
         if *expansions > max_expansions {
             return None;
         }
         let d = k % HEADINGS;
-        let cell = k / HEADINGS;
-        let (x, y) = (x0 + cell % ww, y0 + cell / ww);
-        let gk = f64::from(g[k]);
-        let at_goal = x == gx
-            && y == gy
+        let (x, y) = search.cell_xy(k / HEADINGS);
+        let at_goal = x == search.gx
+            && y == search.gy
             && goal_heading.is_none_or(|gh| wrap_angle(heading_of(d) - gh).abs() < 0.47);
         if at_goal {
-            // Walk back, keeping the points where the robot turns.
-            let mut states = vec![k];
-            let mut cur = k;
-            while came[cur] != FROM_START {
-                let (cd, cc) = (cur % HEADINGS, cur / HEADINGS);
-                let (cx, cy) = (x0 + cc % ww, y0 + cc / ww);
-                cur = match came[cur] {
-                    FORWARD => {
-                        let (dx, dy) = DIRS[cd];
-                        idx(
-                            (cx as i64 - i64::from(dx)) as usize,
-                            (cy as i64 - i64::from(dy)) as usize,
-                            cd,
-                        )
-                    }
-                    FROM_RIGHT => idx(cx, cy, (cd + HEADINGS - step) % HEADINGS),
-                    _ => idx(cx, cy, (cd + step) % HEADINGS),
-                };
-                states.push(cur);
-            }
-            states.reverse();
-            let mut points = vec![start_c];
-            for w in states.windows(2) {
-                if w[0] / HEADINGS == w[1] / HEADINGS {
-                    let c = w[0] / HEADINGS;
-                    let p = pos(x0 + c % ww, y0 + c / ww);
-                    if points.last().is_none_or(|&l| l.dist(p) > 1e-9) {
-                        points.push(p);
-                    }
-                }
-            }
-            let end = pos(gx, gy);
-            if points.last().is_none_or(|&l| l.dist(end) > 1e-9) {
-                points.push(end);
-            }
             return Some(Manoeuvre {
-                points,
+                points: search.path_to(k),
                 final_heading: heading_of(d),
                 expansions: *expansions,
             });
         }
-        let mut relax = |flags: &mut [u8],
-                         nk: usize,
-                         ng: f64,
-                         how: u8,
-                         (nx, ny): (usize, usize),
-                         heap: &mut BinaryHeap<Reverse<(u32, u32)>>| {
-            if flags[nk] & REACHED == 0 || ng < f64::from(g[nk]) {
-                g[nk] = ng as f32;
-                flags[nk] |= REACHED;
-                came[nk] = how;
-                heap.push(Reverse((enc(ng + h(nx, ny)), nk as u32)));
-            }
+        search.expand(k, (x, y, d));
+    }
+    None
+}
+
+/// Encodes a cost for the heap: tenths of a millimetre.
+fn enc(f: f64) -> u32 {
+    (f * 1e4).min(4e9) as u32
+}
+
+/// The state of [`search_states`]: the window's `(cell, heading)` states, their flags, costs
+/// and how each was reached, and the open heap.
+struct StateSearch<'a> {
+    cm: &'a Costmap,
+    /// The exact start position: the lattice is anchored at it, on cell `(sx, sy)`.
+    start: Point,
+    sx: usize,
+    sy: usize,
+    /// The lattice point nearest to the goal.
+    gx: usize,
+    gy: usize,
+    window: (usize, usize, usize, usize),
+    /// The window's width, cells.
+    ww: usize,
+    /// Every `step`-th heading is searched.
+    step: usize,
+    r: f64,
+    flags: Vec<u8>,
+    /// Cost of each reached state, metres; valid once its REACHED flag is set.
+    g: Vec<f32>,
+    /// How each state was reached (a byte, not an index, to keep large windows small).
+    came: Vec<u8>,
+    heap: BinaryHeap<Reverse<(u32, u32)>>,
+}
+
+impl<'a> StateSearch<'a> {
+    /// The search in `window` from `start` to `goal`; `None` if the start is outside the
+    /// window or either is off the map.
+    fn new(
+        cm: &'a Costmap,
+        start: Point,
+        goal: Point,
+        window: (usize, usize, usize, usize),
+        step: usize,
+    ) -> Option<Self> {
+        let (x0, y0, x1, y1) = window;
+        let (sx, sy) = cm.cell_of(start)?;
+        cm.cell_of(goal)?;
+        if x1 <= x0 || y1 <= y0 || sx < x0 || sy < y0 || sx >= x1 || sy >= y1 {
+            return None;
+        }
+        let r = cm.resolution_m;
+        // The lattice is anchored at the exact start position, so that the manoeuvre begins
+        // where the robot is; its goal is the lattice point nearest to `goal` (within half a
+        // cell).
+        let gx = (sx as f64 + ((goal.x - start.x) / r).round()).max(0.0) as usize;
+        let gy = (sy as f64 + ((goal.y - start.y) / r).round()).max(0.0) as usize;
+        let (ww, wh) = (x1 - x0, y1 - y0);
+        let n = ww.checked_mul(wh)?.checked_mul(HEADINGS)?;
+        // All three arrays start as zeros, which the allocator hands out without writing them
+        // (large windows cost only the pages the search touches).
+        Some(Self {
+            cm,
+            start,
+            sx,
+            sy,
+            gx,
+            gy,
+            window,
+            ww,
+            step,
+            r,
+            flags: vec![0u8; n],
+            g: vec![0f32; n],
+            came: vec![FROM_START; n],
+            heap: BinaryHeap::new(),
+        })
+    }
+
+    #[inline]
+    fn idx(&self, x: usize, y: usize, d: usize) -> usize {
+        let (x0, y0, _, _) = self.window;
+        ((y - y0) * self.ww + (x - x0)) * HEADINGS + d
+    }
+
+    #[inline]
+    fn cell_xy(&self, cell: usize) -> (usize, usize) {
+        let (x0, y0, _, _) = self.window;
+        (x0 + cell % self.ww, y0 + cell / self.ww)
+    }
+
+    #[inline]
+    fn pos(&self, x: usize, y: usize) -> Point {
+        Point::new(
+            self.start.x + (x as f64 - self.sx as f64) * self.r,
+            self.start.y + (y as f64 - self.sy as f64) * self.r,
+        )
+    }
+
+    /// The heuristic: straight-line distance to the goal, metres.
+    #[inline]
+    fn h(&self, x: usize, y: usize) -> f64 {
+        (x.abs_diff(self.gx) as f64).hypot(y.abs_diff(self.gy) as f64) * self.r
+    }
+
+    /// Cost in metres of a turn by `a`: the arc its farthest corner sweeps, which prefers
+    /// turning where there is room.
+    #[inline]
+    fn turn_cost(&self, a: f64) -> f64 {
+        a.abs() * self.cm.circumscribed_m
+    }
+
+    /// Whether the footprint is clear at state `(x, y, d)` (checked once, cached).
+    fn state_ok(&mut self, x: usize, y: usize, d: usize) -> bool {
+        let k = self.idx(x, y, d);
+        if self.flags[k] & CHECKED == 0 {
+            let c = self.pos(x, y);
+            let ok = self.cm.footprint_free(Pose::new(c.x, c.y, heading_of(d)));
+            self.flags[k] |= CHECKED | if ok { FREE } else { 0 };
+        }
+        self.flags[k] & FREE != 0
+    }
+
+    /// Whether the turn between d and d + 1 is clear, cached on d's state.
+    fn turn_ok(&mut self, x: usize, y: usize, d: usize) -> bool {
+        let k = self.idx(x, y, d);
+        if self.flags[k] & TURN_CHECKED == 0 {
+            // Both end states are checked by the caller.
+            let (p, from, to) = (
+                self.pos(x, y),
+                heading_of(d),
+                heading_of((d + 1) % HEADINGS),
+            );
+            let ok = turn_between_free(self.cm, p, from, to);
+            self.flags[k] |= TURN_CHECKED | if ok { TURN_FREE } else { 0 };
+        }
+        self.flags[k] & TURN_FREE != 0
+    }
+
+    /// Whether the middle of a long forward move from (x, y) along d is clear, cached on its
+    /// start state.
+    fn middle_ok(&mut self, x: usize, y: usize, d: usize) -> bool {
+        let (dx, dy) = DIRS[d];
+        if dx.abs() < 3 && dy.abs() < 3 {
+            return true;
+        }
+        let k = self.idx(x, y, d);
+        if self.flags[k] & MID_CHECKED == 0 {
+            let (c, r) = (self.pos(x, y), self.r);
+            let m = Point::new(c.x + f64::from(dx) * r / 2.0, c.y + f64::from(dy) * r / 2.0);
+            let ok = self.cm.footprint_free(Pose::new(m.x, m.y, heading_of(d)));
+            self.flags[k] |= MID_CHECKED | if ok { MID_FREE } else { 0 };
+        }
+        self.flags[k] & MID_FREE != 0
+    }
+
+    /// Reaches state `nk` (at cell `(nx, ny)`) at cost `ng`, `how`, if that is cheaper.
+    #[inline]
+    fn relax(&mut self, nk: usize, ng: f64, how: u8, (nx, ny): (usize, usize)) {
+        if self.flags[nk] & REACHED == 0 || ng < f64::from(self.g[nk]) {
+            self.g[nk] = ng as f32;
+            self.flags[nk] |= REACHED;
+            self.came[nk] = how;
+            let f = enc(ng + self.h(nx, ny));
+            self.heap.push(Reverse((f, nk as u32)));
+        }
+    }
+
+    /// The first states: only the two directions either side of the exact start heading
+    /// (further turns are lattice moves, checked and cached like any other); without a start
+    /// heading, every direction, with no turn.
+    fn seed(&mut self, start_heading: Option<f64>) {
+        let (sx, sy, step) = (self.sx, self.sy, self.step);
+        let yaw = start_heading.unwrap_or(0.0);
+        let near = (0..HEADINGS)
+            .step_by(step)
+            .min_by(|&a, &b| {
+                let da = wrap_angle(heading_of(a) - yaw).abs();
+                let db = wrap_angle(heading_of(b) - yaw).abs();
+                da.total_cmp(&db)
+            })
+            .unwrap_or(0);
+        let other = if wrap_angle(yaw - heading_of(near)) >= 0.0 {
+            (near + step) % HEADINGS
+        } else {
+            (near + HEADINGS - step) % HEADINGS
         };
+        let first: Vec<usize> = match start_heading {
+            Some(_) => vec![near, other],
+            None => (0..HEADINGS).step_by(step).collect(),
+        };
+        for d in first {
+            let a = match start_heading {
+                Some(h) => wrap_angle(heading_of(d) - h),
+                None => 0.0,
+            };
+            let turn_clear =
+                start_heading.is_none_or(|h| turn_free(self.cm, self.start, h, heading_of(d)));
+            if !self.state_ok(sx, sy, d) || !turn_clear {
+                continue;
+            }
+            let k = self.idx(sx, sy, d);
+            let gk = self.turn_cost(a) as f32;
+            if self.flags[k] & REACHED == 0 || gk < self.g[k] {
+                self.g[k] = gk;
+                self.flags[k] |= REACHED;
+                let f = enc(f64::from(gk) + self.h(sx, sy));
+                self.heap.push(Reverse((f, k as u32)));
+            }
+        }
+    }
+
+    /// The moves out of state `k` at `(x, y, d)`: forward along d, and the turns in place to
+    /// the next searched heading either way.
+    fn expand(&mut self, k: usize, (x, y, d): (usize, usize, usize)) {
+        let (x0, y0, x1, y1) = self.window;
+        let (step, r) = (self.step, self.r);
+        let gk = f64::from(self.g[k]);
         // Forward move.
         let (dx, dy) = DIRS[d];
         let (nx, ny) = (x as i64 + i64::from(dx), y as i64 + i64::from(dy));
         if nx >= x0 as i64 && ny >= y0 as i64 && nx < x1 as i64 && ny < y1 as i64 {
             let (nx, ny) = (nx as usize, ny as usize);
-            if state_ok(&mut flags, nx, ny, d) && middle_ok(&mut flags, x, y, d) {
+            if self.state_ok(nx, ny, d) && self.middle_ok(x, y, d) {
                 let ng = gk + f64::from(dx).hypot(f64::from(dy)) * r;
-                relax(&mut flags, idx(nx, ny, d), ng, FORWARD, (nx, ny), &mut heap);
+                let nk = self.idx(nx, ny, d);
+                self.relax(nk, ng, FORWARD, (nx, ny));
             }
         }
         // Turns in place.
@@ -461,23 +525,63 @@ fn search_states(
                 FROM_LEFT,
             ),
         ] {
-            let nk = idx(x, y, nd);
-            if flags[nk] & CLOSED != 0 || !state_ok(&mut flags, x, y, nd) {
+            let nk = self.idx(x, y, nd);
+            if self.flags[nk] & CLOSED != 0 || !self.state_ok(x, y, nd) {
                 continue;
             }
             // The turn from `via` to `via + step`, one heading at a time (each step cached).
             let turn_clear = (0..step).all(|j| {
                 let a = (via + j) % HEADINGS;
-                (j == 0 || state_ok(&mut flags, x, y, a)) && turn_ok(&mut flags, x, y, a)
+                (j == 0 || self.state_ok(x, y, a)) && self.turn_ok(x, y, a)
             });
             if !turn_clear {
                 continue;
             }
-            let ng = gk + turn_cost(wrap_angle(heading_of(nd) - heading_of(d)));
-            relax(&mut flags, nk, ng, how, (x, y), &mut heap);
+            let ng = gk + self.turn_cost(wrap_angle(heading_of(nd) - heading_of(d)));
+            self.relax(nk, ng, how, (x, y));
         }
     }
-    None
+
+    /// The way to state `k`, walked back to the start, as the points where the robot turns
+    /// (from the exact start to the lattice point at the goal).
+    fn path_to(&self, k: usize) -> Vec<Point> {
+        let step = self.step;
+        let mut states = vec![k];
+        let mut cur = k;
+        while self.came[cur] != FROM_START {
+            let cd = cur % HEADINGS;
+            let (cx, cy) = self.cell_xy(cur / HEADINGS);
+            cur = match self.came[cur] {
+                FORWARD => {
+                    let (dx, dy) = DIRS[cd];
+                    self.idx(
+                        (cx as i64 - i64::from(dx)) as usize,
+                        (cy as i64 - i64::from(dy)) as usize,
+                        cd,
+                    )
+                }
+                FROM_RIGHT => self.idx(cx, cy, (cd + HEADINGS - step) % HEADINGS),
+                _ => self.idx(cx, cy, (cd + step) % HEADINGS),
+            };
+            states.push(cur);
+        }
+        states.reverse();
+        let mut points = vec![self.start];
+        for w in states.windows(2) {
+            if w[0] / HEADINGS == w[1] / HEADINGS {
+                let (x, y) = self.cell_xy(w[0] / HEADINGS);
+                let p = self.pos(x, y);
+                if points.last().is_none_or(|&l| l.dist(p) > 1e-9) {
+                    points.push(p);
+                }
+            }
+        }
+        let end = self.pos(self.gx, self.gy);
+        if points.last().is_none_or(|&l| l.dist(end) > 1e-9) {
+            points.push(end);
+        }
+        points
+    }
 }
 
 /// [`search_from`] with free turns: a breadth-first search over the positions of the lattice,

@@ -6,10 +6,14 @@
 //!   and keep-out zones); [`hospital`] generates the embedded default.
 //! * [`robot`]: footprint, drive limits, energy model, battery.
 //! * [`costmap`]: obstacles, keep-outs, inflation, footprint collision checks.
-//! * [`search`], [`lattice`], [`plan`]: grid A* (optionally with landmark heuristics),
-//!   heading-aware search through tight passages, routes across floors with time and energy.
-//! * [`drive`]: a simulated regulated-pure-pursuit controller with dynamic obstacles, doors,
-//!   elevators, waiting and replanning.
+//! * [`search`], [`lattice`]: grid A* (optionally with landmark heuristics), heading-aware
+//!   search through tight passages.
+//! * [`plan`]: the [`plan::Navigator`], owner of the planning state, and its parts: place
+//!   resolution, the floor planner, smoothing, the diagnosis of a missing path, the time and
+//!   energy estimate, and the route composer across floors and elevators.
+//! * [`drive`]: a regulated-pure-pursuit controller ([`drive::controller`], behind the
+//!   [`drive::Controller`] trait: pose and path in, velocity out) and the simulated base that
+//!   integrates its commands, with dynamic obstacles, doors, elevators, waiting and replanning.
 //! * [`render`]: pictures of routes.
 //!
 //! The figures of `roboct bench route` are measured by `roboct_bench::route`, outside this

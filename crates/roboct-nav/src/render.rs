@@ -9,6 +9,7 @@ use crate::costmap::{CellKind, Costmap, INSCRIBED};
 use crate::error::MapError;
 use crate::geom::Point;
 use crate::plan::{Leg, Navigator, Route};
+use crate::site::Site;
 
 const TITLE_PX: u32 = 30;
 
@@ -74,7 +75,45 @@ fn floor_panel(nav: &Navigator, cm: &Costmap, route: Option<&Route>, scale: usiz
     let w = (cm.width / scale).max(1) as u32;
     let h = (cm.height / scale).max(1) as u32;
     let mut img = RgbImage::from_pixel(w, h + TITLE_PX, Rgb([255, 255, 255]));
-    let slow_speed = nav.robot().limits.max_speed_mps;
+    paint_cells(&mut img, cm, scale, nav.robot().limits.max_speed_mps);
+    let frame = Frame { cm, h, scale };
+    draw_site(&mut img, site, &frame);
+    if let Some(route) = route {
+        draw_route(&mut img, route, &frame);
+    }
+    let title = panel_title(site, cm, route);
+    text(&mut img, 6, 6, &title, 2, [0, 0, 0]);
+    img
+}
+
+/// Map metres to a panel's pixels (below its title).
+struct Frame<'a> {
+    cm: &'a Costmap,
+    /// The map's height, pixels.
+    h: u32,
+    /// Cells per pixel.
+    scale: usize,
+}
+
+impl Frame<'_> {
+    fn to_px(&self, p: Point) -> (f64, f64) {
+        let (cm, scale) = (self.cm, self.scale);
+        let x = (p.x - cm.origin.x) / cm.resolution_m / scale as f64;
+        let y = f64::from(self.h) - (p.y - cm.origin.y) / cm.resolution_m / scale as f64
+            + f64::from(TITLE_PX);
+        (x, y)
+    }
+
+    fn px_per_m(&self) -> f64 {
+        1.0 / self.cm.resolution_m / self.scale as f64
+    }
+}
+
+/// The costmap, `scale` x `scale` cells a pixel: obstacles, unknown space, keep-outs, dynamic
+/// obstacles, slow zones (`slow_speed`: the robot's top speed), and the cost near walls.
+fn paint_cells(img: &mut RgbImage, cm: &Costmap, scale: usize, slow_speed: f64) {
+    let w = (cm.width / scale).max(1) as u32;
+    let h = (cm.height / scale).max(1) as u32;
     for py in 0..h {
         for px in 0..w {
             // Worst cell of the block decides its colour.
@@ -93,46 +132,52 @@ fn floor_panel(nav: &Navigator, cm: &Costmap, route: Option<&Route>, scale: usiz
                     speed = speed.min(cm.speed_at(i));
                 }
             }
-            let c = match kind {
-                k if k == CellKind::Obstacle as u8 => [30, 30, 30],
-                k if k == CellKind::Unknown as u8 => [190, 190, 190],
-                k if k == CellKind::KeepOut as u8 => {
-                    // Red hatching over a pale red.
-                    if (px + py) % 8 < 3 {
-                        [200, 30, 30]
-                    } else {
-                        [250, 200, 200]
-                    }
-                }
-                k if k == CellKind::Dynamic as u8 => [230, 120, 0],
-                _ => {
-                    let base = if speed < slow_speed * 0.45 {
-                        [225, 238, 255] // slow zone (wards): pale blue
-                    } else if speed < slow_speed * 0.9 {
-                        [235, 245, 255]
-                    } else {
-                        [255, 255, 255]
-                    };
-                    if worst >= INSCRIBED {
-                        [250, 190, 140] // where the robot's centre cannot go
-                    } else if worst > 0 {
-                        let t = f64::from(worst) / 252.0;
-                        blend(base, [255, 215, 170], t * 0.9)
-                    } else {
-                        base
-                    }
-                }
-            };
+            let c = block_colour((px, py), kind, worst, speed, slow_speed);
             img.put_pixel(px, py + TITLE_PX, Rgb(c));
         }
     }
-    let to_px = |p: Point| -> (f64, f64) {
-        let x = (p.x - cm.origin.x) / cm.resolution_m / scale as f64;
-        let y = f64::from(h) - (p.y - cm.origin.y) / cm.resolution_m / scale as f64
-            + f64::from(TITLE_PX);
-        (x, y)
-    };
-    let px_per_m = 1.0 / cm.resolution_m / scale as f64;
+}
+
+/// The colour of a block of cells at pixel `(px, py)`: its most significant `kind`, its
+/// `worst` cost, its lowest `speed` limit.
+fn block_colour((px, py): (u32, u32), kind: u8, worst: u8, speed: f64, slow_speed: f64) -> [u8; 3] {
+    match kind {
+        k if k == CellKind::Obstacle as u8 => [30, 30, 30],
+        k if k == CellKind::Unknown as u8 => [190, 190, 190],
+        k if k == CellKind::KeepOut as u8 => {
+            // Red hatching over a pale red.
+            if (px + py) % 8 < 3 {
+                [200, 30, 30]
+            } else {
+                [250, 200, 200]
+            }
+        }
+        k if k == CellKind::Dynamic as u8 => [230, 120, 0],
+        _ => {
+            let base = if speed < slow_speed * 0.45 {
+                [225, 238, 255] // slow zone (wards): pale blue
+            } else if speed < slow_speed * 0.9 {
+                [235, 245, 255]
+            } else {
+                [255, 255, 255]
+            };
+            if worst >= INSCRIBED {
+                [250, 190, 140] // where the robot's centre cannot go
+            } else if worst > 0 {
+                let t = f64::from(worst) / 252.0;
+                blend(base, [255, 215, 170], t * 0.9)
+            } else {
+                base
+            }
+        }
+    }
+}
+
+/// The doors, beds and elevator stops of the panel's floor.
+fn draw_site(img: &mut RgbImage, site: &Site, frame: &Frame<'_>) {
+    let cm = frame.cm;
+    let to_px = |p: Point| frame.to_px(p);
+    let px_per_m = frame.px_per_m();
     for d in site.doors.iter().filter(|d| d.floor == cm.floor) {
         let colour = if d.automatic {
             [0, 170, 60]
@@ -142,7 +187,7 @@ fn floor_panel(nav: &Navigator, cm: &Costmap, route: Option<&Route>, scale: usiz
         let (lo, hi) = d.area.bounds();
         let (x0, y1) = to_px(lo);
         let (x1, y0) = to_px(hi);
-        fill_rect(&mut img, x0, y0, x1, y1, colour);
+        fill_rect(img, x0, y0, x1, y1, colour);
     }
     for p in site.places.iter().filter(|p| p.floor == cm.floor) {
         if let Some(b) = p.bed {
@@ -152,22 +197,22 @@ fn floor_panel(nav: &Navigator, cm: &Costmap, route: Option<&Route>, scale: usiz
                     to_px(o.vertices[k]),
                     to_px(o.vertices[(k + 1) % o.vertices.len()]),
                 );
-                line(&mut img, a, c, 1.0, [120, 80, 160]);
+                line(img, a, c, 1.0, [120, 80, 160]);
             }
             let head = b
                 .pose
                 .point()
                 .offset(b.pose.yaw_rad, b.length_m / 2.0 - 0.25);
-            disc(&mut img, to_px(head), 0.2 * px_per_m, [120, 80, 160]);
+            disc(img, to_px(head), 0.2 * px_per_m, [120, 80, 160]);
         }
     }
     for e in &site.elevators {
         if let Some(stop) = e.stop_on(cm.floor) {
             let (x, y) = to_px(stop.point());
             let r = 0.5 * px_per_m;
-            fill_rect(&mut img, x - r, y - r, x + r, y + r, [140, 60, 200]);
+            fill_rect(img, x - r, y - r, x + r, y + r, [140, 60, 200]);
             text(
-                &mut img,
+                img,
                 (x + r + 2.0) as i64,
                 (y - 6.0) as i64,
                 &e.name,
@@ -176,41 +221,50 @@ fn floor_panel(nav: &Navigator, cm: &Costmap, route: Option<&Route>, scale: usiz
             );
         }
     }
-    if let Some(route) = route {
-        let width = (0.25 * px_per_m).max(2.0);
-        for leg in &route.legs {
-            if let Leg::Drive { floor, points, .. } = leg
-                && *floor == cm.floor
-            {
-                for w in points.windows(2) {
-                    line(&mut img, to_px(w[0]), to_px(w[1]), width, [20, 60, 220]);
-                }
-                for p in points {
-                    disc(&mut img, to_px(*p), width * 0.9, [20, 60, 220]);
-                }
+}
+
+/// The route's drives on the panel's floor, its start and its end with the final heading.
+fn draw_route(img: &mut RgbImage, route: &Route, frame: &Frame<'_>) {
+    let cm = frame.cm;
+    let to_px = |p: Point| frame.to_px(p);
+    let px_per_m = frame.px_per_m();
+    let width = (0.25 * px_per_m).max(2.0);
+    for leg in &route.legs {
+        if let Leg::Drive { floor, points, .. } = leg
+            && *floor == cm.floor
+        {
+            for w in points.windows(2) {
+                line(img, to_px(w[0]), to_px(w[1]), width, [20, 60, 220]);
+            }
+            for p in points {
+                disc(img, to_px(*p), width * 0.9, [20, 60, 220]);
             }
         }
-        let drives: Vec<&Leg> = route.legs.iter().collect();
-        if let Some(Leg::Drive { floor, points, .. }) = drives.first()
-            && *floor == cm.floor
-            && let Some(&p) = points.first()
-        {
-            disc(&mut img, to_px(p), 0.5 * px_per_m, [0, 170, 0]);
-        }
-        if let Some(Leg::Drive {
-            floor,
-            points,
-            final_heading_rad,
-            ..
-        }) = drives.last()
-            && *floor == cm.floor
-            && let Some(&p) = points.last()
-        {
-            disc(&mut img, to_px(p), 0.5 * px_per_m, [220, 0, 0]);
-            let tip = p.offset(*final_heading_rad, 1.2);
-            line(&mut img, to_px(p), to_px(tip), width, [220, 0, 0]);
-        }
     }
+    let drives: Vec<&Leg> = route.legs.iter().collect();
+    if let Some(Leg::Drive { floor, points, .. }) = drives.first()
+        && *floor == cm.floor
+        && let Some(&p) = points.first()
+    {
+        disc(img, to_px(p), 0.5 * px_per_m, [0, 170, 0]);
+    }
+    if let Some(Leg::Drive {
+        floor,
+        points,
+        final_heading_rad,
+        ..
+    }) = drives.last()
+        && *floor == cm.floor
+        && let Some(&p) = points.last()
+    {
+        disc(img, to_px(p), 0.5 * px_per_m, [220, 0, 0]);
+        let tip = p.offset(*final_heading_rad, 1.2);
+        line(img, to_px(p), to_px(tip), width, [220, 0, 0]);
+    }
+}
+
+/// The panel's title: the floor, and the route's figures.
+fn panel_title(site: &Site, cm: &Costmap, route: Option<&Route>) -> String {
     let floor_name = site
         .floor(cm.floor)
         .map(|f| f.name.clone())
@@ -229,8 +283,7 @@ fn floor_panel(nav: &Navigator, cm: &Costmap, route: Option<&Route>, scale: usiz
             r.energy_j / 1000.0
         ));
     }
-    text(&mut img, 6, 6, &title, 2, [0, 0, 0]);
-    img
+    title
 }
 
 fn blend(a: [u8; 3], b: [u8; 3], t: f64) -> [u8; 3] {

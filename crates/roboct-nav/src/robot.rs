@@ -157,13 +157,53 @@ impl RobotModel {
     /// # Errors
     /// [`OptionError`] naming the field, what was expected and what was given.
     pub fn validate(&self) -> Result<(), OptionError> {
-        let bad = |field: &str, expected: &str, got: f64| {
-            Err(OptionError::out_of_range(
-                field,
-                expected,
-                crate::fmt_num(got),
-            ))
-        };
+        self.check_footprint()?;
+        let (l, e, b) = (&self.limits, &self.energy, &self.battery);
+        let ranges: [(&str, f64, Range); 15] = [
+            ("mass_kg", self.mass_kg, Range::POSITIVE),
+            ("safety_margin_m", self.safety_margin_m, Range::NON_NEGATIVE),
+            ("limits.max_speed_mps", l.max_speed_mps, Range::POSITIVE),
+            ("limits.max_accel_mps2", l.max_accel_mps2, Range::POSITIVE),
+            ("limits.max_decel_mps2", l.max_decel_mps2, Range::POSITIVE),
+            (
+                "limits.max_yaw_rate_rps",
+                l.max_yaw_rate_rps,
+                Range::POSITIVE,
+            ),
+            (
+                "limits.max_yaw_accel_rps2",
+                l.max_yaw_accel_rps2,
+                Range::POSITIVE,
+            ),
+            (
+                "energy.rolling_resistance",
+                e.rolling_resistance,
+                Range::BELOW_ONE,
+            ),
+            (
+                "energy.drivetrain_efficiency",
+                e.drivetrain_efficiency,
+                Range::UP_TO_ONE,
+            ),
+            ("energy.idle_power_w", e.idle_power_w, Range::NON_NEGATIVE),
+            ("energy.track_width_m", e.track_width_m, Range::POSITIVE),
+            (
+                "energy.turn_scrub_factor",
+                e.turn_scrub_factor,
+                Range::NON_NEGATIVE,
+            ),
+            ("battery.capacity_j", b.capacity_j, Range::POSITIVE),
+            ("battery.state_of_charge", b.state_of_charge, Range::UNIT),
+            ("battery.reserve", b.reserve, Range::BELOW_ONE),
+        ];
+        for (field, v, range) in ranges {
+            range.check(field, v)?;
+        }
+        Ok(())
+    }
+
+    /// The footprint: finite, convex with a non-zero area, around the turning centre.
+    fn check_footprint(&self) -> Result<(), OptionError> {
         if self
             .footprint
             .vertices
@@ -183,134 +223,6 @@ impl RobotModel {
             return Err(OptionError::Footprint(
                 "must contain the turning centre (0, 0)",
             ));
-        }
-        let l = &self.limits;
-        let e = &self.energy;
-        let b = &self.battery;
-        // (field, value, lowest allowed, lowest included, highest allowed, highest included)
-        let ranges: [(&str, f64, f64, bool, f64, bool); 15] = [
-            ("mass_kg", self.mass_kg, 0.0, false, f64::INFINITY, false),
-            (
-                "safety_margin_m",
-                self.safety_margin_m,
-                0.0,
-                true,
-                f64::INFINITY,
-                false,
-            ),
-            (
-                "limits.max_speed_mps",
-                l.max_speed_mps,
-                0.0,
-                false,
-                f64::INFINITY,
-                false,
-            ),
-            (
-                "limits.max_accel_mps2",
-                l.max_accel_mps2,
-                0.0,
-                false,
-                f64::INFINITY,
-                false,
-            ),
-            (
-                "limits.max_decel_mps2",
-                l.max_decel_mps2,
-                0.0,
-                false,
-                f64::INFINITY,
-                false,
-            ),
-            (
-                "limits.max_yaw_rate_rps",
-                l.max_yaw_rate_rps,
-                0.0,
-                false,
-                f64::INFINITY,
-                false,
-            ),
-            (
-                "limits.max_yaw_accel_rps2",
-                l.max_yaw_accel_rps2,
-                0.0,
-                false,
-                f64::INFINITY,
-                false,
-            ),
-            (
-                "energy.rolling_resistance",
-                e.rolling_resistance,
-                0.0,
-                true,
-                1.0,
-                false,
-            ),
-            (
-                "energy.drivetrain_efficiency",
-                e.drivetrain_efficiency,
-                0.0,
-                false,
-                1.0,
-                true,
-            ),
-            (
-                "energy.idle_power_w",
-                e.idle_power_w,
-                0.0,
-                true,
-                f64::INFINITY,
-                false,
-            ),
-            (
-                "energy.track_width_m",
-                e.track_width_m,
-                0.0,
-                false,
-                f64::INFINITY,
-                false,
-            ),
-            (
-                "energy.turn_scrub_factor",
-                e.turn_scrub_factor,
-                0.0,
-                true,
-                f64::INFINITY,
-                false,
-            ),
-            (
-                "battery.capacity_j",
-                b.capacity_j,
-                0.0,
-                false,
-                f64::INFINITY,
-                false,
-            ),
-            (
-                "battery.state_of_charge",
-                b.state_of_charge,
-                0.0,
-                true,
-                1.0,
-                true,
-            ),
-            ("battery.reserve", b.reserve, 0.0, true, 1.0, false),
-        ];
-        for (field, v, lo, lo_in, hi, hi_in) in ranges {
-            let above = if lo_in { v >= lo } else { v > lo };
-            let below = if hi_in { v <= hi } else { v < hi };
-            if !(v.is_finite() && above && below) {
-                let expected = match (hi.is_finite(), lo_in, hi_in) {
-                    (false, true, _) => format!("a finite number >= {lo}"),
-                    (false, false, _) => format!("a finite number > {lo}"),
-                    (true, li, hi_in) => format!(
-                        "in {}{lo}, {hi}{}",
-                        if li { "[" } else { "(" },
-                        if hi_in { "]" } else { ")" }
-                    ),
-                };
-                return bad(field, &expected, v);
-            }
         }
         Ok(())
     }
@@ -382,6 +294,66 @@ pub struct StraightMove {
     pub time_s: f64,
     /// Highest speed reached, m/s.
     pub peak_speed_mps: f64,
+}
+
+/// The allowed range of a model value: the lowest and highest, each included or not.
+#[derive(Clone, Copy, Debug)]
+struct Range {
+    lo: f64,
+    lo_in: bool,
+    hi: f64,
+    hi_in: bool,
+}
+
+impl Range {
+    /// Above 0.
+    const POSITIVE: Self = Self::new(0.0, false, f64::INFINITY, false);
+    /// 0 or above.
+    const NON_NEGATIVE: Self = Self::new(0.0, true, f64::INFINITY, false);
+    /// In [0, 1).
+    const BELOW_ONE: Self = Self::new(0.0, true, 1.0, false);
+    /// In (0, 1].
+    const UP_TO_ONE: Self = Self::new(0.0, false, 1.0, true);
+    /// In [0, 1].
+    const UNIT: Self = Self::new(0.0, true, 1.0, true);
+
+    const fn new(lo: f64, lo_in: bool, hi: f64, hi_in: bool) -> Self {
+        Self {
+            lo,
+            lo_in,
+            hi,
+            hi_in,
+        }
+    }
+
+    /// `Err` naming `field` if `v` is not finite or not in the range.
+    fn check(self, field: &str, v: f64) -> Result<(), OptionError> {
+        let Self {
+            lo,
+            lo_in,
+            hi,
+            hi_in,
+        } = self;
+        let above = if lo_in { v >= lo } else { v > lo };
+        let below = if hi_in { v <= hi } else { v < hi };
+        if v.is_finite() && above && below {
+            return Ok(());
+        }
+        let expected = match (hi.is_finite(), lo_in, hi_in) {
+            (false, true, _) => format!("a finite number >= {lo}"),
+            (false, false, _) => format!("a finite number > {lo}"),
+            (true, li, hi_in) => format!(
+                "in {}{lo}, {hi}{}",
+                if li { "[" } else { "(" },
+                if hi_in { "]" } else { ")" }
+            ),
+        };
+        Err(OptionError::out_of_range(
+            field,
+            expected,
+            crate::fmt_num(v),
+        ))
+    }
 }
 
 #[cfg(test)]
