@@ -640,10 +640,7 @@ pub fn default_volume(scan: &ScanGeometry, is_2d: bool) -> Result<VolumeGrid, Gr
             let mag = sdd / sid;
             let half =
                 d.u_mm(0.0).abs().min(d.u_mm(d.cols as f64 - 1.0).abs()) + 0.5 * d.pixel_mm[0];
-            let half_angle = match d.shape {
-                DetectorShape::Flat => (half / sdd).atan(),
-                DetectorShape::Cylindrical => half / sdd,
-            };
+            let half_angle = d.shape.fan_angle_rad(half, sdd);
             (mag, sid * half_angle.sin())
         }
         _ => (

@@ -90,6 +90,18 @@ pub enum DetectorShape {
     Cylindrical,
 }
 
+impl DetectorShape {
+    /// The fan angle from the central ray to a point `u_mm` across the detector, rad, for a
+    /// detector `sdd_mm` from the source: the arc length over the radius on a cylinder,
+    /// `atan(u / SDD)` on a flat panel.
+    pub fn fan_angle_rad(self, u_mm: f64, sdd_mm: f64) -> f64 {
+        match self {
+            DetectorShape::Flat => (u_mm / sdd_mm).atan(),
+            DetectorShape::Cylindrical => u_mm / sdd_mm,
+        }
+    }
+}
+
 /// The detector's pixel grid, the same for every view.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Detector {
@@ -515,6 +527,23 @@ mod tests {
         assert!((u - 3.5).abs() < 1e-9 && (vv + 2.0).abs() < 1e-9 && (depth - 1.0).abs() < 1e-12);
         // Behind the source: nothing.
         assert!(v.project(&det, [2000.0 * s, -2000.0 * c, 0.0]).is_none());
+    }
+
+    #[test]
+    fn fan_angles_agree_with_the_projection() {
+        // A point on the central ray's perpendicular at the isocentre projects to the column
+        // whose fan angle is the point's own angle from the source.
+        let (sid, sdd) = (500.0, 950.0);
+        for shape in [DetectorShape::Flat, DetectorShape::Cylindrical] {
+            let det = Detector::centered(10, 4, [1.0, 1.0], [0.0, 0.0], shape);
+            let v = cone_view(0.0, sid, sdd);
+            for x in [-150.0f64, 40.0, 200.0] {
+                let (u, _, _) = v.project(&det, [x, 0.0, 0.0]).unwrap();
+                let want = (x / sid).atan();
+                let got = shape.fan_angle_rad(u, sdd);
+                assert!((got - want).abs() < 1e-12, "{shape:?} {x}: {got} {want}");
+            }
+        }
     }
 
     #[test]

@@ -66,10 +66,7 @@ impl ScannerSpec {
     /// Half the fan angle the detector spans, rad.
     pub fn fan_half_angle_rad(&self) -> f64 {
         let half = 0.5 * self.cols as f64 * self.pixel_mm[0];
-        match self.shape {
-            DetectorShape::Cylindrical => half / self.sdd_mm,
-            DetectorShape::Flat => (half / self.sdd_mm).atan(),
-        }
+        self.shape.fan_angle_rad(half, self.sdd_mm)
     }
 
     /// Radius of the field of view at the isocentre, mm.
