@@ -265,6 +265,34 @@ pub struct DriveReport {
     pub refused_steps: usize,
 }
 
+/// The drive for people, as `roboct route --drive` prints it: one line per event (its JSON),
+/// then how it ended, with time, distance, energy and replans.
+impl std::fmt::Display for DriveReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for e in &self.events {
+            let what = serde_json::to_string(&e.what).map_err(|_| std::fmt::Error)?;
+            writeln!(f, "  t={:7.1} s floor {}: {what}", e.t_s, e.floor)?;
+        }
+        writeln!(
+            f,
+            "drive: {} after {:.0} s, {:.1} m driven, {:.0} J, {} replans",
+            match &self.status {
+                DriveStatus::Arrived => "arrived".to_string(),
+                DriveStatus::GaveUp {
+                    reason,
+                    floor,
+                    x,
+                    y,
+                } => format!("gave up at ({x:.2}, {y:.2}) on floor {floor}: {reason}"),
+            },
+            self.time_s,
+            self.distance_m,
+            self.energy_j,
+            self.replans
+        )
+    }
+}
+
 /// Where the robot was at one step.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct TrackPoint {

@@ -284,6 +284,85 @@ pub struct Route {
     pub expansions: usize,
 }
 
+/// The route for people, as `roboct route` prints it: a summary line, then each leg (a
+/// floor's drive with its doors, corners and final heading; an elevator ride).
+impl std::fmt::Display for Route {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(
+            f,
+            "route {} -> {} ({}): {:.1} m, {:.0} s ({:.1} min), {:.0} J ({:.1} kJ), battery {:.1}% -> {:.1}%",
+            self.from,
+            self.to,
+            match self.objective {
+                Objective::Fastest => "fastest",
+                Objective::LeastEnergy => "least energy",
+            },
+            self.length_m,
+            self.time_s,
+            self.time_s / 60.0,
+            self.energy_j,
+            self.energy_j / 1000.0,
+            100.0 * self.battery_soc[0],
+            100.0 * self.battery_soc[1]
+        )?;
+        for leg in &self.legs {
+            write!(f, "{leg}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::fmt::Display for Leg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Leg::Drive {
+                floor,
+                points,
+                doors,
+                length_m,
+                time_s,
+                energy_j,
+                final_heading_rad,
+            } => {
+                write!(
+                    f,
+                    "  floor {floor}: drive {length_m:.1} m, {time_s:.0} s, {energy_j:.0} J"
+                )?;
+                if !doors.is_empty() {
+                    write!(f, ", doors: {}", doors.join(", "))?;
+                }
+                writeln!(f)?;
+                let corners: Vec<String> = points
+                    .iter()
+                    .map(|p| format!("({:.2}, {:.2})", p.x, p.y))
+                    .collect();
+                writeln!(f, "    path: {}", corners.join(" "))?;
+                writeln!(
+                    f,
+                    "    final heading {:.0} deg",
+                    final_heading_rad.to_degrees()
+                )
+            }
+            Leg::Elevator {
+                name,
+                from_floor,
+                to_floor,
+                exit,
+                time_s,
+                energy_j,
+                ..
+            } => writeln!(
+                f,
+                "  {name}: floor {from_floor} -> {to_floor}, {time_s:.0} s (wait, doors, drive in, travel, {}), {energy_j:.0} J",
+                match exit {
+                    CarExit::Forward => "turn in the car, drive out",
+                    CarExit::Reverse => "reverse out",
+                }
+            ),
+        }
+    }
+}
+
 /// Per-floor planning data.
 struct FloorNav {
     costmap: Costmap,

@@ -354,3 +354,42 @@ fn landmarks_and_downsampling_keep_routes_valid_and_near_optimal() {
         }
     }
 }
+
+#[test]
+fn a_route_reads_as_a_summary_then_one_block_per_leg() {
+    let mut nav = hospital_nav(PlannerOptions::default());
+    let route = nav.route("dock", "ward-3/bed-12").unwrap();
+    let text = route.to_string();
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(
+        lines[0].starts_with("route dock -> ward-3/bed-12 (fastest): "),
+        "{text}"
+    );
+    assert!(
+        lines[0].contains(&format!("{:.1} m", route.length_m)),
+        "{text}"
+    );
+    let drives = route
+        .legs
+        .iter()
+        .filter(|l| matches!(l, Leg::Drive { .. }))
+        .count();
+    let rides = route.legs.len() - drives;
+    assert!(drives >= 2 && rides >= 1, "{text}");
+    // A drive is three lines (summary, corners, heading), a ride one.
+    assert_eq!(lines.len(), 1 + 3 * drives + rides, "{text}");
+    assert_eq!(
+        lines
+            .iter()
+            .filter(|l| l.starts_with("    final heading "))
+            .count(),
+        drives
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("  lift-") && l.contains("floor 0 -> ")),
+        "{text}"
+    );
+    assert!(text.ends_with('\n'));
+}

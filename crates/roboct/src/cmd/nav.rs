@@ -5,10 +5,9 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context as _, Result, bail};
 use clap::{Args, Subcommand};
 use roboct_nav::drive::{self, DriveOptions, DriveStatus, DynamicObstacle};
-use roboct_nav::elevator::CarExit;
 use roboct_nav::geom::{Point, Polygon};
 use roboct_nav::map::MapLimits;
-use roboct_nav::plan::{Leg, Navigator, PlannerOptions};
+use roboct_nav::plan::{Navigator, PlannerOptions};
 use roboct_nav::robot::RobotModel;
 use roboct_nav::search::Objective;
 use roboct_nav::site::Site;
@@ -133,68 +132,7 @@ pub fn route(args: RouteArgs, ctx: &Context) -> Result<()> {
         .map(|(i, s)| parse_obstacle(s, i, &nav))
         .collect::<Result<Vec<_>>>()?;
     let route = nav.route(&args.from, &args.to)?;
-    println!(
-        "route {} -> {} ({}): {:.1} m, {:.0} s ({:.1} min), {:.0} J ({:.1} kJ), battery {:.1}% -> {:.1}%",
-        route.from,
-        route.to,
-        match route.objective {
-            Objective::Fastest => "fastest",
-            Objective::LeastEnergy => "least energy",
-        },
-        route.length_m,
-        route.time_s,
-        route.time_s / 60.0,
-        route.energy_j,
-        route.energy_j / 1000.0,
-        100.0 * route.battery_soc[0],
-        100.0 * route.battery_soc[1]
-    );
-    for leg in &route.legs {
-        match leg {
-            Leg::Drive {
-                floor,
-                points,
-                doors,
-                length_m,
-                time_s,
-                energy_j,
-                final_heading_rad,
-            } => {
-                println!(
-                    "  floor {floor}: drive {length_m:.1} m, {time_s:.0} s, {energy_j:.0} J{}",
-                    if doors.is_empty() {
-                        String::new()
-                    } else {
-                        format!(", doors: {}", doors.join(", "))
-                    }
-                );
-                let pts: Vec<String> = points
-                    .iter()
-                    .map(|p| format!("({:.2}, {:.2})", p.x, p.y))
-                    .collect();
-                println!("    path: {}", pts.join(" "));
-                println!(
-                    "    final heading {:.0} deg",
-                    final_heading_rad.to_degrees()
-                );
-            }
-            Leg::Elevator {
-                name,
-                from_floor,
-                to_floor,
-                exit,
-                time_s,
-                energy_j,
-                ..
-            } => println!(
-                "  {name}: floor {from_floor} -> {to_floor}, {time_s:.0} s (wait, doors, drive in, travel, {}), {energy_j:.0} J",
-                match exit {
-                    CarExit::Forward => "turn in the car, drive out",
-                    CarExit::Reverse => "reverse out",
-                }
-            ),
-        }
-    }
+    print!("{route}");
     if let Some(p) = &args.json {
         let text = serde_json::to_string_pretty(&route)?;
         std::fs::write(p, text + "\n").with_context(|| format!("cannot write {}", p.display()))?;
@@ -207,30 +145,7 @@ pub fn route(args: RouteArgs, ctx: &Context) -> Result<()> {
     if args.drive {
         let goal = nav.resolve(&args.to, "goal")?;
         let report = drive::simulate(&mut nav, &route, &goal, &obstacles, DriveOptions::default());
-        for e in &report.events {
-            println!(
-                "  t={:7.1} s floor {}: {}",
-                e.t_s,
-                e.floor,
-                serde_json::to_string(&e.what)?
-            );
-        }
-        println!(
-            "drive: {} after {:.0} s, {:.1} m driven, {:.0} J, {} replans",
-            match &report.status {
-                DriveStatus::Arrived => "arrived".to_string(),
-                DriveStatus::GaveUp {
-                    reason,
-                    floor,
-                    x,
-                    y,
-                } => format!("gave up at ({x:.2}, {y:.2}) on floor {floor}: {reason}"),
-            },
-            report.time_s,
-            report.distance_m,
-            report.energy_j,
-            report.replans
-        );
+        print!("{report}");
         if let DriveStatus::GaveUp { reason, .. } = &report.status {
             bail!("the simulated drive did not arrive: {reason}");
         }
