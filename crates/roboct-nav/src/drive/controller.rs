@@ -432,3 +432,145 @@ fn sample_path(path: &[Point], seg: usize, s_on: f64, d: f64, step: f64) -> Vec<
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A world with one speed limit and, optionally, a wall across the path at `wall_at_m`
+    /// metres from the path's start (the sensors see it within the look-ahead).
+    struct Open {
+        limit_mps: f64,
+        wall_at_m: Option<f64>,
+    }
+
+    impl Sensors for Open {
+        fn speed_limit(&self, _: Point) -> f64 {
+            self.limit_mps
+        }
+        fn look_ahead(&mut self, ahead: &PathAhead<'_>) -> Clearance {
+            // Straight paths along +x in these tests: distance along = x.
+            let here = ahead.path[ahead.seg].x + ahead.s_on;
+            match self.wall_at_m {
+                Some(w) if w - here <= ahead.check_m => Clearance {
+                    free_m: (w - here).max(0.0),
+                    blocker: Some("wall".into()),
+                },
+                _ => Clearance {
+                    free_m: f64::INFINITY,
+                    blocker: None,
+                },
+            }
+        }
+    }
+
+    /// Runs the controller against a kinematic base (the test's own integrator, not the
+    /// simulator): returns the final odometry, the commands' largest speed, the corners it
+    /// stopped at, and whether it arrived within `steps`.
+    fn run(
+        ctrl: &mut PurePursuit,
+        world: &mut Open,
+        start: Pose,
+        steps: usize,
+    ) -> (Odometry, f64, Vec<Point>, bool) {
+        let dt = DriveOptions::default().dt_s;
+        let mut odom = Odometry {
+            pose: start,
+            ..Odometry::default()
+        };
+        let (mut top, mut corners) = (0.0f64, Vec::new());
+        for _ in 0..steps {
+            match ctrl.command(odom, world) {
+                Command::Arrived => return (odom, top, corners, true),
+                Command::Turn { w_rps } => {
+                    odom.v_mps = 0.0;
+                    odom.w_rps = w_rps;
+                    odom.pose.yaw_rad = wrap_angle(odom.pose.yaw_rad + w_rps * dt);
+                }
+                Command::Drive { v_mps, w_rps, .. } => {
+                    top = top.max(v_mps);
+                    let p = odom.pose;
+                    odom = Odometry {
+                        pose: Pose::new(
+                            p.x + v_mps * dt * p.yaw_rad.cos(),
+                            p.y + v_mps * dt * p.yaw_rad.sin(),
+                            wrap_angle(p.yaw_rad + w_rps * dt),
+                        ),
+                        v_mps,
+                        w_rps,
+                    };
+                }
+                Command::Switch(Switch::AtCorner(at)) => {
+                    corners.push(at);
+                    odom.v_mps = 0.0;
+                }
+                Command::Switch(Switch::TurnDone) => odom.w_rps = 0.0,
+                Command::Switch(Switch::StartTurn) => {}
+            }
+        }
+        (odom, top, corners, false)
+    }
+
+    fn controller(path: Vec<Point>, goal_heading: Option<f64>) -> PurePursuit {
+        PurePursuit::new(
+            path,
+            goal_heading,
+            &RobotModel::default(),
+            DriveOptions::default(),
+            60f64.to_radians(),
+            0.05,
+        )
+    }
+
+    #[test]
+    fn follows_a_corner_within_the_speed_limit_and_stops_at_it_without_a_simulator() {
+        let path = vec![
+            Point::new(0.0, 0.0),
+            Point::new(4.0, 0.0),
+            Point::new(4.0, 3.0),
+        ];
+        let mut ctrl = controller(path, Some(std::f64::consts::FRAC_PI_2));
+        let mut world = Open {
+            limit_mps: 0.6,
+            wall_at_m: None,
+        };
+        // Starting askew: the controller turns in place to the first segment first.
+        let (end, top, corners, arrived) =
+            run(&mut ctrl, &mut world, Pose::new(0.0, 0.0, -0.5), 20_000);
+        assert!(arrived, "{end:?}");
+        assert!(
+            end.pose.point().dist(Point::new(4.0, 3.0)) < 0.05,
+            "{end:?}"
+        );
+        assert!(
+            wrap_angle(end.pose.yaw_rad - std::f64::consts::FRAC_PI_2).abs() < 0.03,
+            "{end:?}"
+        );
+        assert!(top > 0.3 && top <= 0.6 + 1e-9, "top speed {top}");
+        // The 90 degree corner is sharper than 60: the robot stops there.
+        assert_eq!(corners.first(), Some(&Point::new(4.0, 0.0)), "{corners:?}");
+    }
+
+    #[test]
+    fn a_wall_on_the_path_brings_the_robot_to_rest_short_of_it() {
+        let path = vec![Point::new(0.0, 0.0), Point::new(10.0, 0.0)];
+        let mut ctrl = controller(path, None);
+        let mut world = Open {
+            limit_mps: 1.0,
+            wall_at_m: Some(5.0),
+        };
+        let (end, _, _, arrived) = run(&mut ctrl, &mut world, Pose::new(0.0, 0.0, 0.0), 5_000);
+        assert!(!arrived);
+        assert!(end.v_mps.abs() < 1e-6, "{end:?}");
+        assert!(end.pose.x < 5.0 && end.pose.x > 3.0, "{end:?}");
+        match ctrl.command(end, &mut world) {
+            Command::Drive {
+                v_mps, blocked_by, ..
+            } => {
+                assert_eq!(blocked_by.as_deref(), Some("wall"));
+                assert!(v_mps.abs() < 1e-6, "{v_mps}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}
