@@ -468,16 +468,7 @@ impl Costmap {
             *o = pose.map_from_robot(p);
         }
         let v = &v[..n];
-        let (mut lo, mut hi) = (
-            Point::new(f64::INFINITY, f64::INFINITY),
-            Point::new(f64::NEG_INFINITY, f64::NEG_INFINITY),
-        );
-        for p in v {
-            lo.x = lo.x.min(p.x);
-            lo.y = lo.y.min(p.y);
-            hi.x = hi.x.max(p.x);
-            hi.y = hi.y.max(p.y);
-        }
+        let (lo, hi) = crate::geom::bounds_of(v);
         if lo.x < self.origin.x
             || lo.y < self.origin.y
             || hi.x >= self.origin.x + self.width as f64 * r

@@ -10,6 +10,21 @@ use serde::{Deserialize, Serialize};
 
 pub use roboct_core::frames::{Point, Pose, wrap_angle};
 
+/// The axis-aligned bounding box `(min, max)` of `points` (infinite and inverted when
+/// empty). Inlined into the footprint check's hot path.
+#[inline]
+pub fn bounds_of(points: &[Point]) -> (Point, Point) {
+    let mut lo = Point::new(f64::INFINITY, f64::INFINITY);
+    let mut hi = Point::new(f64::NEG_INFINITY, f64::NEG_INFINITY);
+    for p in points {
+        lo.x = lo.x.min(p.x);
+        lo.y = lo.y.min(p.y);
+        hi.x = hi.x.max(p.x);
+        hi.y = hi.y.max(p.y);
+    }
+    (lo, hi)
+}
+
 /// A polygon given by its vertices in order (either orientation).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Polygon {
@@ -189,15 +204,7 @@ impl Polygon {
 
     /// Axis-aligned bounding box `(min, max)`.
     pub fn bounds(&self) -> (Point, Point) {
-        let mut lo = Point::new(f64::INFINITY, f64::INFINITY);
-        let mut hi = Point::new(f64::NEG_INFINITY, f64::NEG_INFINITY);
-        for p in &self.vertices {
-            lo.x = lo.x.min(p.x);
-            lo.y = lo.y.min(p.y);
-            hi.x = hi.x.max(p.x);
-            hi.y = hi.y.max(p.y);
-        }
-        (lo, hi)
+        bounds_of(&self.vertices)
     }
 
     /// Distance from `p` to the polygon's boundary.

@@ -218,16 +218,7 @@ fn check_outline(
 /// Discs along the longer side of the polygon's bounding box that together cover the box:
 /// `ceil(length / width) + 1` of them, each covering an equal slice of the length.
 pub(super) fn covering_discs(poly: &[Point]) -> Vec<(f64, f64, f64)> {
-    let (mut lo, mut hi) = (
-        Point::new(f64::INFINITY, f64::INFINITY),
-        Point::new(f64::NEG_INFINITY, f64::NEG_INFINITY),
-    );
-    for p in poly {
-        lo.x = lo.x.min(p.x);
-        lo.y = lo.y.min(p.y);
-        hi.x = hi.x.max(p.x);
-        hi.y = hi.y.max(p.y);
-    }
+    let (lo, hi) = crate::geom::bounds_of(poly);
     let (lx, ly) = (hi.x - lo.x, hi.y - lo.y);
     let along_x = lx >= ly;
     let (long, short) = if along_x { (lx, ly) } else { (ly, lx) };
