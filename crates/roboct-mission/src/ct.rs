@@ -289,7 +289,7 @@ impl CtChain {
                 range[1] - range[0]
             ));
         }
-        let (protocol, _, dose) = planned(&self.spec, &t, range, iso_xy, self.seed)?;
+        let (protocol, dose) = planned(&self.spec, &t, range, iso_xy, self.seed)?;
         let collimation = protocol.collimation_mm;
         let phantom = t.ctdi_phantom;
         // A head is longer front to back than side to side: 208 x 244 mm in-plane, slices

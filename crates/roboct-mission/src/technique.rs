@@ -85,15 +85,14 @@ pub fn dose_record(
 }
 
 /// The scanner's protocol of `t` over `range_mm` (one rotation: a range longer than the
-/// widest beam is cut to its middle), checked against `spec`, with its spectrum and planned
-/// dose.
+/// widest beam is cut to its middle), checked against `spec`, with its planned dose.
 pub fn planned(
     spec: &ScannerSpec,
     t: &Technique,
     range_mm: [f64; 2],
     isocenter_xy_mm: [f64; 2],
     seed: u64,
-) -> Result<(Protocol, Spectrum, DoseRecord), MissionError> {
+) -> Result<(Protocol, DoseRecord), MissionError> {
     let collimation = (range_mm[1] - range_mm[0]).min(spec.max_collimation_mm());
     let protocol = Protocol {
         mas: t.mas,
@@ -112,7 +111,7 @@ pub fn planned(
         .map_err(|e| MissionError::BadOrder(e.to_string()))?;
     let dose = dose_record(spec, &spectrum, &protocol, t.mas)
         .map_err(|e| MissionError::BadOrder(e.to_string()))?;
-    Ok((protocol, spectrum, dose))
+    Ok((protocol, dose))
 }
 
 /// The scanner's dose model for the dialogue: the CTDIvol of a protocol over its nominal
@@ -138,7 +137,7 @@ impl DoseModel for ScannerDoses {
             SpokenProtocol::SparseView => "sparse view",
         };
         let t = technique(&body_part.name().to_ascii_uppercase(), protocol).ok()?;
-        let (_, _, dose) = planned(&self.spec, &t, t.nominal_range_mm, [0.0, 0.0], 1).ok()?;
+        let (_, dose) = planned(&self.spec, &t, t.nominal_range_mm, [0.0, 0.0], 1).ok()?;
         Some(dose.ctdi_vol)
     }
 }
@@ -156,7 +155,7 @@ mod tests {
                 .planned_ctdivol(part, SpokenProtocol::Standard)
                 .unwrap();
             let t = technique(name, "standard").unwrap();
-            let (_, _, d) = planned(&spec, &t, t.nominal_range_mm, [0.0, 0.0], 7).unwrap();
+            let (_, d) = planned(&spec, &t, t.nominal_range_mm, [0.0, 0.0], 7).unwrap();
             assert_eq!(standard, d.ctdi_vol, "{name}");
             // A quarter of the mAs is a quarter of the dose; sparse view a third of that.
             let low = doses
