@@ -130,11 +130,14 @@ pub fn chest(options: &ChestOptions) -> Result<Chest, PhantomError> {
         let outer = q([0.0, 10.0, zc], [150.0, 102.0, 600.0]);
         let inner = q([0.0, 10.0, zc], [142.0, 94.0, 600.0]);
         let n = [0.0, -0.35, 1.0];
+        // Cut where the trunk is: the top hoops' backs would otherwise rise above it.
         b.push(body(
             "rib",
-            Solid::shell(outer, inner)
-                .clip(HalfSpace::below(p([0.0, 0.0, zc + 5.0]), n))
-                .clip(HalfSpace::below(p([0.0, 0.0, zc - 5.0]), [0.0, 0.35, -1.0])),
+            trunk_cut(
+                Solid::shell(outer, inner)
+                    .clip(HalfSpace::below(p([0.0, 0.0, zc + 5.0]), n))
+                    .clip(HalfSpace::below(p([0.0, 0.0, zc - 5.0]), [0.0, 0.35, -1.0])),
+            ),
             cortical,
             Organ::Other,
         ));
@@ -197,9 +200,25 @@ pub fn chest(options: &ChestOptions) -> Result<Chest, PhantomError> {
         csf,
         Organ::Other,
     ));
+    // The sternum lies under the subcutaneous fat, inside the chest wall: tilted, its ends
+    // would otherwise poke out through the skin (up to 18 mm at its ends), a bony ridge in
+    // front of the body that no patient has and that the lateral scout shows as the skin.
+    let sternum_center = p([0.0, -98.0, 40.0]);
+    let chest_wall = trunk.inset(fat_mm);
     b.push(body(
         "sternum",
-        Solid::ellipsoid(q([0.0, -98.0, 40.0], [16.0, 7.0, 85.0]).rotated(rot_x_deg(-12.0))),
+        Solid::ellipsoid(
+            Quadric::new(
+                [
+                    sternum_center[0],
+                    sternum_center[1] + fat_mm,
+                    sternum_center[2],
+                ],
+                p([16.0, 7.0, 85.0]),
+            )
+            .rotated(rot_x_deg(-12.0)),
+        )
+        .within(chest_wall),
         spongy,
         Organ::Other,
     ));

@@ -278,3 +278,52 @@ fn impossible_findings_and_poses_are_refused_naming_the_value() {
             .contains("subdural")
     );
 }
+
+#[test]
+fn the_sternum_and_ribs_lie_inside_the_skin_and_the_sternum_under_the_fat() {
+    for seed in 1..=4 {
+        let c = chest(&ChestOptions {
+            seed,
+            max_offset_mm: 0.0,
+            max_rotation_deg: 0.0,
+        })
+        .unwrap();
+        let bodies = c.patient.bodies();
+        let named = |name: &str| &bodies.iter().find(|b| b.name == name).unwrap().solid;
+        let (skin, wall) = (named("subcutaneous fat"), named("chest wall"));
+        let bones: Vec<_> = bodies
+            .iter()
+            .filter(|b| b.name == "sternum" || b.name == "rib")
+            .collect();
+        // A 3 mm lattice over the largest trunk (1.15 x 165 by 1.2 x 115 mm, 1.1 x 230 mm down
+        // and 1.1 x 190 mm up) and beyond it.
+        let mut inside = [0usize; 2];
+        for i in -80..=80 {
+            for j in -60..=60 {
+                for k in -90..=80 {
+                    let p = scale([i as f64, j as f64, k as f64], 3.0);
+                    for bone in &bones {
+                        if !bone.solid.contains(p) {
+                            continue;
+                        }
+                        let sternum = bone.name == "sternum";
+                        inside[usize::from(sternum)] += 1;
+                        assert!(
+                            skin.contains(p),
+                            "seed {seed}: {} at {p:?} is outside the skin",
+                            bone.name
+                        );
+                        assert!(
+                            !sternum || wall.contains(p),
+                            "seed {seed}: sternum at {p:?} lies in the fat"
+                        );
+                    }
+                }
+            }
+        }
+        assert!(
+            inside[0] > 1000 && inside[1] > 100,
+            "seed {seed}: {inside:?}"
+        );
+    }
+}

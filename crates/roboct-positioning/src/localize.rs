@@ -627,12 +627,25 @@ impl ClassicalLocalizer {
             };
             let (cx, ax) = (0.5 * (ox[0] + ox[1]), 0.5 * (ox[1] - ox[0]));
             let (cy, ay) = (0.5 * (oy[0] + oy[1]), 0.5 * (oy[1] - oy[0]));
-            let mut best: f64 = 0.0;
+            // The passes stitched across: each place across counted once, from the first
+            // pass that sees it (the main pass, then the panned ones beyond its field).
+            let mut seen: Vec<[f64; 2]> = Vec::new();
+            let mut sum = 0.0;
             for img in scout.of(ScoutView::Ap) {
                 let Some(rr) = row_at(img, z) else { continue };
-                let mut sum = 0.0;
                 let d = depth_of(img, [cx, cy]);
+                let field = {
+                    let (a, b) = (
+                        img.across_at_depth(-0.5, d),
+                        img.across_at_depth(img.cols() as f64 - 0.5, d),
+                    );
+                    [a.min(b), a.max(b)]
+                };
                 for col in 0..img.cols() {
+                    let at = img.across_at_depth(col as f64, d);
+                    if seen.iter().any(|f| at >= f[0] && at <= f[1]) {
+                        continue;
+                    }
                     // The ray's chord through the ellipse, as a water thickness.
                     let (o, dir) = img.ray(col as f64);
                     let chord = ellipse_chord(o, dir, [cx, cy], [ax, ay]);
@@ -647,9 +660,9 @@ impl ClassicalLocalizer {
                         sum += (chord - w) * pitch;
                     }
                 }
-                best = best.max(sum);
+                seen.push(field);
             }
-            area[r] = best;
+            area[r] = sum;
         }
         // Where the trunk ends inside the scout, its cut end's rows (partial volume in a
         // row's thickness, shoulders) are thinner than the ellipse fitted to their outline:

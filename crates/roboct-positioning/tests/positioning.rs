@@ -231,3 +231,43 @@ fn a_chest_protocol_on_a_head_is_refused() {
     }
     assert!(r.action().contains("check the order"));
 }
+
+#[test]
+fn a_trunk_running_off_the_scout_is_centred_from_panned_passes() {
+    // A wide trunk 10 cm to the side: it runs 30 cm out, past the main pass' field (13 cm
+    // either side) and past a pan of less than the lateral travel.
+    let c = chest(&ChestOptions {
+        seed: 5,
+        max_offset_mm: 0.0,
+        max_rotation_deg: 0.0,
+    })
+    .unwrap();
+    let body_centre = c
+        .landmarks
+        .iter()
+        .find(|(n, _)| n == "body_center")
+        .unwrap()
+        .1;
+    let p = position_simulated(
+        c.patient,
+        Target::Chest,
+        &sim(5, [100.0, 0.0, 0.0], [0.0, 0.0, 3.0]),
+    )
+    .unwrap();
+    let plan = p.outcome.as_ref().unwrap_or_else(|r| panic!("{r}"));
+    let (rot, t) = p.scanner_from_input;
+    let c = mat_vec(rot, body_centre);
+    let err = [
+        plan.isocenter_mm[0] - c[0] - t[0],
+        plan.isocenter_mm[1] - c[1] - t[1],
+    ];
+    assert!(err[0].hypot(err[1]) < 4.0, "isocentre off by {err:?}");
+    let (lo, hi) = truth(&p, &[Organ::Lung]);
+    let r = plan.scan_range_mm;
+    assert!(
+        r[0] <= lo[2] && r[1] >= hi[2],
+        "range {r:?}, lungs {:.1}..{:.1}",
+        lo[2],
+        hi[2]
+    );
+}
