@@ -14,7 +14,8 @@
 //!   planned range;
 //! - **excess**: planned range beyond the organ at each end, mm;
 //! - **isocentre error**: distance across (x, y) from the planned isocentre to the organ's
-//!   centre (the intracranial space's bounding-box centre; the trunk's centre), mm;
+//!   centre (the intracranial space's bounding-box centre; the trunk's centre on its long
+//!   axis at the isocentre's height), mm;
 //! - **scout fraction**: the scout's DLP over the scan's;
 //! - **DLP saved** against a fixed standard range centred on the nominal place (a head
 //!   200 mm, one rotation of the standard head protocol; a chest 350 mm), and how often that
@@ -219,16 +220,25 @@ pub fn score(case: &Case) -> Result<CaseScore, PositioningBenchError> {
         .measure(|b| organs.contains(&b.organ), 1.0)
         .ok_or_else(|| PositioningBenchError::Invalid(format!("seed {}: no organ", case.seed)))?;
     let truth_z_mm = [m.min_mm[2], m.max_mm[2]];
-    let centre: [f64; 2] = match (case.target, chest_centre) {
-        (Target::Chest, Some(c)) => {
-            let (r, t) = p.scanner_from_input;
-            let v = mat_vec(r, c);
-            [v[0] + t[0], v[1] + t[1]]
+    // The organ's centre across at height `z`: the intracranial space's box centre; for a
+    // chest, the trunk's long axis (the phantom's z through its body centre) where it crosses
+    // `z`, since a trunk tilted by 5 degrees moves its centre 1 mm across for every 11 mm
+    // along.
+    let centre = |z: f64| -> [f64; 2] {
+        match (case.target, chest_centre) {
+            (Target::Chest, Some(c)) => {
+                let (r, t) = p.scanner_from_input;
+                let v = mat_vec(r, c);
+                let v = [v[0] + t[0], v[1] + t[1], v[2] + t[2]];
+                let axis = mat_vec(r, [0.0, 0.0, 1.0]);
+                let k = (z - v[2]) / axis[2];
+                [v[0] + k * axis[0], v[1] + k * axis[1]]
+            }
+            _ => [
+                0.5 * (m.min_mm[0] + m.max_mm[0]),
+                0.5 * (m.min_mm[1] + m.max_mm[1]),
+            ],
         }
-        _ => [
-            0.5 * (m.min_mm[0] + m.max_mm[0]),
-            0.5 * (m.min_mm[1] + m.max_mm[1]),
-        ],
     };
     let scanner = ScannerSpec::mobile_head();
     let technique = ScanTechnique::standard(case.target);
@@ -245,10 +255,8 @@ pub fn score(case: &Case) -> Result<CaseScore, PositioningBenchError> {
         Ok(plan) => {
             let r = plan.scan_range_mm;
             let e = [truth_z_mm[0] - r[0], r[1] - truth_z_mm[1]];
-            let iso = [
-                plan.isocenter_mm[0] - centre[0],
-                plan.isocenter_mm[1] - centre[1],
-            ];
+            let c = centre(plan.isocenter_mm[2]);
+            let iso = [plan.isocenter_mm[0] - c[0], plan.isocenter_mm[1] - c[1]];
             (Some(r), Some(e), Some(iso), Some(plan.scan_dlp_mgycm), None)
         }
         Err(r) => (None, None, None, None, Some(r.to_string())),
