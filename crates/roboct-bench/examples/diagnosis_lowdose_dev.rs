@@ -12,13 +12,27 @@ use std::time::Instant;
 use roboct_bench::diagnosis::{DEVELOPMENT_SEED_BASE, Imaging, cohort, image};
 use roboct_recon::{IterativeMethod, IterativeOptions};
 
-fn main() {
+const USAGE: &str =
+    "usage: diagnosis_lowdose_dev OUT INDEX fista-tv|pwls ITERATIONS [TV_WEIGHT_OR_BETA]";
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
-    let out = std::path::PathBuf::from(&args[1]);
-    let index: usize = args[2].parse().unwrap();
-    let method = args[3].as_str();
-    let iterations: usize = args[4].parse().unwrap();
-    let weight: Option<f32> = args.get(5).map(|a| a.parse().unwrap());
+    let arg = |i: usize| args.get(i).map(String::as_str).ok_or(USAGE);
+    let out = std::path::PathBuf::from(arg(1)?);
+    let index: usize = arg(2)?
+        .parse()
+        .map_err(|_| "INDEX: expected a whole number")?;
+    let method = arg(3)?;
+    let iterations: usize = arg(4)?
+        .parse()
+        .map_err(|_| "ITERATIONS: expected a whole number")?;
+    let weight: Option<f32> = match args.get(5) {
+        Some(a) => Some(
+            a.parse()
+                .map_err(|_| "TV_WEIGHT_OR_BETA: expected a number")?,
+        ),
+        None => None,
+    };
     let options = match method {
         "fista-tv" => IterativeOptions::new(IterativeMethod::FistaTv)
             .iterations(iterations)
@@ -26,7 +40,7 @@ fn main() {
         "pwls" => IterativeOptions::new(IterativeMethod::Pwls)
             .iterations(iterations)
             .pwls_beta(weight.unwrap_or(0.02)),
-        other => panic!("unknown method {other}"),
+        other => return Err(format!("METHOD {other:?}: expected fista-tv or pwls").into()),
     };
     let imaging = Imaging {
         low_dose_method: options,
@@ -34,9 +48,9 @@ fn main() {
     };
     let case = &cohort(DEVELOPMENT_SEED_BASE, index + 1)[index];
     let dir = out.join(format!("p{index:03}"));
-    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::create_dir_all(&dir)?;
     let t = Instant::now();
-    let im = image(case, &imaging, true).unwrap();
+    let im = image(case, &imaging, true)?;
     println!(
         "seed {} imaged in {:.1} s: simulation {:.1} s, FDK {:.1} s, {method} {iterations} {:.1} s",
         case.options.seed,
@@ -45,16 +59,14 @@ fn main() {
         im.times_s[1],
         im.times_s[2]
     );
-    let h = roboct_phantom::head::head(&case.options).unwrap();
+    let h = roboct_phantom::head::head(&case.options)?;
     let raster = h.patient.rasterize(&im.grid, 2);
-    roboct_io::write_volume(&dir.join("truth.nii.gz"), &raster.hu).unwrap();
+    roboct_io::write_volume(&dir.join("truth.nii.gz"), &raster.hu)?;
     let name = format!("low-{method}-{iterations}.nii.gz");
-    roboct_io::write_volume(&dir.join("std.nii.gz"), &im.standard).unwrap();
-    roboct_io::write_volume(&dir.join(&name), im.low.as_ref().unwrap()).unwrap();
-    for (label, v) in [
-        ("standard FDK", &im.standard),
-        (name.as_str(), im.low.as_ref().unwrap()),
-    ] {
+    let low = im.low.as_ref().ok_or("no low-dose volume")?;
+    roboct_io::write_volume(&dir.join("std.nii.gz"), &im.standard)?;
+    roboct_io::write_volume(&dir.join(&name), low)?;
+    for (label, v) in [("standard FDK", &im.standard), (name.as_str(), low)] {
         let dx = roboct_diagnosis::diagnose(v);
         println!(
             "{label}: noise {:?} HU, grey {:?} HU",
@@ -81,4 +93,5 @@ fn main() {
             f.centroid_mm.map(|c| c.round())
         );
     }
+    Ok(())
 }
